@@ -1,0 +1,77 @@
+"""The one path from pixels to model input, shared by training, evaluation and all inference.
+
+FER2013 faces are centred crops a little looser than a frontal face detector's box. A detected
+box is therefore widened by :data:`FACE_MARGIN` on each side before the crop (measured by
+``python benchmarks/face_margin.py``: Haar boxes on upscaled FER2013 images cover the central
+~80 % of the frame), then converted to grayscale, resized and scaled to [0, 1].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from .architectures import INPUT_SIZE
+
+FACE_MARGIN = 0.125
+"""Fraction of the box's width and height added on each side before cropping."""
+
+Box = tuple[int, int, int, int]  # x, y, w, h in pixels of the original image
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """RGB uint8 (H, W, 3) or grayscale (H, W) -> grayscale uint8 (H, W)."""
+    if image.ndim == 2:
+        return image
+    if image.ndim == 3 and image.shape[2] == 1:
+        return image[:, :, 0]
+    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+
+
+def expand_box(box: Box, margin: float = FACE_MARGIN) -> Box:
+    """Grow a box by ``margin`` of its size on each side (may leave the image; see crop)."""
+    x, y, w, h = box
+    dx, dy = round(w * margin), round(h * margin)
+    return (x - dx, y - dy, w + 2 * dx, h + 2 * dy)
+
+
+def crop_face(gray: np.ndarray, box: Box, margin: float = FACE_MARGIN) -> np.ndarray:
+    """Square-ish face crop with margin; parts outside the image are filled by edge replication
+    so that a face at the border keeps its position in the crop, as in FER2013."""
+    x, y, w, h = expand_box(box, margin)
+    H, W = gray.shape[:2]
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, W), min(y + h, H)
+    if x1 <= x0 or y1 <= y0:
+        raise ValueError(f"box {box} lies outside the {W}x{H} image")
+    crop = gray[y0:y1, x0:x1]
+    pad = (y0 - y, y + h - y1, x0 - x, x + w - x1)
+    if any(pad):
+        crop = cv2.copyMakeBorder(crop, *pad, borderType=cv2.BORDER_REPLICATE)
+    return crop
+
+
+def to_model_input(faces: np.ndarray | Sequence[np.ndarray], size: int = INPUT_SIZE) -> np.ndarray:
+    """Grayscale face crops (any size; a stacked uint8 array or a list) -> float32
+    ``(N, size, size, 1)`` in [0, 1]. Training feeds FER2013's 48x48 images through here too."""
+    if isinstance(faces, np.ndarray) and faces.ndim == 3 and faces.shape[1:] == (size, size):
+        batch = faces
+    else:
+        batch = np.stack([_resize(np.asarray(f), size) for f in faces]) if len(faces) else (
+            np.zeros((0, size, size), np.uint8))
+    return (batch.astype(np.float32) / 255.0)[..., None]
+
+
+def _resize(face: np.ndarray, size: int) -> np.ndarray:
+    face = to_gray(face)
+    if face.shape == (size, size):
+        return face
+    interp = cv2.INTER_AREA if min(face.shape) > size else cv2.INTER_LINEAR
+    return cv2.resize(face, (size, size), interpolation=interp)
+
+
+def faces_to_model_input(image_rgb: np.ndarray, boxes: Sequence[Box], size: int = INPUT_SIZE) -> np.ndarray:
+    """All faces of one image, cropped and prepared as one batch."""
+    gray = to_gray(image_rgb)
+    return to_model_input([crop_face(gray, b) for b in boxes], size)

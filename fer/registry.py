@@ -1,0 +1,87 @@
+"""The shipped models: what is in ``models/`` (``<name>.keras`` + ``<name>.json`` model card)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ModelNotFoundError
+from .settings import models_dir
+
+MODEL_NAMES = ("shallow", "deep")
+DEFAULT_MODEL = "shallow"
+
+HOW_TO_TRAIN = ("train one with `python -m fer train --arch {name} --data "
+                "../shared/datasets/fer2013` (see README)")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    path: Path
+    card: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def input_size(self) -> int:
+        return int(self.card.get("input_size", [48])[0])
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.card.get("validation", {}).get("accuracy")
+
+    @property
+    def accuracy_tta(self) -> float | None:
+        return self.card.get("validation_tta", {}).get("accuracy")
+
+    @property
+    def ms_per_face(self) -> float | None:
+        return self.card.get("speed", {}).get("ms_per_face_batch1")
+
+    def summary(self) -> str:
+        """One line for menus: ``deep: 66.1 % (PublicTest), 1.4 ms/face``."""
+        parts = [self.name]
+        if self.accuracy is not None:
+            parts.append(f"{100 * self.accuracy:.1f} % on PublicTest")
+        if self.ms_per_face is not None:
+            parts.append(f"{self.ms_per_face:.2f} ms/face")
+        return parts[0] + (": " + ", ".join(parts[1:]) if len(parts) > 1 else "")
+
+
+def _card(path: Path) -> dict:
+    card_path = path.with_suffix(".json")
+    if not card_path.exists():
+        return {}
+    try:
+        return json.loads(card_path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def available_models(folder: Path | None = None) -> list[ModelInfo]:
+    """Installed models in canonical order (shallow first), then any other ``.keras`` files."""
+    folder = Path(folder) if folder else models_dir()
+    files = {p.stem: p for p in sorted(folder.glob("*.keras"))} if folder.is_dir() else {}
+    ordered = [n for n in MODEL_NAMES if n in files] + [n for n in files if n not in MODEL_NAMES]
+    return [ModelInfo(n, files[n], _card(files[n])) for n in ordered]
+
+
+def get_model_info(name: str | None = None, folder: Path | None = None) -> ModelInfo:
+    """Look a model up by name (or a path to a ``.keras`` file); missing -> ModelNotFoundError."""
+    name = name or DEFAULT_MODEL
+    as_path = Path(name)
+    if as_path.suffix == ".keras":
+        if not as_path.exists():
+            raise ModelNotFoundError(f"model file {as_path} does not exist")
+        return ModelInfo(as_path.stem, as_path, _card(as_path))
+    models = available_models(folder)
+    for info in models:
+        if info.name == name:
+            return info
+    where = Path(folder) if folder else models_dir()
+    if not models:
+        raise ModelNotFoundError(
+            f"no trained model is installed in {where}; " + HOW_TO_TRAIN.format(name=name))
+    raise ModelNotFoundError(
+        f"no model named {name!r} in {where} (installed: {', '.join(m.name for m in models)}); "
+        + HOW_TO_TRAIN.format(name=name if name in MODEL_NAMES else "shallow"))

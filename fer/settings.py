@@ -1,0 +1,21 @@
+"""Where the app keeps and finds files: settings from the environment, with defaults."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def cache_dir() -> Path:
+    """User cache folder (``$FER_CACHE_DIR``, else ``$XDG_CACHE_HOME/fer-dashboard``)."""
+    if os.environ.get("FER_CACHE_DIR"):
+        return Path(os.environ["FER_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "fer-dashboard"
+
+
+def models_dir() -> Path:
+    """Folder of the shipped models and their cards (``$FER_MODELS_DIR`` or ``models/``)."""
+    return Path(os.environ.get("FER_MODELS_DIR", PROJECT_ROOT / "models"))

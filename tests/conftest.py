@@ -1,0 +1,66 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.shared_data import yunet_file
+
+# Tests never touch the network or the user's cache: one throw-away cache for the whole run
+# (the TFLite conversions in it are reused between tests).
+os.environ["FER_NO_DOWNLOAD"] = "1"
+os.environ.setdefault("FER_CACHE_DIR", tempfile.mkdtemp(prefix="fer-test-cache-"))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@pytest.fixture(scope="session")
+def yunet_model() -> Path:
+    """The YuNet ONNX file (``$FER_YUNET_MODEL`` or ``../shared/models/``); skipped when absent,
+    failed under ``CI=true``."""
+    return yunet_file()
+
+
+@pytest.fixture(scope="session")
+def untrained_models_dir(tmp_path_factory) -> Path:
+    """A models folder with untrained shallow and deep networks and minimal cards: for tests of
+    the plumbing (pages, CLI, video) that must not depend on the shipped weights."""
+    import keras
+
+    from fer.architectures import build
+
+    folder = tmp_path_factory.mktemp("models")
+    keras.utils.set_random_seed(0)
+    for name in ("shallow", "deep"):
+        build(name).save(folder / f"{name}.keras")
+        (folder / f"{name}.json").write_text(json.dumps({
+            "name": name, "input_size": [48, 48, 1],
+            "validation": {"accuracy": 0.5}, "validation_tta": {"accuracy": 0.51},
+            "speed": {"ms_per_face_batch1": 1.0}}))
+    return folder
+
+
+@pytest.fixture
+def models_env(untrained_models_dir, monkeypatch) -> Path:
+    """Point the registry at the untrained models."""
+    monkeypatch.setenv("FER_MODELS_DIR", str(untrained_models_dir))
+    return untrained_models_dir
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    """A real photo with one frontal face (RGB 512x512), shipped by scikit-image."""
+    from skimage import data
+
+    return data.astronaut()
+
+
+@pytest.fixture(scope="session")
+def two_faces(astronaut) -> np.ndarray:
+    """The astronaut beside her mirror image: two frontal faces."""
+    return np.ascontiguousarray(np.concatenate([astronaut, astronaut[:, ::-1]], axis=1))

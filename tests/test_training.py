@@ -1,0 +1,57 @@
+"""Training end to end on a tiny slice: a loadable model and a complete model card."""
+
+import json
+
+import numpy as np
+import pytest
+
+from fer.training import TrainConfig, train
+from tests.shared_data import fer2013_root
+
+CARD_FIELDS = {"name", "file", "architecture", "parameters", "file_bytes", "input_size", "labels",
+               "preprocessing", "augmentation", "training", "validation_split", "validation",
+               "validation_tta", "speed", "speed_command", "evaluate_command"}
+TRAINING_FIELDS = {"data", "train_images", "optimizer", "schedule", "loss", "batch_size", "epochs",
+                   "seed", "wall_seconds", "machine", "history", "command"}
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.mark.parametrize("arch", ["shallow", "deep"])
+def test_train_tiny_slice_writes_model_and_card(tmp_path, arch, capsys):
+    root = fer2013_root()
+    out = tmp_path / "models"
+    cfg = TrainConfig(arch=arch, data=str(root), out=str(out), epochs=1, batch_size=64,
+                      limit=256, val_limit=128, speed_seconds=0.2)
+    card = train(cfg)
+    assert (out / f"{arch}.keras").exists()
+    saved = json.loads((out / f"{arch}.json").read_text())
+    assert saved == json.loads(json.dumps(card))
+    assert CARD_FIELDS <= set(saved) and TRAINING_FIELDS <= set(saved["training"])
+    assert saved["training"]["epochs"] == 1 and saved["training"]["train_images"] == 256
+    assert saved["validation"]["n"] == 128
+    assert len(saved["validation"]["confusion_matrix"]) == 7
+    assert saved["speed"]["faces_per_s_batch1"] > 0
+    assert "epoch 1/1" in capsys.readouterr().out
+
+    from fer.inference import load_classifier
+
+    classifier = load_classifier(out / f"{arch}.keras")
+    probs = classifier(np.random.default_rng(0).random((3, 48, 48, 1), dtype=np.float32))
+    assert probs.shape == (3, 7) and np.allclose(probs.sum(1), 1, atol=1e-4)
+
+
+def test_resume_continues_from_checkpoint(tmp_path, capsys):
+    root = fer2013_root()
+    out = tmp_path / "models"
+    base = dict(arch="shallow", data=str(root), out=str(out), batch_size=64, limit=128,
+                val_limit=64, speed_seconds=0.1)
+    train(TrainConfig(epochs=1, **base))
+    capsys.readouterr()
+    card = train(TrainConfig(epochs=2, resume=True, **base))
+    log = capsys.readouterr().out
+    assert "resuming shallow after epoch 1" in log and "epoch 2/2" in log and "epoch 1/2" not in log
+    assert [h["epoch"] for h in card["training"]["history"]] == [1, 2]
