@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .emotions import EMOTIONS, scores_dict
-from .preprocessing import faces_to_model_input
+from .preprocessing import faces_to_model_input, margin_for
 
 
 @dataclass
@@ -88,7 +88,8 @@ class Analyzer:
         """Expression probabilities ``(len(boxes), 7)`` for given boxes, in one batch."""
         if not boxes:
             return np.zeros((0, len(EMOTIONS)), np.float32)
-        batch = faces_to_model_input(image_rgb, boxes, self.classifier.input_size)
+        batch = faces_to_model_input(image_rgb, boxes, self.classifier.input_size,
+                                     margin_for(getattr(self.detector, "name", None)))
         return self.classifier(batch, tta=self.tta)
 
     @staticmethod

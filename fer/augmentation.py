@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-AUGMENTATION_RECIPE = (
-    "horizontal flip; random shift up to 10%; rotation up to 10 degrees; zoom up to 10% "
-    "(reflect fill); random erasing p=0.5 of 2-20% of the area"
-)
+def augmentation_recipe(erase_probability: float) -> str:
+    """The augmentation as the model card describes it."""
+    return ("horizontal flip; random shift up to 10%; rotation up to 10 degrees; zoom up to 10% "
+            f"(reflect fill); random erasing p={erase_probability:g} of 2-20% of the area")
 
 
 def build_augmenter(seed: int):

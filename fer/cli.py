@@ -21,6 +21,7 @@ def _add_train(sub) -> None:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--erase-prob", type=float, default=0.5, help="random-erasing probability")
     p.add_argument("--limit", type=int, default=None, help="use only N training images")
     p.add_argument("--val-limit", type=int, default=None, help="use only N validation images")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
@@ -33,7 +34,7 @@ def _cmd_train(args) -> int:
 
     cfg = TrainConfig(arch=args.arch, data=str(args.data or fer2013_dir()), out=args.out,
                       epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
-                      seed=args.seed, limit=args.limit, val_limit=args.val_limit,
+                      seed=args.seed, erase_probability=args.erase_prob, limit=args.limit, val_limit=args.val_limit,
                       resume=args.resume)
     train(cfg)
     return 0

@@ -1,9 +1,11 @@
 """The one path from pixels to model input, shared by training, evaluation and all inference.
 
-FER2013 faces are centred crops a little looser than a frontal face detector's box. A detected
-box is therefore widened by :data:`FACE_MARGIN` on each side before the crop (measured by
-``python benchmarks/face_margin.py``: Haar boxes on upscaled FER2013 images cover the central
-~80 % of the frame), then converted to grayscale, resized and scaled to [0, 1].
+FER2013 faces are centred crops a little looser than a face detector's box. A detected box is
+therefore widened on each side by the detector's margin before the crop, then converted to
+grayscale, resized and scaled to [0, 1]. The margins come from ``python
+benchmarks/face_margin.py``: on upscaled FER2013 test images Haar's median box covers 0.828 of
+the frame each way (margin 0.104 per side); YuNet's covers 0.812 x 0.958 (its boxes include
+the forehead), so it gets 0.115 across and 0.022 down.
 """
 
 from __future__ import annotations
@@ -15,8 +17,18 @@ import numpy as np
 
 from .architectures import INPUT_SIZE
 
-FACE_MARGIN = 0.125
-"""Fraction of the box's width and height added on each side before cropping."""
+FACE_MARGIN = 0.104
+"""Default fraction of the box's width and height added on each side before cropping."""
+
+FACE_MARGINS: dict[str, tuple[float, float]] = {"haar": (0.104, 0.104), "yunet": (0.115, 0.022)}
+"""Per-detector (horizontal, vertical) margins that reproduce FER2013's framing."""
+
+Margin = float | tuple[float, float]
+
+
+def margin_for(detector_name: str | None) -> tuple[float, float]:
+    """The crop margin that matches FER2013 framing for boxes from this detector."""
+    return FACE_MARGINS.get(detector_name or "", (FACE_MARGIN, FACE_MARGIN))
 
 Box = tuple[int, int, int, int]  # x, y, w, h in pixels of the original image
 
@@ -30,14 +42,16 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
 
 
-def expand_box(box: Box, margin: float = FACE_MARGIN) -> Box:
-    """Grow a box by ``margin`` of its size on each side (may leave the image; see crop)."""
+def expand_box(box: Box, margin: Margin = FACE_MARGIN) -> Box:
+    """Grow a box by ``margin`` of its size on each side (may leave the image; see crop);
+    a pair gives separate horizontal and vertical margins."""
     x, y, w, h = box
-    dx, dy = round(w * margin), round(h * margin)
+    mx, my = margin if isinstance(margin, tuple) else (margin, margin)
+    dx, dy = round(w * mx), round(h * my)
     return (x - dx, y - dy, w + 2 * dx, h + 2 * dy)
 
 
-def crop_face(gray: np.ndarray, box: Box, margin: float = FACE_MARGIN) -> np.ndarray:
+def crop_face(gray: np.ndarray, box: Box, margin: Margin = FACE_MARGIN) -> np.ndarray:
     """Square-ish face crop with margin; parts outside the image are filled by edge replication
     so that a face at the border keeps its position in the crop, as in FER2013."""
     x, y, w, h = expand_box(box, margin)
@@ -71,7 +85,16 @@ def _resize(face: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(face, (size, size), interpolation=interp)
 
 
-def faces_to_model_input(image_rgb: np.ndarray, boxes: Sequence[Box], size: int = INPUT_SIZE) -> np.ndarray:
+def faces_to_model_input(image_rgb: np.ndarray, boxes: Sequence[Box], size: int = INPUT_SIZE,
+                         margin: Margin = FACE_MARGIN) -> np.ndarray:
     """All faces of one image, cropped and prepared as one batch."""
     gray = to_gray(image_rgb)
-    return to_model_input([crop_face(gray, b) for b in boxes], size)
+    return to_model_input([crop_face(gray, b, margin) for b in boxes], size)
+
+
+def preprocessing_description(size: int = INPUT_SIZE) -> str:
+    """The preprocessing as a model card states it."""
+    margins = ", ".join(f"{k} {mx:.3f} across / {my:.3f} down" for k, (mx, my) in FACE_MARGINS.items())
+    return (f"face box widened on each side to FER2013 framing ({margins}), grayscale, resized "
+            f"to {size}x{size}, scaled to [0, 1] (fer.preprocessing.to_model_input); FER2013 "
+            "images are already framed and go straight to to_model_input")

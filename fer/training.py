@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from .architectures import build
-from .augmentation import AUGMENTATION_RECIPE, build_augmenter, random_erasing
+from .augmentation import augmentation_recipe, build_augmenter, random_erasing
 from .dataset import load_split
 from .emotions import EMOTIONS, NUM_CLASSES
 from .evaluation import classification_report
-from .preprocessing import FACE_MARGIN, to_model_input
+from .preprocessing import preprocessing_description, to_model_input
 from .tf_runtime import import_tensorflow
 
 
@@ -36,6 +36,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     label_smoothing: float = 0.1
     warmup_epochs: int = 1
+    erase_probability: float = 0.5
     seed: int = 1234
     limit: int | None = None  # use only this many training images (tests, probes)
     val_limit: int | None = None
@@ -63,7 +64,8 @@ def _dataset(images, labels, cfg: TrainConfig, training: bool):
     def augment(step, batch):
         images_, labels_ = batch
         images_ = augmenter(images_, training=True)
-        images_ = random_erasing(images_, tf.stack([tf.cast(step, tf.int32), cfg.seed]))
+        images_ = random_erasing(images_, tf.stack([tf.cast(step, tf.int32), cfg.seed]),
+                                 probability=cfg.erase_probability)
         return images_, labels_
 
     ds = tf.data.Dataset.zip((counter, ds)).map(augment, num_parallel_calls=tf.data.AUTOTUNE)
@@ -191,10 +193,8 @@ def write_model_card(model, model_path: Path, cfg: TrainConfig, state: dict, val
         "file_bytes": model_path.stat().st_size,
         "input_size": [int(model.input_shape[1]), int(model.input_shape[2]), 1],
         "labels": list(EMOTIONS),
-        "preprocessing": (f"face box widened by {FACE_MARGIN:.3f} per side, grayscale, resized to "
-                          f"{model.input_shape[1]}x{model.input_shape[2]}, scaled to [0, 1] "
-                          "(fer.preprocessing.to_model_input)"),
-        "augmentation": AUGMENTATION_RECIPE,
+        "preprocessing": preprocessing_description(int(model.input_shape[1])),
+        "augmentation": augmentation_recipe(cfg.erase_probability),
         "training": {
             "data": str(cfg.data),
             "train_images": state.get("train_images"),
@@ -210,7 +210,7 @@ def write_model_card(model, model_path: Path, cfg: TrainConfig, state: dict, val
                        f"{platform.system()}",
             "history": state["history"],
             "command": (f"python -m fer train --arch {cfg.arch} --data {cfg.data} --out {cfg.out} "
-                        f"--epochs {cfg.epochs}"),
+                        f"--epochs {cfg.epochs} --erase-prob {cfg.erase_probability:g}"),
         },
         "validation_split": f"PublicTest ({len(val_split)} images)",
         "validation": classification_report(val_split.labels, plain),

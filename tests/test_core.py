@@ -7,7 +7,8 @@ from fer.drawing import annotate, face_caption
 from fer.emotions import COLORS_RGB, EMOTIONS, color_bgr, color_hex, scores_dict
 from fer.evaluation import classification_report, format_report
 from fer.exports import results_to_rows, rows_to_csv
-from fer.preprocessing import FACE_MARGIN, crop_face, expand_box, faces_to_model_input, to_model_input
+from fer.preprocessing import (FACE_MARGIN, crop_face, expand_box, faces_to_model_input,
+                               margin_for, to_model_input)
 
 
 def test_emotion_order_is_fer2013():
@@ -27,6 +28,9 @@ def test_scores_dict_checks_length():
 def test_expand_box_adds_margin_each_side():
     x, y, w, h = expand_box((100, 100, 80, 80), 0.125)
     assert (x, y, w, h) == (90, 90, 100, 100)
+    assert expand_box((100, 100, 80, 80), (0.125, 0.0)) == (90, 100, 100, 80)
+    assert margin_for("yunet")[1] < margin_for("yunet")[0]  # YuNet boxes include the forehead
+    assert margin_for("haar") == margin_for(None) == (FACE_MARGIN, FACE_MARGIN)
 
 
 def test_crop_face_pads_outside_by_replication():

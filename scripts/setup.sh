@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Set up fer-dashboard on this machine: Python packages, and with --dev also the test tools and
+# Debian's chromium for the browser test. Safe to run again; does nothing that is already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+dev=0
+[ "${1:-}" = "--dev" ] && dev=1
+
+if [ $dev = 1 ]; then
+  "$PYTHON" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+  if ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "installing Debian's chromium for the browser test..."
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+      echo "note: chromium not found; the browser test will be skipped (apt-get install chromium)"
+    fi
+  fi
+else
+  "$PYTHON" -m pip install --quiet --disable-pip-version-check -r requirements.txt
+fi

@@ -1,0 +1,43 @@
+"""The committed models load, match their cards, and reproduce the card's accuracy on the
+PublicTest split (so a broken preprocessing path fails CI)."""
+
+import pytest
+
+from fer.dataset import load_split
+from fer.emotions import EMOTIONS
+from fer.evaluation import classification_report
+from fer.models import load_model
+from fer.preprocessing import to_model_input
+from fer.registry import MODEL_NAMES, available_models
+from fer.settings import PROJECT_ROOT
+from tests.shared_data import fer2013_root
+
+SIZE_LIMITS_MB = {"shallow": 2, "deep": 60}
+
+
+@pytest.fixture(autouse=True)
+def _shipped_models(monkeypatch):
+    monkeypatch.setenv("FER_MODELS_DIR", str(PROJECT_ROOT / "models"))
+
+
+def test_both_models_are_shipped_with_cards():
+    names = [m.name for m in available_models()]
+    assert names[:2] == list(MODEL_NAMES)
+    for info in available_models():
+        assert info.card, f"{info.name} has no model card"
+        assert info.card["labels"] == list(EMOTIONS)
+        assert info.path.stat().st_size == info.card["file_bytes"]
+        assert info.path.stat().st_size <= SIZE_LIMITS_MB[info.name] * 1e6
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("tta", [False, True])
+def test_accuracy_matches_card(name, tta):
+    test = load_split(fer2013_root(), "test")
+    info, classifier = load_model(name)
+    probs = classifier.predict_batched(to_model_input(test.images, classifier.input_size), tta=tta)
+    report = classification_report(test.labels, probs.argmax(1))
+    card = info.card["validation_tta" if tta else "validation"]
+    assert report["n"] == card["n"] == 3589
+    assert report["accuracy"] >= card["accuracy"] - 0.003
+    assert report["accuracy"] > 0.5  # far above the 25 % of always answering "happy"
