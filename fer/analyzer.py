@@ -7,30 +7,18 @@ from typing import Any
 
 import numpy as np
 
-from .emotions import EMOTIONS, scores_dict
+from .emotions import EMOTIONS, ScoredMixin
 from .preprocessing import faces_to_model_input, margin_for
 
 
 @dataclass
-class FaceResult:
+class FaceResult(ScoredMixin):
     """One face: its box in original-image pixels, detection score and expression scores."""
 
     box: tuple[int, int, int, int]
     detection_score: float
     probabilities: np.ndarray  # (7,), canonical order
     landmarks: tuple | None = field(default=None, repr=False)
-
-    @property
-    def label(self) -> str:
-        return EMOTIONS[int(np.argmax(self.probabilities))]
-
-    @property
-    def confidence(self) -> float:
-        return float(np.max(self.probabilities))
-
-    @property
-    def scores(self) -> dict[str, float]:
-        return scores_dict(self.probabilities)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 """Canonical order: index i is FER2013 label i and column i of every probability vector."""
 
@@ -38,3 +40,21 @@ def scores_dict(probabilities) -> dict[str, float]:
     if len(probabilities) != NUM_CLASSES:
         raise ValueError(f"expected {NUM_CLASSES} probabilities, got {len(probabilities)}")
     return {e: float(p) for e, p in zip(EMOTIONS, probabilities)}
+
+
+class ScoredMixin:
+    """``label``, ``confidence`` and ``scores`` for objects with a ``probabilities`` vector."""
+
+    probabilities: np.ndarray
+
+    @property
+    def label(self) -> str:
+        return EMOTIONS[int(np.argmax(self.probabilities))]
+
+    @property
+    def confidence(self) -> float:
+        return float(np.max(self.probabilities))
+
+    @property
+    def scores(self) -> dict[str, float]:
+        return scores_dict(self.probabilities)

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 
 from .emotions import EMOTIONS
 
 ROW_FIELDS = ["image", "face", "x", "y", "w", "h", "label", "confidence", *EMOTIONS, "error"]
+
+VIDEO_FIELDS = ["time", "frame", "face_id", "x", "y", "w", "h", "label", "confidence", *EMOTIONS]
+"""Columns of a video row (``fer.video``): one row per analysed frame and face; ``time`` in
+seconds from the start, ``frame`` the 0-based frame index, ``face_id`` stable across frames."""
 
 
 def results_to_rows(results: list[dict]) -> list[dict]:
@@ -34,6 +39,19 @@ def rows_to_csv(rows: list[dict], fields: list[str] | None = None) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
+
+
+def rows_to_json(rows: list[dict], indent: int | None = 1) -> str:
+    """Rows (or any JSON-ready results) as JSON text; numpy scalars become plain numbers."""
+    return json.dumps(rows, indent=indent, default=_plain)
+
+
+def _plain(value):
+    if hasattr(value, "item"):  # numpy scalar
+        return value.item()
+    if hasattr(value, "tolist"):  # numpy array
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def write_csv(rows: list[dict], path: str | os.PathLike, fields: list[str] | None = None) -> None:

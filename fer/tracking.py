@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .emotions import EMOTIONS
+from .emotions import EMOTIONS, ScoredMixin
 
 Box = tuple[int, int, int, int]
 
@@ -23,7 +23,7 @@ def iou(a: Box, b: Box) -> float:
 
 
 @dataclass
-class Track:
+class Track(ScoredMixin):
     """One face followed over time; ``probabilities`` are the smoothed scores."""
 
     track_id: int
@@ -32,14 +32,6 @@ class Track:
     hits: int = 1
     missed: int = 0
     raw: np.ndarray = field(default=None, repr=False)
-
-    @property
-    def label(self) -> str:
-        return EMOTIONS[int(np.argmax(self.probabilities))]
-
-    @property
-    def confidence(self) -> float:
-        return float(np.max(self.probabilities))
 
 
 class FaceTracker:

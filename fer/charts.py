@@ -1,0 +1,205 @@
+"""Altair charts for the dashboard: expression probabilities, model comparisons, timelines and
+model-card figures. Pure functions (no Streamlit) that return altair charts, so they can be
+tested through ``chart.to_dict()`` and shown with ``st.altair_chart``.
+
+Emotions are shown by their display names (``Happy``) in canonical order, each in its colour
+from :mod:`fer.emotions`; inputs may use either the keys (``happy``) or the display names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from .emotions import DISPLAY_NAMES, EMOTIONS, color_hex
+
+#: Display names in canonical order: the sort order of every emotion axis.
+EMOTION_ORDER: list[str] = [DISPLAY_NAMES[e] for e in EMOTIONS]
+
+_KEY_FROM_NAME = {DISPLAY_NAMES[e]: e for e in EMOTIONS}
+
+
+def emotion_color_scale() -> alt.Scale:
+    """Colour scale mapping each display name to its emotion's colour."""
+    return alt.Scale(domain=EMOTION_ORDER, range=[color_hex(e) for e in EMOTIONS])
+
+
+#: Colours for models / series (not emotions): Tableau blue, orange, green, purple.
+SERIES_COLORS = ["#4c78a8", "#f58518", "#54a24b", "#b279a2"]
+
+
+def _series_scale(names: Sequence[str]) -> alt.Scale:
+    if 0 < len(names) <= len(SERIES_COLORS):
+        return alt.Scale(domain=list(names), range=SERIES_COLORS[:len(names)])
+    return alt.Scale(scheme="tableau10")
+
+
+def _display(emotion: str) -> str:
+    """``happy`` or ``Happy`` -> ``Happy``; unknown names pass through unchanged."""
+    if emotion in DISPLAY_NAMES:
+        return DISPLAY_NAMES[emotion]
+    return emotion
+
+
+def _ordered_scores(scores: Mapping[str, float]) -> list[tuple[str, float]]:
+    """``(display name, value)`` for the seven emotions in canonical order (missing -> 0)."""
+    by_key = {_KEY_FROM_NAME.get(k, k): float(v) for k, v in scores.items()}
+    return [(DISPLAY_NAMES[e], by_key.get(e, 0.0)) for e in EMOTIONS]
+
+
+def probability_bar_chart(scores: Mapping[str, float], title: str | None = None,
+                          height: int = 190) -> alt.LayerChart:
+    """Horizontal bars of one face's seven probabilities, in the emotion colours, with the
+    percentage written beside each bar."""
+    data = pd.DataFrame(
+        [{"emotion": name, "probability": value, "label": f"{100 * value:.0f}%"}
+         for name, value in _ordered_scores(scores)]
+    )
+    base = alt.Chart(data).encode(
+        y=alt.Y("emotion:N", sort=EMOTION_ORDER, title=None),
+        x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]),
+                axis=alt.Axis(format="%", tickCount=5), title="probability"),
+        tooltip=[alt.Tooltip("emotion:N"), alt.Tooltip("probability:Q", format=".1%")],
+    )
+    bars = base.mark_bar().encode(color=alt.Color("emotion:N", scale=emotion_color_scale(),
+                                                  legend=None))
+    text = base.mark_text(align="left", dx=3).encode(text="label:N")
+    chart = alt.layer(bars, text).properties(height=height)
+    return chart.properties(title=title) if title else chart
+
+
+def comparison_bar_chart(scores_by_model: Mapping[str, Mapping[str, float]],
+                         title: str | None = None, height: int = 260) -> alt.Chart:
+    """Grouped horizontal bars: for each emotion, one bar per model (colour = model)."""
+    rows = [
+        {"model": model, "emotion": name, "probability": value}
+        for model, scores in scores_by_model.items()
+        for name, value in _ordered_scores(scores)
+    ]
+    models = list(scores_by_model)
+    data = pd.DataFrame(rows, columns=["model", "emotion", "probability"])
+    chart = alt.Chart(data).mark_bar().encode(
+        y=alt.Y("emotion:N", sort=EMOTION_ORDER, title=None),
+        yOffset=alt.YOffset("model:N", sort=models),
+        x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]),
+                axis=alt.Axis(format="%", tickCount=5), title="probability"),
+        color=alt.Color("model:N", sort=models, title="model", scale=_series_scale(models),
+                        legend=alt.Legend(orient="bottom")),
+        tooltip=[alt.Tooltip("model:N"), alt.Tooltip("emotion:N"),
+                 alt.Tooltip("probability:Q", format=".1%")],
+    ).properties(height=height)
+    return chart.properties(title=title) if title else chart
+
+
+def timeline_dataframe(times: Sequence[float], probabilities: Sequence[Sequence[float]] | np.ndarray,
+                       face_ids: Sequence[int] | None = None) -> pd.DataFrame:
+    """Long-format frame (time, emotion, probability[, face_id]) for :func:`timeline_chart` from
+    per-sample times and ``(N, 7)`` probabilities."""
+    probs = np.asarray(probabilities, dtype=np.float32).reshape(len(times), len(EMOTIONS))
+    n = len(times)
+    data = {
+        "time": np.repeat(np.asarray(times, dtype=np.float64), len(EMOTIONS)),
+        "emotion": np.tile(np.array(EMOTION_ORDER, dtype=object), n),
+        "probability": probs.reshape(-1).astype(np.float64),
+    }
+    if face_ids is not None:
+        data["face_id"] = np.repeat(np.asarray(face_ids), len(EMOTIONS))
+    return pd.DataFrame(data)
+
+
+def timeline_chart(df: pd.DataFrame, title: str | None = None, height: int = 220,
+                   time_title: str = "time (s)") -> alt.Chart:
+    """Probabilities over time, one line per emotion in its colour. ``df`` is long-format with
+    columns ``time`` (seconds), ``emotion`` and ``probability``; with a ``face_id`` column holding
+    more than one face, one row of the chart per face."""
+    data = df.copy()
+    data["emotion"] = data["emotion"].map(_display)
+    data["probability"] = data["probability"].astype(float)
+    chart = alt.Chart(data).mark_line(interpolate="monotone", clip=True).encode(
+        x=alt.X("time:Q", title=time_title, axis=alt.Axis(format=".0f")),
+        y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"),
+                title="probability"),
+        color=alt.Color("emotion:N", scale=emotion_color_scale(), sort=EMOTION_ORDER,
+                        legend=alt.Legend(orient="bottom", title=None)),
+        tooltip=[alt.Tooltip("time:Q", format=".1f"), alt.Tooltip("emotion:N"),
+                 alt.Tooltip("probability:Q", format=".1%")],
+    ).properties(height=height)
+    if "face_id" in data.columns and data["face_id"].nunique() > 1:
+        chart = chart.facet(row=alt.Row("face_id:N", title="face"))
+    return chart.properties(title=title) if title else chart
+
+
+def confusion_matrix_chart(matrix: Sequence[Sequence[int]] | np.ndarray,
+                           labels: Sequence[str] | None = None, title: str | None = None,
+                           size: int = 320) -> alt.LayerChart:
+    """Heatmap of a confusion matrix (rows: true label, columns: prediction) with the counts
+    written in the cells; colour is the share of the true class (row-normalised), so rare
+    classes read as clearly as common ones."""
+    cm = np.asarray(matrix, dtype=np.int64)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
+        raise ValueError(f"confusion matrix must be square, got shape {cm.shape}")
+    names = [_display(str(l)) for l in (labels if labels is not None else EMOTIONS[:cm.shape[0]])]
+    if len(names) != cm.shape[0]:
+        raise ValueError(f"{len(names)} labels for a {cm.shape[0]}x{cm.shape[0]} matrix")
+    totals = cm.sum(axis=1, keepdims=True)
+    share = np.divide(cm, totals, out=np.zeros(cm.shape, np.float64), where=totals > 0)
+    data = pd.DataFrame(
+        [{"true": names[i], "predicted": names[j], "count": int(cm[i, j]),
+          "share": float(share[i, j])}
+         for i in range(cm.shape[0]) for j in range(cm.shape[1])]
+    )
+    base = alt.Chart(data).encode(
+        x=alt.X("predicted:N", sort=names, title="predicted", axis=alt.Axis(labelAngle=-40)),
+        y=alt.Y("true:N", sort=names, title="true"),
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color("share:Q", scale=alt.Scale(scheme="blues", domain=[0, 1]),
+                        legend=alt.Legend(title="share of row", format="%")),
+        tooltip=[alt.Tooltip("true:N"), alt.Tooltip("predicted:N"), alt.Tooltip("count:Q"),
+                 alt.Tooltip("share:Q", format=".1%")],
+    )
+    text = base.mark_text(fontSize=11).encode(
+        text="count:Q",
+        color=alt.condition(alt.datum.share > 0.5, alt.value("white"), alt.value("black")),
+    )
+    chart = alt.layer(cells, text).properties(width=size, height=size)
+    return chart.properties(title=title) if title else chart
+
+
+def per_class_f1_chart(per_class: Mapping[str, Mapping], metric: str = "f1",
+                       title: str | None = None, height: int = 220) -> alt.Chart:
+    """Bars of a per-class metric (default F1) from a classification report's ``per_class``
+    (``{emotion: {precision, recall, f1, support}}``). Pass ``{series: per_class, ...}`` (e.g.
+    ``{"plain": ..., "flip TTA": ...}``) for grouped bars, one colour per series."""
+    keys = set(per_class)
+    single = bool(keys) and all(_KEY_FROM_NAME.get(k, k) in EMOTIONS for k in keys)
+    series = {"": per_class} if single else dict(per_class)
+    rows = []
+    for name, report in series.items():
+        by_key = {_KEY_FROM_NAME.get(k, k): v for k, v in report.items()}
+        for e in EMOTIONS:
+            values = by_key.get(e) or {}
+            rows.append({"series": name, "emotion": DISPLAY_NAMES[e],
+                         metric: float(values.get(metric, 0.0)),
+                         "support": int(values.get("support", 0))})
+    data = pd.DataFrame(rows, columns=["series", "emotion", metric, "support"])
+    enc = {
+        "x": alt.X("emotion:N", sort=EMOTION_ORDER, title=None, axis=alt.Axis(labelAngle=0)),
+        "y": alt.Y(f"{metric}:Q", scale=alt.Scale(domain=[0, 1]), title=metric.upper()
+                   if metric == "f1" else metric),
+        "tooltip": [alt.Tooltip("emotion:N"), alt.Tooltip(f"{metric}:Q", format=".3f"),
+                    alt.Tooltip("support:Q")],
+    }
+    if single:
+        enc["color"] = alt.Color("emotion:N", scale=emotion_color_scale(), legend=None)
+    else:
+        names = list(series)
+        enc["xOffset"] = alt.XOffset("series:N", sort=names)
+        enc["color"] = alt.Color("series:N", sort=names, title=None, scale=_series_scale(names),
+                                 legend=alt.Legend(orient="bottom"))
+        enc["tooltip"] = [alt.Tooltip("series:N"), *enc["tooltip"]]
+    chart = alt.Chart(data).mark_bar().encode(**enc).properties(height=height)
+    return chart.properties(title=title) if title else chart

@@ -1,0 +1,525 @@
+"""Expressions over a recorded video: one row per (analysed frame, face), stable face IDs.
+
+Frames are streamed with PyAV (``av.open``), one at a time: a video is never held in memory.
+Every ``every``-th frame is analysed (by default about :data:`ANALYSED_PER_SECOND` frames per
+second of video, from the stream's average frame rate); a :class:`~fer.tracking.FaceTracker`
+gives each face an ID that stays the same from frame to frame and, unless ``smoothing`` is 0,
+averages its probabilities over time so labels do not flicker. An annotated copy (boxes, IDs
+and labels drawn on *every* frame, from the latest analysed one) can be written as MP4.
+
+Faults are handled so that work is never lost: a file that cannot be read at all raises
+:class:`~fer.errors.VideoError` with one sentence a person can act on; a fault part-way through
+(a truncated or corrupt file) stops the analysis, keeps the rows analysed so far, sets
+``VideoResult.error`` and closes the annotated output properly so what was written plays.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .emotions import DISPLAY_NAMES, EMOTIONS, COLORS_RGB
+from .errors import FerError, VideoError
+from .exports import VIDEO_FIELDS, rows_to_csv, write_csv
+
+ANALYSED_PER_SECOND = 5.0
+"""Default analysis rate: about this many frames per second of video are analysed."""
+
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
+"""Upload types the app offers (any format FFmpeg reads works from the CLI)."""
+
+DEFAULT_FPS = 25.0  # when a stream declares no frame rate at all
+
+ProgressFn = Callable[[int, "int | None", float], None]
+
+
+@dataclass
+class VideoResult:
+    """What :func:`analyze_video` found. ``rows`` hold one dict per (analysed frame, face) with
+    the columns of :data:`fer.exports.VIDEO_FIELDS`; ``frames_total`` is the container's count
+    or an estimate from its duration (None when unknown)."""
+
+    rows: list[dict] = field(default_factory=list)
+    fps: float = 0.0
+    frames_total: int | None = None
+    frames_read: int = 0
+    frames_analyzed: int = 0
+    duration: float | None = None
+    every: int = 1
+    smoothing: float = 0.0
+    width: int = 0
+    height: int = 0
+    cancelled: bool = False
+    error: str | None = None
+    elapsed_s: float = 0.0
+    name: str = "video"
+    model: str = ""
+    out_path: str | None = None
+    annotated: bytes | None = field(default=None, repr=False)
+
+    @property
+    def faces(self) -> list[dict]:
+        """One summary per face ID (see :func:`summarize_faces`)."""
+        return summarize_faces(self.rows)
+
+    @property
+    def seconds_read(self) -> float:
+        """How much of the video was gone through (seconds)."""
+        return self.frames_read / self.fps if self.fps else 0.0
+
+    @property
+    def analysed_fps(self) -> float:
+        return self.frames_analyzed / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def message(self) -> str | None:
+        """A sentence for people about anything unusual (error, cancellation, no face)."""
+        parts = []
+        if self.error:
+            parts.append(f"Stopped after {self.seconds_read:.1f} s: {self.error}. "
+                         f"The {self.frames_analyzed} frames analysed before are kept.")
+        elif self.cancelled:
+            parts.append(f"Cancelled after {self.seconds_read:.1f} s of video; the "
+                         f"{self.frames_analyzed} frames analysed so far are kept.")
+        if not self.rows:
+            parts.append(f"No face was found in the {self.frames_analyzed} analysed frames "
+                         f"({self.seconds_read:.1f} s of video).")
+        return " ".join(parts) or None
+
+    @property
+    def summary(self) -> dict:
+        return {"faces": self.faces, "message": self.message}
+
+    def to_dict(self, rows: bool = True) -> dict:
+        """Everything as JSON-ready data (the annotated video's bytes left out)."""
+        meta = {
+            "video": self.name, "model": self.model, "fps": round(self.fps, 3),
+            "frames_total": self.frames_total, "frames_read": self.frames_read,
+            "frames_analyzed": self.frames_analyzed, "every": self.every,
+            "duration": None if self.duration is None else round(self.duration, 3),
+            "smoothing": self.smoothing, "width": self.width, "height": self.height,
+            "cancelled": self.cancelled, "error": self.error, "message": self.message,
+            "faces": self.faces,
+        }
+        if rows:
+            meta["rows"] = self.rows
+        return meta
+
+    def summary_lines(self) -> list[str]:
+        """The result in a few lines of text (the CLI's output)."""
+        head = (f"{self.name}: {self.seconds_read:.1f} s, {self.frames_read} frames at "
+                f"{self.fps:.2f} fps, {self.frames_analyzed} analysed (every "
+                f"{_ordinal(self.every)} frame)")
+        lines = [head]
+        for face in self.faces:
+            shares = ", ".join(f"{e} {100 * face[e]:.0f}%" for e in
+                               sorted(EMOTIONS, key=lambda e: -face[e]) if face[e] > 0)
+            lines.append(f"face {face['face_id']}: seen {face['first_seen']:.1f}-"
+                         f"{face['last_seen']:.1f} s in {face['frames']} analysed frames, "
+                         f"mostly {face['dominant']} ({100 * face['dominant_share']:.0f}%): {shares}")
+        if not self.rows:
+            lines.append(f"no face found in the {self.frames_analyzed} analysed frames")
+        return lines
+
+
+def _ordinal(n: int) -> str:
+    if n == 1:
+        return ""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+# --------------------------------------------------------------------------------------------
+# Summaries and tables
+
+
+def summarize_faces(rows: list[dict]) -> list[dict]:
+    """Per face ID: analysed frames it was seen in, first and last time seen (s), seconds seen
+    (estimated from the analysis interval), the dominant emotion and its share, the share of
+    time in each emotion (one key per emotion, 0..1, by the row labels) and the mean confidence.
+    Sorted by face ID."""
+    by_id: dict[int, list[dict]] = {}
+    for row in rows:
+        by_id.setdefault(int(row["face_id"]), []).append(row)
+    out = []
+    for face_id in sorted(by_id):
+        face_rows = by_id[face_id]
+        n = len(face_rows)
+        counts = Counter(r["label"] for r in face_rows)
+        mean = {e: float(np.mean([r[e] for r in face_rows])) for e in EMOTIONS}
+        # the most frequent label; ties go to the higher mean probability
+        dominant = max(EMOTIONS, key=lambda e: (counts.get(e, 0), mean[e]))
+        times = [float(r["time"]) for r in face_rows]
+        out.append({
+            "face_id": face_id, "frames": n,
+            "first_seen": round(min(times), 3), "last_seen": round(max(times), 3),
+            "dominant": dominant, "dominant_share": round(counts[dominant] / n, 4),
+            **{e: round(counts.get(e, 0) / n, 4) for e in EMOTIONS},
+            "mean_confidence": round(float(np.mean([r["confidence"] for r in face_rows])), 4),
+        })
+    return out
+
+
+def rows_to_dataframe(rows: list[dict]):
+    """The rows as a pandas DataFrame with the :data:`VIDEO_FIELDS` columns (also when empty)."""
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=VIDEO_FIELDS)
+
+
+def rows_to_long(rows: list[dict], face_id: int | None = None):
+    """Long format for charts: columns ``time, face_id, emotion, probability`` (one face when
+    ``face_id`` is given)."""
+    import pandas as pd
+
+    wide = rows_to_dataframe(rows)
+    if face_id is not None:
+        wide = wide[wide["face_id"] == face_id]
+    long = wide.melt(id_vars=["time", "face_id"], value_vars=list(EMOTIONS),
+                     var_name="emotion", value_name="probability")
+    long["probability"] = long["probability"].astype(float)
+    return long.reset_index(drop=True) if len(long) else pd.DataFrame(
+        columns=["time", "face_id", "emotion", "probability"])
+
+
+def video_rows_to_csv(rows: list[dict]) -> str:
+    return rows_to_csv(rows, VIDEO_FIELDS)
+
+
+def write_video_csv(rows: list[dict], path: str | os.PathLike) -> None:
+    write_csv(rows, path, VIDEO_FIELDS)
+
+
+def result_to_json(result: VideoResult, indent: int | None = 1) -> str:
+    """The result (meta data, face summaries and rows) as JSON text."""
+    return json.dumps(result.to_dict(), indent=indent)
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+
+
+def _video_name(source: Any, name: str | None) -> str:
+    if name:
+        return name
+    if isinstance(source, (str, os.PathLike)):
+        return Path(source).name or str(source)
+    own = getattr(source, "name", None)
+    return os.path.basename(own) if isinstance(own, str) and own else "video"
+
+
+def _ffmpeg_message(exc: BaseException) -> str:
+    """FFmpeg's reason without the file path PyAV appends (``[Errno 1094995529] Invalid data
+    found when processing input: '/tmp/x.mp4'`` -> ``Invalid data found when processing input``)."""
+    import av
+
+    if isinstance(exc, av.FFmpegError) and getattr(exc, "strerror", None):
+        return str(exc.strerror).rstrip(".")
+    text = str(exc).strip() or type(exc).__name__
+    return text.rstrip(".")
+
+
+def _open_input(source: Any, shown: str):
+    """Open the container and pick its video stream, or raise a VideoError saying why not."""
+    import av
+
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.exists():
+            raise VideoError(f"{shown} does not exist")
+        if path.is_dir():
+            raise VideoError(f"{shown} is a folder, not a video file")
+        if path.stat().st_size == 0:
+            raise VideoError(f"{shown} is empty (0 bytes)")
+        source = str(path)
+    try:
+        container = av.open(source, mode="r")
+    except av.FFmpegError as exc:
+        raise VideoError(f"{shown} is not a video file that can be read "
+                         f"({_ffmpeg_message(exc)})") from None
+    except OSError as exc:
+        raise VideoError(f"{shown} cannot be read ({exc.strerror or exc})") from None
+    try:
+        streams = list(container.streams)
+        video = next((s for s in streams if s.type == "video"
+                      and not (s.disposition & s.disposition.attached_pic)), None)
+        if video is None:
+            kinds = sorted({s.type for s in streams})
+            has = f"only {' and '.join(kinds)}" if kinds else "no streams at all"
+            raise VideoError(f"{shown} has no video stream ({has})")
+        if video.codec_context is None:
+            codec = getattr(video.codec, "name", None) or "unknown"
+            raise VideoError(f"{shown} uses a video codec ({codec}) that cannot be decoded here")
+        try:
+            video.thread_type = "AUTO"  # decode on all cores
+        except Exception:  # pragma: no cover - an option, never a failure
+            pass
+    except BaseException:
+        container.close()
+        raise
+    return container, video
+
+
+def _stream_facts(container, stream) -> tuple[float, bool, float | None, int | None, bool]:
+    """(fps, fps_known, duration_s, frames_total, frames_total_exact)."""
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    fps_known = bool(rate) and 0 < float(rate) < 1000
+    fps = float(rate) if fps_known else DEFAULT_FPS
+    duration = None
+    if stream.duration and stream.time_base:
+        duration = float(stream.duration * stream.time_base)
+    elif container.duration:
+        duration = container.duration / 1_000_000  # AV_TIME_BASE
+    exact = bool(stream.frames and stream.frames > 0)
+    total = int(stream.frames) if exact else (round(duration * fps) if duration else None)
+    return fps, fps_known, duration, total, exact
+
+
+def default_every(fps: float, per_second: float = ANALYSED_PER_SECOND) -> int:
+    """Analyse every N-th frame so that about ``per_second`` frames per second are analysed."""
+    return max(1, round(fps / per_second))
+
+
+def _upright(rgb: np.ndarray, rotation: int) -> np.ndarray:
+    """Apply the display rotation phones record (counter-clockwise degrees)."""
+    k = round(rotation / 90) % 4 if rotation else 0
+    return np.ascontiguousarray(np.rot90(rgb, k)) if k else rgb
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+
+
+def _encoder_name() -> str:
+    import av
+
+    for name in ("libx264", "mpeg4"):
+        try:
+            av.codec.Codec(name, "w")
+            return name
+        except Exception:
+            continue
+    raise VideoError("no H.264 or MPEG-4 encoder is available to write the annotated video")
+
+
+class _AnnotatedWriter:
+    """MP4 writer opened at the first frame (its size fixes the output's, trimmed to even)."""
+
+    def __init__(self, path: str | os.PathLike, fps: float):
+        self.path = str(path)
+        self.rate = Fraction(fps).limit_denominator(1001) if fps > 0 else Fraction(25)
+        self.container = None
+        self.stream = None
+        self.size: tuple[int, int] | None = None
+        self.frames = 0
+
+    def _open(self, width: int, height: int) -> None:
+        import av
+
+        codec = _encoder_name()
+        width, height = max(2, width - width % 2), max(2, height - height % 2)
+        self.container = av.open(self.path, mode="w", format="mp4")
+        options = {"preset": "veryfast", "crf": "23"} if codec == "libx264" else {}
+        stream = self.container.add_stream(codec, rate=self.rate, options=options)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        if codec == "mpeg4":
+            stream.bit_rate = max(1_000_000, width * height * 4)
+        self.stream, self.size = stream, (width, height)
+
+    def write(self, rgb: np.ndarray) -> None:
+        import av
+
+        if self.container is None:
+            self._open(rgb.shape[1], rgb.shape[0])
+        width, height = self.size
+        if rgb.shape[1] < width or rgb.shape[0] < height:  # the stream changed size part-way
+            import cv2
+
+            rgb = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[:height, :width]),
+                                           format="rgb24")
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+        self.frames += 1
+
+    def close(self) -> None:
+        """Flush the encoder and finish the file (safe to call twice, and after a fault)."""
+        if self.container is None:
+            return
+        try:
+            for packet in self.stream.encode(None):
+                self.container.mux(packet)
+        finally:
+            self.container.close()
+            self.container = None
+
+
+def _draw_tracks(rgb: np.ndarray, tracks: list) -> np.ndarray:
+    from .drawing import draw_label_box
+
+    out = rgb.copy()
+    for track in tracks:
+        text = f"#{track.track_id} {DISPLAY_NAMES[track.label]} {100 * track.confidence:.0f}%"
+        draw_label_box(out, track.box, text, COLORS_RGB[track.label])
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# The analysis
+
+
+def analyze_video(source: Any, analyzer, every: int | None = None, smoothing: float = 0.6,
+                  out_path: str | os.PathLike | None = None, progress: ProgressFn | None = None,
+                  should_cancel: Callable[[], bool] | None = None,
+                  name: str | None = None) -> VideoResult:
+    """Analyse a video file (a path, or a seekable binary file object) with ``analyzer``
+    (:class:`fer.analyzer.Analyzer`).
+
+    ``every``: analyse every N-th frame (default: about 5 per second of video). ``smoothing``:
+    the tracker's weight of the past, 0 for raw per-frame probabilities. ``out_path``: write an
+    annotated MP4 there. ``progress(frames_done, frames_total_or_None, elapsed_s)`` is called
+    after each analysed frame and at the end; ``should_cancel()`` is polled before each frame
+    and stops the analysis, keeping the rows so far (``result.cancelled``). ``name`` is the
+    video's name in messages (default: the file name).
+
+    Raises :class:`VideoError` when not a single frame can be read; later faults end the
+    analysis with ``result.error`` set and the partial rows kept.
+    """
+    import av
+
+    from .tracking import FaceTracker
+
+    if every is not None and int(every) < 1:
+        raise FerError(f"every must be a positive number of frames, not {every}")
+    smoothing = float(smoothing or 0.0)
+    shown = _video_name(source, name)
+    started = time.perf_counter()
+    container, stream = _open_input(source, shown)
+    fps, _, duration, frames_total, total_exact = _stream_facts(container, stream)
+    step = int(every) if every else default_every(fps)
+    result = VideoResult(fps=fps, frames_total=frames_total, duration=duration, every=step,
+                         smoothing=smoothing, name=shown,
+                         model=getattr(analyzer, "model_name", ""),
+                         out_path=str(out_path) if out_path else None)
+    tracker = FaceTracker(smoothing=smoothing)
+    writer = _AnnotatedWriter(out_path, fps) if out_path else None
+    tracks: list = []
+    start_time: float | None = None
+    last_report = 0.0
+
+    def report() -> None:
+        nonlocal last_report
+        result.elapsed_s = time.perf_counter() - started
+        if progress is not None:
+            progress(result.frames_read, frames_total, result.elapsed_s)
+            last_report = result.elapsed_s
+
+    try:
+        frames = container.decode(stream)
+        while True:
+            if should_cancel is not None and should_cancel():
+                result.cancelled = True
+                break
+            try:
+                frame = next(frames)
+            except StopIteration:
+                break
+            except av.FFmpegError as exc:
+                if result.frames_read == 0:
+                    raise VideoError(f"{shown} cannot be decoded ({_ffmpeg_message(exc)})") from None
+                result.error = f"the video could not be decoded further ({_ffmpeg_message(exc)})"
+                break
+            index = result.frames_read
+            result.frames_read += 1
+            if frame.time is not None and start_time is None:
+                start_time = frame.time
+            t = (frame.time - start_time) if frame.time is not None and start_time is not None \
+                else index / fps
+            analyse = index % step == 0
+            rgb = None
+            if analyse or writer is not None:
+                rgb = _upright(frame.to_ndarray(format="rgb24"), getattr(frame, "rotation", 0))
+                if index == 0:
+                    result.height, result.width = rgb.shape[:2]
+            if analyse:
+                faces = analyzer.analyze(rgb)
+                boxes = [f.box for f in faces]
+                probs = np.array([f.probabilities for f in faces], np.float32).reshape(-1, len(EMOTIONS))
+                tracks = tracker.update(boxes, probs)
+                result.frames_analyzed += 1
+                for face, track in zip(faces, tracks):
+                    x, y, w, h = (int(v) for v in face.box)
+                    p = track.probabilities
+                    result.rows.append({
+                        "time": round(float(t), 3), "frame": index, "face_id": track.track_id,
+                        "x": x, "y": y, "w": w, "h": h, "label": track.label,
+                        "confidence": round(track.confidence, 4),
+                        **{e: round(float(v), 4) for e, v in zip(EMOTIONS, p)},
+                    })
+            if writer is not None:
+                writer.write(_draw_tracks(rgb, tracks) if tracks else rgb)
+            if analyse or time.perf_counter() - started - last_report > 0.25:
+                report()
+        if (result.error is None and not result.cancelled and total_exact and frames_total
+                and result.frames_read < frames_total - max(2, frames_total // 50)):
+            result.error = (f"the video ended after {result.frames_read} of its "
+                            f"{frames_total} frames (the file looks truncated)")
+        if result.frames_read == 0 and not result.cancelled:
+            raise VideoError(f"{shown} holds no video frames that can be decoded")
+    except VideoError:
+        raise
+    except Exception as exc:  # a fault part-way: keep what was analysed
+        if result.frames_read == 0:
+            raise VideoError(f"{shown} cannot be read ({_ffmpeg_message(exc)})") from None
+        result.error = f"{type(exc).__name__}: {_ffmpeg_message(exc)}" \
+            if not isinstance(exc, (av.FFmpegError, FerError, OSError)) else _ffmpeg_message(exc)
+    finally:
+        try:
+            container.close()
+        finally:
+            if writer is not None:
+                try:
+                    writer.close()
+                except Exception as exc:
+                    result.error = result.error or f"the annotated video could not be finished ({exc})"
+                if writer.frames == 0:  # nothing read: leave no empty file behind
+                    Path(writer.path).unlink(missing_ok=True)
+    report()
+    return result
+
+
+def analyze_video_bytes(data: bytes, analyzer, name: str = "video.mp4", annotate: bool = True,
+                        **kwargs) -> VideoResult:
+    """:func:`analyze_video` on an upload held in memory. The upload and the annotated video
+    go through temporary files that are always removed; the annotated MP4 comes back as
+    ``result.annotated`` (bytes). ``kwargs`` go to :func:`analyze_video`."""
+    if not data:
+        raise VideoError(f"{name} is empty (0 bytes)")
+    suffix = Path(name).suffix.lower() if Path(name).suffix else ".mp4"
+    tmp_in = tmp_out = None
+    try:
+        with tempfile.NamedTemporaryFile(prefix="fer-video-", suffix=suffix, delete=False) as fh:
+            tmp_in = fh.name
+            fh.write(data)
+        if annotate:
+            fd, tmp_out = tempfile.mkstemp(prefix="fer-annotated-", suffix=".mp4")
+            os.close(fd)
+        result = analyze_video(tmp_in, analyzer, out_path=tmp_out, name=name, **kwargs)
+        result.out_path = None
+        if tmp_out and os.path.exists(tmp_out) and os.path.getsize(tmp_out) > 0:
+            result.annotated = Path(tmp_out).read_bytes()
+        return result
+    finally:
+        for path in (tmp_in, tmp_out):
+            if path:
+                Path(path).unlink(missing_ok=True)
