@@ -51,7 +51,7 @@ def _ordered_scores(scores: Mapping[str, float]) -> list[tuple[str, float]]:
 
 
 def probability_bar_chart(scores: Mapping[str, float], title: str | None = None,
-                          height: int = 190) -> alt.LayerChart:
+                          height: int = 220) -> alt.LayerChart:
     """Horizontal bars of one face's seven probabilities, in the emotion colours, with the
     percentage written beside each bar."""
     data = pd.DataFrame(
@@ -59,9 +59,9 @@ def probability_bar_chart(scores: Mapping[str, float], title: str | None = None,
          for name, value in _ordered_scores(scores)]
     )
     base = alt.Chart(data).encode(
-        y=alt.Y("emotion:N", sort=EMOTION_ORDER, title=None),
+        y=alt.Y("emotion:N", sort=EMOTION_ORDER, title=None, axis=alt.Axis(labelOverlap=False)),
         x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]),
-                axis=alt.Axis(format="%", tickCount=5), title="probability"),
+                axis=alt.Axis(format="%", tickCount=5), title=None),
         tooltip=[alt.Tooltip("emotion:N"), alt.Tooltip("probability:Q", format=".1%")],
     )
     bars = base.mark_bar().encode(color=alt.Color("emotion:N", scale=emotion_color_scale(),
@@ -72,7 +72,7 @@ def probability_bar_chart(scores: Mapping[str, float], title: str | None = None,
 
 
 def comparison_bar_chart(scores_by_model: Mapping[str, Mapping[str, float]],
-                         title: str | None = None, height: int = 260) -> alt.Chart:
+                         title: str | None = None, height: int = 300) -> alt.Chart:
     """Grouped horizontal bars: for each emotion, one bar per model (colour = model)."""
     rows = [
         {"model": model, "emotion": name, "probability": value}
@@ -152,8 +152,9 @@ def confusion_matrix_chart(matrix: Sequence[Sequence[int]] | np.ndarray,
          for i in range(cm.shape[0]) for j in range(cm.shape[1])]
     )
     base = alt.Chart(data).encode(
-        x=alt.X("predicted:N", sort=names, title="predicted", axis=alt.Axis(labelAngle=-40)),
-        y=alt.Y("true:N", sort=names, title="true"),
+        x=alt.X("predicted:N", sort=names, title="predicted",
+                axis=alt.Axis(labelAngle=-40, labelOverlap=False)),
+        y=alt.Y("true:N", sort=names, title="true", axis=alt.Axis(labelOverlap=False)),
     )
     cells = base.mark_rect().encode(
         color=alt.Color("share:Q", scale=alt.Scale(scheme="blues", domain=[0, 1]),
@@ -203,3 +204,21 @@ def per_class_f1_chart(per_class: Mapping[str, Mapping], metric: str = "f1",
         enc["tooltip"] = [alt.Tooltip("series:N"), *enc["tooltip"]]
     chart = alt.Chart(data).mark_bar().encode(**enc).properties(height=height)
     return chart.properties(title=title) if title else chart
+
+
+def training_history_chart(history: Sequence[Mapping], height: int = 220) -> alt.Chart:
+    """Training and validation accuracy per epoch from a model card's ``training.history``."""
+    rows = []
+    for h in history:
+        for key, name in (("accuracy", "training"), ("val_accuracy", "validation")):
+            if key in h:
+                rows.append({"epoch": int(h["epoch"]), "split": name, "accuracy": float(h[key])})
+    data = pd.DataFrame(rows, columns=["epoch", "split", "accuracy"])
+    names = ["training", "validation"]
+    return alt.Chart(data).mark_line(point=len(history) <= 40).encode(
+        x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
+        y=alt.Y("accuracy:Q", axis=alt.Axis(format="%"), scale=alt.Scale(zero=False)),
+        color=alt.Color("split:N", sort=names, scale=_series_scale(names), title=None,
+                        legend=alt.Legend(orient="bottom")),
+        tooltip=["epoch:Q", "split:N", alt.Tooltip("accuracy:Q", format=".2%")],
+    ).properties(height=height)

@@ -1,4 +1,5 @@
-"""``python -m fer``: predict, evaluate, train, video. Errors are one line on stderr, exit 2."""
+"""``python -m fer``: predict, video, evaluate, train. Errors are one line on stderr, exit 2
+(``video`` also exits 1 after a fault part-way, having written what was analysed)."""
 
 from __future__ import annotations
 
@@ -50,7 +51,37 @@ def _add_predict(sub) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of lines")
     p.add_argument("--out", default=None, help="write annotated images: a file (one input) or a folder")
     p.add_argument("--csv", default=None, help="write one row per face to this CSV file")
+    p.add_argument("--explain", default=None, metavar="DIR",
+                   help="write a Grad-CAM heatmap overlay of each face to DIR "
+                        "(<image stem>_face<i>_<label>.png)")
     p.set_defaults(func=_cmd_predict)
+
+
+def _add_video(sub) -> None:
+    p = sub.add_parser("video", help="expressions over a video: one row per frame and face, "
+                                     "stable face IDs, an annotated copy")
+    p.add_argument("input", metavar="VIDEO", help="a video file (mp4, mov, avi, mkv, webm, ...)")
+    p.add_argument("--every", type=int, default=None, metavar="N",
+                   help="analyse every N-th frame (default: about 5 frames per second of video)")
+    p.add_argument("--out", default=None, metavar="FILE.mp4",
+                   help="write an annotated copy of the video (MP4)")
+    p.add_argument("--csv", default=None, help="write one row per analysed frame and face")
+    p.add_argument("--json", action="store_true",
+                   help="print the rows and per-face summaries as JSON instead of lines")
+    p.add_argument("--model", default=None, help="shallow (default), deep, or a .keras file")
+    p.add_argument("--detector", default="auto", choices=["auto", "yunet", "haar"])
+    p.add_argument("--tta", action="store_true", help="average with the mirrored face")
+    p.add_argument("--min-face", type=int, default=40, help="smallest face side in pixels")
+    p.add_argument("--no-smoothing", action="store_true",
+                   help="raw per-frame probabilities (default: smoothed over time)")
+    p.add_argument("--smoothing", type=float, default=0.6,
+                   help="weight of the past in the smoothing, 0 to <1 (default 0.6)")
+    bar = p.add_mutually_exclusive_group()
+    bar.add_argument("--progress", dest="progress", action="store_true", default=None,
+                     help="show the progress bar on stderr even when it is not a terminal")
+    bar.add_argument("--no-progress", dest="progress", action="store_false",
+                     help="no progress bar")
+    p.set_defaults(func=_cmd_video)
 
 
 def _add_evaluate(sub) -> None:
@@ -68,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m fer", description="Facial expression recognition")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_predict(sub)
+    _add_video(sub)
     _add_evaluate(sub)
     _add_train(sub)
     return parser
@@ -127,6 +159,8 @@ def _cmd_predict(args) -> int:
         results.append({"image": str(file), "faces": [f.to_dict() for f in faces]})
         if args.out:
             save_image(annotate(image, faces), _out_path(args.out, file, len(files)))
+        if args.explain and faces:
+            _write_explanations(analyzer, image, faces, file, Path(args.explain))
         if not args.json:
             if not faces:
                 print(f"{file}: no face found")
@@ -139,6 +173,140 @@ def _cmd_predict(args) -> int:
     if args.csv:
         write_csv(results_to_rows(results), args.csv)
     return 1 if failures else 0
+
+
+def _write_explanations(analyzer, image, faces, file: Path, folder: Path) -> None:
+    """Grad-CAM overlays, one PNG per face, named ``<stem>_face<i>_<label>.png``."""
+    import cv2
+
+    from .explain import explain_faces, face_crops, overlay_heatmap
+    from .image_io import save_image
+    from .preprocessing import margin_for
+
+    folder.mkdir(parents=True, exist_ok=True)
+    boxes = [f.box for f in faces]
+    margin = margin_for(getattr(analyzer.detector, "name", None))
+    # explain the label the analyzer gave (with --tta it may differ from the plain top class)
+    heatmaps = explain_faces(analyzer.classifier.model, image, boxes,
+                             target=[f.label for f in faces], margin=margin)
+    for i, (face, crop, heat) in enumerate(zip(faces, face_crops(image, boxes, margin), heatmaps),
+                                           start=1):
+        overlay = overlay_heatmap(crop, heat)
+        side = min(overlay.shape[:2])
+        if side < 160:  # small faces: enlarge so the map can be read
+            factor = -(-160 // side)
+            overlay = cv2.resize(overlay, None, fx=factor, fy=factor,
+                                 interpolation=cv2.INTER_NEAREST)
+        save_image(overlay, folder / f"{file.stem}_face{i}_{face.label}.png")
+
+
+class _ProgressBar:
+    """``[#####.....] 45/150 frames  9.1 analysed/s  ETA 0:04`` on one line of stderr,
+    rewritten in place with a carriage return (``every``: one frame in so many is analysed)."""
+
+    WIDTH = 28
+
+    def __init__(self, every: int = 1, stream=None, interval_s: float = 0.1):
+        self.every = max(1, int(every))
+        self.stream = stream or sys.stderr
+        self.interval_s = interval_s
+        self.last = -1.0
+        self.shown = False
+
+    def __call__(self, done: int, total, elapsed: float) -> None:
+        if elapsed - self.last < self.interval_s and (total is None or done < total):
+            return
+        self.last = elapsed
+        rate = done / elapsed if elapsed > 0 else 0.0
+        analysed = -(-done // self.every) / elapsed if elapsed > 0 else 0.0
+        if total:
+            frac = min(1.0, done / total)
+            filled = int(round(frac * self.WIDTH))
+            eta = (total - done) / rate if rate > 0 and done < total else 0.0
+            text = (f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{total} frames  "
+                    f"{analysed:.1f} analysed/s  ETA {int(eta // 60)}:{int(eta % 60):02d}")
+        else:
+            text = f"{done} frames  {analysed:.1f} analysed/s  {elapsed:.0f} s"
+        self.stream.write("\r" + text.ljust(78))
+        self.stream.flush()
+        self.shown = True
+
+    def finish(self) -> None:
+        if self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.shown = False
+
+
+def _cmd_video(args) -> int:
+    import signal
+
+    from .analyzer import Analyzer
+    from .video import analyze_video, probe_video, result_to_json, write_video_csv
+
+    if not 0 <= args.smoothing < 1:
+        raise FerError(f"--smoothing must be at least 0 and below 1, not {args.smoothing}")
+    if args.every is not None and args.every < 1:
+        raise FerError(f"--every must be a positive number of frames, not {args.every}")
+    source = Path(args.input)
+    if not source.exists():
+        raise FerError(f"{source} does not exist")
+    if args.out:
+        out = Path(args.out)
+        if out.suffix.lower() not in {".mp4", ".m4v", ".mov"}:
+            raise FerError(f"--out {out} must name an .mp4 file (the annotated video is MP4)")
+        if out.exists() and out.resolve() == source.resolve():
+            raise FerError(f"--out {out} would overwrite the input video")
+    info = probe_video(source)  # a file that is not a video fails here, before the model loads
+    every = info.every(args.every)
+    analyzer = Analyzer(model=args.model, detector=args.detector, tta=args.tta,
+                        min_face=args.min_face)
+    if analyzer.notice:
+        print(f"note: {analyzer.notice}", file=sys.stderr)
+    show_bar = sys.stderr.isatty() if args.progress is None else args.progress
+    bar = _ProgressBar(every=every) if show_bar else None
+
+    # Ctrl-C stops the analysis but keeps (and writes) what was analysed
+    interrupted = []
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_interrupt(signum, frame):
+        if interrupted:  # a second Ctrl-C: stop at once
+            raise KeyboardInterrupt
+        interrupted.append(signum)
+
+    try:
+        signal.signal(signal.SIGINT, on_interrupt)
+    except ValueError:  # not the main thread
+        previous = None
+    try:
+        result = analyze_video(source, analyzer, every=every,
+                               smoothing=0.0 if args.no_smoothing else args.smoothing,
+                               out_path=args.out, progress=bar,
+                               should_cancel=lambda: bool(interrupted))
+    finally:
+        if bar is not None:
+            bar.finish()
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    if args.csv:
+        write_video_csv(result.rows, args.csv)
+    if args.json:
+        print(result_to_json(result))
+    else:
+        for line in result.summary_lines():
+            print(line)
+        if bar is not None:
+            print(f"analysed {result.frames_analyzed} frames in {result.elapsed_s:.1f} s "
+                  f"({result.analysed_fps:.1f} analysed frames/s)", file=sys.stderr)
+    if result.error:
+        print(f"error: {result.error} (kept the {len(result.rows)} rows analysed before)",
+              file=sys.stderr)
+        return 1
+    if result.cancelled:
+        print(f"interrupted: kept the {len(result.rows)} rows analysed before", file=sys.stderr)
+        return 130
+    return 0
 
 
 def _cmd_evaluate(args) -> int:

@@ -72,20 +72,27 @@ def _dataset(images, labels, cfg: TrainConfig, training: bool):
     return ds.prefetch(2)
 
 
-def _compile(model, cfg: TrainConfig, steps_per_epoch: int) -> None:
+def _schedule(cfg: TrainConfig, steps_per_epoch: int):
+    """Linear warm-up, then cosine decay to 1 % over the run's total steps."""
     import keras
 
     total = steps_per_epoch * cfg.epochs
     warmup = min(steps_per_epoch * cfg.warmup_epochs, total // 2)
-    schedule = keras.optimizers.schedules.CosineDecay(
+    return keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=cfg.learning_rate / 10,
         decay_steps=max(total - warmup, 1),
         alpha=0.01,
         warmup_target=cfg.learning_rate,
         warmup_steps=warmup,
     )
+
+
+def _compile(model, cfg: TrainConfig, steps_per_epoch: int) -> None:
+    import keras
+
     model.compile(
-        optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),
+        optimizer=keras.optimizers.AdamW(_schedule(cfg, steps_per_epoch),
+                                         weight_decay=cfg.weight_decay),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
         metrics=["accuracy"],
     )
@@ -151,6 +158,12 @@ def train(cfg: TrainConfig) -> dict:
         state = json.loads((ckpt_dir / "state.json").read_text())
         model = keras.models.load_model(ckpt_dir / "last.keras")
         _say(cfg, f"resuming {cfg.arch} after epoch {state['epoch']}")
+        if state["config"].get("epochs") != cfg.epochs:
+            # A run resumed with another length: the cosine now ends at the new last epoch
+            # (the optimiser's step count carries on, so the rate continues from the new curve).
+            model.optimizer.learning_rate = _schedule(cfg, steps)
+            _say(cfg, f"schedule re-planned from {state['config'].get('epochs')} to {cfg.epochs} epochs")
+            state["config"]["epochs"] = cfg.epochs
     else:
         model = build(cfg.arch)
         _compile(model, cfg, steps)

@@ -229,6 +229,16 @@ def _ffmpeg_message(exc: BaseException) -> str:
     return text.rstrip(".")
 
 
+def _is_cover_picture(stream) -> bool:
+    """An album cover stored as a one-frame 'video' stream (in audio files)."""
+    try:
+        from av.stream import Disposition
+
+        return stream.type == "video" and bool(stream.disposition & Disposition.attached_pic)
+    except (ImportError, AttributeError, TypeError):
+        return False
+
+
 def _open_input(source: Any, shown: str):
     """Open the container and pick its video stream, or raise a VideoError saying why not."""
     import av
@@ -251,10 +261,11 @@ def _open_input(source: Any, shown: str):
         raise VideoError(f"{shown} cannot be read ({exc.strerror or exc})") from None
     try:
         streams = list(container.streams)
-        video = next((s for s in streams if s.type == "video"
-                      and not (s.disposition & s.disposition.attached_pic)), None)
+        pictures = [s for s in streams if _is_cover_picture(s)]
+        video = next((s for s in streams if s.type == "video" and s not in pictures), None)
         if video is None:
-            kinds = sorted({s.type for s in streams})
+            kinds = sorted({s.type for s in streams if s not in pictures})
+            kinds += ["a cover picture"] if pictures else []
             has = f"only {' and '.join(kinds)}" if kinds else "no streams at all"
             raise VideoError(f"{shown} has no video stream ({has})")
         if video.codec_context is None:
@@ -285,6 +296,37 @@ def _stream_facts(container, stream) -> tuple[float, bool, float | None, int | N
     return fps, fps_known, duration, total, exact
 
 
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a video's headers say (no frame decoded)."""
+
+    name: str
+    fps: float
+    fps_known: bool
+    duration: float | None
+    frames_total: int | None
+    width: int
+    height: int
+    codec: str
+
+    def every(self, every: int | None = None) -> int:
+        """The analysis step :func:`analyze_video` will use for ``every``."""
+        return int(every) if every else default_every(self.fps)
+
+
+def probe_video(source: Any, name: str | None = None) -> VideoInfo:
+    """Frame rate, duration, frame count (or estimate), size and codec from the headers;
+    raises :class:`VideoError` like :func:`analyze_video` for files that cannot be read."""
+    shown = _video_name(source, name)
+    container, stream = _open_input(source, shown)
+    try:
+        fps, fps_known, duration, total, _ = _stream_facts(container, stream)
+        return VideoInfo(shown, fps, fps_known, duration, total, int(stream.width or 0),
+                         int(stream.height or 0), getattr(stream.codec_context, "name", "") or "")
+    finally:
+        container.close()
+
+
 def default_every(fps: float, per_second: float = ANALYSED_PER_SECOND) -> int:
     """Analyse every N-th frame so that about ``per_second`` frames per second are analysed."""
     return max(1, round(fps / per_second))
@@ -300,7 +342,8 @@ def _upright(rgb: np.ndarray, rotation: int) -> np.ndarray:
 # Writing
 
 
-def _encoder_name() -> str:
+def video_encoder() -> str:
+    """libx264 (H.264, plays in every browser) when this PyAV has it, else MPEG-4 Part 2."""
     import av
 
     for name in ("libx264", "mpeg4"):
@@ -326,9 +369,11 @@ class _AnnotatedWriter:
     def _open(self, width: int, height: int) -> None:
         import av
 
-        codec = _encoder_name()
+        codec = video_encoder()
         width, height = max(2, width - width % 2), max(2, height - height % 2)
-        self.container = av.open(self.path, mode="w", format="mp4")
+        # index first: a browser can start playing before the whole file has arrived
+        self.container = av.open(self.path, mode="w", format="mp4",
+                                 container_options={"movflags": "+faststart"})
         options = {"preset": "veryfast", "crf": "23"} if codec == "libx264" else {}
         stream = self.container.add_stream(codec, rate=self.rate, options=options)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
@@ -378,10 +423,23 @@ def _draw_tracks(rgb: np.ndarray, tracks: list) -> np.ndarray:
 # The analysis
 
 
+def _truncation(result: VideoResult, frames_total: int | None, exact: bool,
+                last_t: float) -> str | None:
+    """A message when the stream ended well before the container said it would."""
+    if exact and frames_total and result.frames_read < frames_total - max(2, frames_total // 50):
+        return (f"the video ended after {result.frames_read} of its {frames_total} frames "
+                "(the file looks truncated)")
+    duration = result.duration
+    if duration and duration - last_t > max(1.0, 0.1 * duration):
+        return (f"the video ended at {last_t:.1f} s of its {duration:.1f} s "
+                "(the file looks truncated)")
+    return None
+
+
 def analyze_video(source: Any, analyzer, every: int | None = None, smoothing: float = 0.6,
                   out_path: str | os.PathLike | None = None, progress: ProgressFn | None = None,
                   should_cancel: Callable[[], bool] | None = None,
-                  name: str | None = None) -> VideoResult:
+                  name: str | None = None, result: VideoResult | None = None) -> VideoResult:
     """Analyse a video file (a path, or a seekable binary file object) with ``analyzer``
     (:class:`fer.analyzer.Analyzer`).
 
@@ -390,7 +448,10 @@ def analyze_video(source: Any, analyzer, every: int | None = None, smoothing: fl
     annotated MP4 there. ``progress(frames_done, frames_total_or_None, elapsed_s)`` is called
     after each analysed frame and at the end; ``should_cancel()`` is polled before each frame
     and stops the analysis, keeping the rows so far (``result.cancelled``). ``name`` is the
-    video's name in messages (default: the file name).
+    video's name in messages (default: the file name). ``result``: a fresh
+    :class:`VideoResult` to fill in place of a new one, so that a caller still holds the rows
+    analysed so far when the call is interrupted by an exception it does not catch (Streamlit
+    stops a script run by raising one at its next ``st`` call).
 
     Raises :class:`VideoError` when not a single frame can be read; later faults end the
     analysis with ``result.error`` set and the partial rows kept.
@@ -407,14 +468,22 @@ def analyze_video(source: Any, analyzer, every: int | None = None, smoothing: fl
     container, stream = _open_input(source, shown)
     fps, _, duration, frames_total, total_exact = _stream_facts(container, stream)
     step = int(every) if every else default_every(fps)
-    result = VideoResult(fps=fps, frames_total=frames_total, duration=duration, every=step,
-                         smoothing=smoothing, name=shown,
-                         model=getattr(analyzer, "model_name", ""),
-                         out_path=str(out_path) if out_path else None)
+    result = result if result is not None else VideoResult()
+    result.fps, result.frames_total, result.duration, result.every = fps, frames_total, duration, step
+    result.smoothing, result.name = smoothing, shown
+    result.model = getattr(analyzer, "model_name", "")
+    result.out_path = str(out_path) if out_path else None
     tracker = FaceTracker(smoothing=smoothing)
+    if out_path:
+        try:
+            Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            container.close()
+            raise VideoError(f"cannot write {out_path} ({exc.strerror or exc})") from None
     writer = _AnnotatedWriter(out_path, fps) if out_path else None
     tracks: list = []
     start_time: float | None = None
+    last_t = 0.0
     last_report = 0.0
 
     def report() -> None:
@@ -436,7 +505,8 @@ def analyze_video(source: Any, analyzer, every: int | None = None, smoothing: fl
                 break
             except av.FFmpegError as exc:
                 if result.frames_read == 0:
-                    raise VideoError(f"{shown} cannot be decoded ({_ffmpeg_message(exc)})") from None
+                    raise VideoError(f"{shown} cannot be decoded; the file is damaged, truncated "
+                                     f"or in an unsupported format ({_ffmpeg_message(exc)})") from None
                 result.error = f"the video could not be decoded further ({_ffmpeg_message(exc)})"
                 break
             index = result.frames_read
@@ -445,6 +515,7 @@ def analyze_video(source: Any, analyzer, every: int | None = None, smoothing: fl
                 start_time = frame.time
             t = (frame.time - start_time) if frame.time is not None and start_time is not None \
                 else index / fps
+            last_t = t
             analyse = index % step == 0
             rgb = None
             if analyse or writer is not None:
@@ -470,12 +541,11 @@ def analyze_video(source: Any, analyzer, every: int | None = None, smoothing: fl
                 writer.write(_draw_tracks(rgb, tracks) if tracks else rgb)
             if analyse or time.perf_counter() - started - last_report > 0.25:
                 report()
-        if (result.error is None and not result.cancelled and total_exact and frames_total
-                and result.frames_read < frames_total - max(2, frames_total // 50)):
-            result.error = (f"the video ended after {result.frames_read} of its "
-                            f"{frames_total} frames (the file looks truncated)")
+        if result.error is None and not result.cancelled and result.frames_read:
+            result.error = _truncation(result, frames_total, total_exact, last_t)
         if result.frames_read == 0 and not result.cancelled:
-            raise VideoError(f"{shown} holds no video frames that can be decoded")
+            raise VideoError(f"{shown} holds no video frame that can be decoded (the file is "
+                                 "damaged, truncated or in an unsupported format)")
     except VideoError:
         raise
     except Exception as exc:  # a fault part-way: keep what was analysed
@@ -502,11 +572,15 @@ def analyze_video_bytes(data: bytes, analyzer, name: str = "video.mp4", annotate
                         **kwargs) -> VideoResult:
     """:func:`analyze_video` on an upload held in memory. The upload and the annotated video
     go through temporary files that are always removed; the annotated MP4 comes back as
-    ``result.annotated`` (bytes). ``kwargs`` go to :func:`analyze_video`."""
+    ``result.annotated`` (bytes; also in ``result`` when the call was interrupted).
+    ``kwargs`` go to :func:`analyze_video`."""
     if not data:
         raise VideoError(f"{name} is empty (0 bytes)")
     suffix = Path(name).suffix.lower() if Path(name).suffix else ".mp4"
     tmp_in = tmp_out = None
+    holder = kwargs.pop("result", None)
+    result = holder if holder is not None else VideoResult()
+    kwargs["result"] = result
     try:
         with tempfile.NamedTemporaryFile(prefix="fer-video-", suffix=suffix, delete=False) as fh:
             tmp_in = fh.name
@@ -514,12 +588,14 @@ def analyze_video_bytes(data: bytes, analyzer, name: str = "video.mp4", annotate
         if annotate:
             fd, tmp_out = tempfile.mkstemp(prefix="fer-annotated-", suffix=".mp4")
             os.close(fd)
-        result = analyze_video(tmp_in, analyzer, out_path=tmp_out, name=name, **kwargs)
-        result.out_path = None
-        if tmp_out and os.path.exists(tmp_out) and os.path.getsize(tmp_out) > 0:
-            result.annotated = Path(tmp_out).read_bytes()
+        analyze_video(tmp_in, analyzer, out_path=tmp_out, name=name, **kwargs)
         return result
     finally:
+        # also when interrupted: the writer was closed, what it wrote is a playable file
+        result.out_path = None
+        if result.annotated is None and tmp_out and os.path.exists(tmp_out) \
+                and os.path.getsize(tmp_out) > 0:
+            result.annotated = Path(tmp_out).read_bytes()
         for path in (tmp_in, tmp_out):
             if path:
                 Path(path).unlink(missing_ok=True)

@@ -1,0 +1,248 @@
+"""Many photos at once: uploads, files and ``.zip`` archives in, one result per photo out.
+
+:func:`analyze_batch` takes ``(name, source)`` pairs, where a source is bytes, a path or a
+binary file object; a ``.zip`` is opened and its images analysed one by one (folders, hidden
+files, ``__MACOSX`` sidecars and non-images skipped), never extracted to disk. An archive with
+more than :data:`MAX_ZIP_FILES` images or more than :data:`MAX_ZIP_BYTES` of uncompressed
+data is refused with a message (a zip bomb must not exhaust memory); the limit is enforced on
+the bytes actually decompressed, not on the sizes the archive claims.
+
+A photo that cannot be read gets its own result with an ``error`` and the rest go on. Results
+are ``{"image", "faces": [FaceResult.to_dict()...], "error"?}`` as :func:`fer.exports.
+results_to_rows` expects, plus ``thumbnail``: a small annotated JPEG (bytes) for a gallery.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+
+from .emotions import EMOTIONS
+from .errors import FerError
+from .image_io import IMAGE_EXTENSIONS
+
+MAX_ZIP_FILES = 1000
+"""Most images taken from one archive."""
+
+MAX_ZIP_BYTES = 512 * 1024 * 1024
+"""Most uncompressed bytes read from one archive (all its images together)."""
+
+THUMBNAIL_SIDE = 256
+
+ProgressFn = Callable[[int, int, str], None]
+
+
+class _Entry:
+    """One photo to analyse: a name and a way to get its bytes (or the error instead)."""
+
+    def __init__(self, name: str, read: Callable[[], Any] | None = None, error: str | None = None,
+                 archive: zipfile.ZipFile | None = None):
+        self.name, self.read, self.error, self.archive = name, read, error, archive
+
+
+def _is_zip(name: str) -> bool:
+    return str(name).lower().endswith(".zip")
+
+
+def _source_bytes_or_path(source: Any) -> Any:
+    """A path stays a path; a file object is read to bytes (from its start)."""
+    if isinstance(source, (bytes, bytearray, memoryview, str, os.PathLike)):
+        return source
+    if hasattr(source, "getvalue"):
+        return source.getvalue()
+    if hasattr(source, "read"):
+        if getattr(source, "seekable", lambda: False)():
+            source.seek(0)
+        return source.read()
+    return source
+
+
+def _wanted(member: zipfile.ZipInfo) -> bool:
+    if member.is_dir():
+        return False
+    parts = PurePosixPath(member.filename.replace("\\", "/")).parts
+    if any(p.startswith(".") or p == "__MACOSX" for p in parts):
+        return False
+    return PurePosixPath(member.filename).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def _zip_entries(name: str, source: Any, max_files: int, max_bytes: int) -> list[_Entry]:
+    """The archive's images as entries read lazily under a shared byte budget, or one entry
+    holding the error that refuses the whole archive."""
+    data = _source_bytes_or_path(source)
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(bytes(data)) if not isinstance(data, (str, os.PathLike))
+                                  else data)
+        members = [m for m in archive.infolist() if _wanted(m)]
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+        return [_Entry(name, error=f"{name} is not a readable zip archive ({exc})")]
+    if not members:
+        archive.close()
+        return [_Entry(name, error=f"{name} holds no images ({', '.join(IMAGE_EXTENSIONS)})")]
+    if len(members) > max_files:
+        archive.close()
+        return [_Entry(name, error=f"{name} holds {len(members)} images; at most {max_files} "
+                       "are analysed from one archive, split it into smaller ones")]
+    claimed = sum(m.file_size for m in members)
+    if claimed > max_bytes:
+        archive.close()
+        return [_Entry(name, error=f"{name} unpacks to {claimed / 2**20:.0f} MB; at most "
+                       f"{max_bytes / 2**20:.0f} MB are accepted from one archive")]
+    budget = {"left": max_bytes, "refused": False}
+
+    def reader(member: zipfile.ZipInfo, shown: str) -> Callable[[], bytes]:
+        def read() -> bytes:
+            if budget["refused"]:
+                raise FerError(f"skipped: {name} unpacks to more than "
+                               f"{max_bytes / 2**20:.0f} MB")
+            if member.flag_bits & 0x1:
+                raise FerError(f"{shown} is encrypted")
+            try:
+                with archive.open(member) as fh:
+                    # the sizes in an archive can lie: never decompress past the budget
+                    chunk = fh.read(budget["left"] + 1)
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError,
+                    RuntimeError) as exc:
+                raise FerError(f"{shown} cannot be unpacked ({exc})") from None
+            if len(chunk) > budget["left"]:
+                budget["refused"] = True
+                raise FerError(f"{name} unpacks to more than {max_bytes / 2**20:.0f} MB "
+                               "(a zip bomb?); the rest of it is skipped")
+            budget["left"] -= len(chunk)
+            return chunk
+        return read
+
+    return [_Entry(f"{name}/{m.filename}", reader(m, f"{name}/{m.filename}"), archive=archive)
+            for m in members]
+
+
+def expand_items(items: list[tuple[str, Any]], max_files: int = MAX_ZIP_FILES,
+                 max_bytes: int = MAX_ZIP_BYTES) -> list[_Entry]:
+    """``(name, source)`` pairs -> photos to analyse, archives opened (lazily read)."""
+    entries: list[_Entry] = []
+    for name, source in items:
+        name = str(name)
+        if _is_zip(name):
+            entries.extend(_zip_entries(name, source, max_files, max_bytes))
+        else:
+            entries.append(_Entry(name, lambda s=source: _source_bytes_or_path(s)))
+    return entries
+
+
+def thumbnail(image_rgb: np.ndarray, faces: list, side: int = THUMBNAIL_SIDE) -> np.ndarray:
+    """The photo shrunk to at most ``side`` pixels, with its (rescaled) faces drawn on it."""
+    import cv2
+
+    from .drawing import annotate
+
+    h, w = image_rgb.shape[:2]
+    scale = min(1.0, side / max(h, w))
+    small = image_rgb
+    if scale < 1:
+        small = cv2.resize(image_rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
+                           interpolation=cv2.INTER_AREA)
+
+    class _Scaled:
+        def __init__(self, face):
+            self.box = tuple(int(round(v * scale)) for v in face.box)
+            self.label, self.confidence = face.label, face.confidence
+
+    return annotate(small, [_Scaled(f) for f in faces])
+
+
+def _jpeg(image_rgb: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image_rgb)).save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def analyze_batch(items: list[tuple[str, Any]], analyzer, progress: ProgressFn | None = None,
+                  thumbnails: bool = True, max_files: int = MAX_ZIP_FILES,
+                  max_bytes: int = MAX_ZIP_BYTES, results: list | None = None) -> list[dict]:
+    """Analyse photos (``(name, bytes | path | file)`` pairs; ``.zip`` archives expanded) with
+    ``analyzer`` (:class:`fer.analyzer.Analyzer`). One result per photo, in order:
+    ``{"image": name, "faces": [face dicts], "thumbnail": JPEG bytes}``, or with ``"error"``
+    (and no thumbnail) when the photo could not be read. ``progress(done, total, name)`` is
+    called after each photo. ``results``: a list to append to (and return), so that a caller
+    keeps the results so far when the call is interrupted by an exception."""
+    entries = expand_items(items, max_files, max_bytes)
+    try:
+        return _analyze_entries(entries, analyzer, progress, thumbnails,
+                                [] if results is None else results)
+    finally:
+        for archive in {id(e.archive): e.archive for e in entries if e.archive}.values():
+            archive.close()
+
+
+def _analyze_entries(entries: list[_Entry], analyzer, progress: ProgressFn | None,
+                     thumbnails: bool, results: list) -> list[dict]:
+    from .image_io import load_image
+
+    for done, entry in enumerate(entries, start=1):
+        result: dict[str, Any] = {"image": entry.name, "faces": []}
+        try:
+            if entry.error:
+                raise FerError(entry.error)
+            image = load_image(entry.read(), name=entry.name)
+            faces = analyzer.analyze(image)
+            result["faces"] = [f.to_dict() for f in faces]
+            if thumbnails:
+                result["thumbnail"] = _jpeg(thumbnail(image, faces))
+        except FerError as exc:
+            result["error"] = str(exc)
+        except MemoryError:
+            result["error"] = f"{entry.name} is too large to analyse"
+        results.append(result)
+        if progress is not None:
+            progress(done, len(entries), entry.name)
+    return results
+
+
+def emotion_distribution(results: list[dict]) -> dict[str, int]:
+    """How many faces of the batch got each label, all seven emotions in canonical order."""
+    counts = Counter(face["label"] for r in results for face in r.get("faces") or [])
+    return {e: int(counts.get(e, 0)) for e in EMOTIONS}
+
+
+def batch_summary(results: list[dict]) -> dict[str, int]:
+    """Counts for a headline: photos, photos with an error, photos without a face, faces."""
+    return {
+        "photos": len(results),
+        "errors": sum(1 for r in results if r.get("error")),
+        "no_face": sum(1 for r in results if not r.get("error") and not r.get("faces")),
+        "faces": sum(len(r.get("faces") or []) for r in results),
+    }
+
+
+def results_for_json(results: list[dict]) -> list[dict]:
+    """The results without their thumbnails (for JSON downloads)."""
+    return [{k: v for k, v in r.items() if k != "thumbnail"} for r in results]
+
+
+def results_to_json(results: list[dict], indent: int | None = 1) -> str:
+    from .exports import rows_to_json
+
+    return rows_to_json(results_for_json(results), indent=indent)
+
+
+def items_from_paths(paths: list[str | os.PathLike]) -> list[tuple[str, Path]]:
+    """``(name, path)`` pairs for files (a folder gives its images, as the CLI does)."""
+    from .image_io import list_images
+
+    items = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            items.extend((str(p), p) for p in list_images(path))
+        else:
+            items.append((str(path), path))
+    return items

@@ -1,0 +1,193 @@
+"""Why this label: where in the face the model looked (Grad-CAM).
+
+Grad-CAM (Selvaraju et al., 2017) weights the feature maps of the network's last convolution
+by the gradient of the class score, averaged over each map, and keeps the positive part: the
+regions whose features pushed the score up. The class score is the pre-softmax logit when the
+model ends in a softmax ``Dense`` layer (as ours do), else the output probability. A model
+without a convolution, or a face whose map comes out flat, falls back to gradient saliency
+(the absolute gradient of the score with respect to the input pixels, blurred).
+
+The heatmaps cover the same crop the classifier sees (the detector's box widened by the margin,
+:data:`fer.preprocessing.FACE_MARGIN` unless the detector's own is passed), so
+:func:`face_crops` and :func:`explain_faces` line up pixel for pixel.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .emotions import EMOTIONS
+from .errors import FerError
+from .preprocessing import FACE_MARGIN, Margin, crop_face, faces_to_model_input
+
+Box = tuple[int, int, int, int]
+
+_CONV_TYPES = ("Conv2D", "SeparableConv2D", "DepthwiseConv2D", "Conv2DTranspose")
+_cache: dict[int, tuple[Any, Any]] = {}
+_cache_lock = threading.Lock()
+
+
+def face_crops(image_rgb: np.ndarray, boxes: Sequence[Box],
+               margin: Margin = FACE_MARGIN) -> list[np.ndarray]:
+    """RGB crops of each face with the classifier's margin (edges replicated past the border).
+    Pass ``margin=fer.preprocessing.margin_for(analyzer.detector.name)`` to get exactly the
+    crop the analyzer classified; use the same margin for :func:`explain_faces`."""
+    image = np.asarray(image_rgb)
+    if image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    return [np.ascontiguousarray(crop_face(image, tuple(int(v) for v in b), margin))
+            for b in boxes]
+
+
+def last_conv_layer(model):
+    """The model's last convolution layer (searched by type, nested models included), or None."""
+    import keras
+
+    conv_classes = tuple(getattr(keras.layers, n) for n in _CONV_TYPES if hasattr(keras.layers, n))
+    for layer in reversed(model.layers):
+        if isinstance(layer, keras.Model):
+            inner = last_conv_layer(layer)
+            if inner is not None:
+                return inner
+        elif isinstance(layer, conv_classes):
+            return layer
+    return None
+
+
+def _explainer(model):
+    """(a Keras model giving [conv maps or None, scores], whether scores are logits), cached
+    per model."""
+    key = id(model)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None and hit[0]() is model:
+            return hit[1]
+    import keras
+
+    conv = last_conv_layer(model)
+    final = model.layers[-1]
+    logits = (isinstance(final, keras.layers.Dense)
+              and getattr(final.activation, "__name__", "") == "softmax")
+    head_input = final.input if logits else model.output
+    try:
+        outputs = [conv.output, head_input] if conv is not None else [head_input]
+        graph = keras.Model(model.inputs, outputs)
+    except (ValueError, AttributeError):  # a conv inside a nested model: no graph path to it
+        conv = None
+        graph = keras.Model(model.inputs, [head_input])
+    explainer = (graph, conv is not None, final if logits else None)
+    with _cache_lock:
+        _cache[key] = (weakref.ref(model), explainer)
+    return explainer
+
+
+def _target_indices(target: Any, n: int, predicted: np.ndarray) -> np.ndarray:
+    """Class index per face: None -> the model's top class; a name or index -> for all faces;
+    a sequence -> one per face."""
+    def one(t: Any) -> int:
+        if isinstance(t, (int, np.integer)) and 0 <= int(t) < len(EMOTIONS):
+            return int(t)
+        if isinstance(t, str) and t.strip().lower() in EMOTIONS:
+            return EMOTIONS.index(t.strip().lower())
+        raise FerError(f"unknown emotion {t!r}; choose one of: {', '.join(EMOTIONS)}")
+
+    if target is None:
+        return predicted.argmax(1).astype(int)
+    if isinstance(target, (str, int, np.integer)):
+        return np.full(n, one(target), int)
+    targets = list(target)
+    if len(targets) != n:
+        raise FerError(f"{len(targets)} targets given for {n} faces")
+    return np.array([int(predicted[i].argmax()) if t is None else one(t)
+                     for i, t in enumerate(targets)], int)
+
+
+def _normalise(maps: np.ndarray) -> np.ndarray:
+    out = np.zeros_like(maps, dtype=np.float32)
+    for i, m in enumerate(maps):
+        lo, hi = float(m.min()), float(m.max())
+        if hi - lo > 1e-12:
+            out[i] = (m - lo) / (hi - lo)
+    return out
+
+
+def _gradcam(model, batch: np.ndarray, target: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Heatmaps (N, h, w) in [0, 1] at the network's resolution, and the class indices used."""
+    import tensorflow as tf
+
+    from .tf_runtime import import_tensorflow
+
+    import_tensorflow()
+    graph, has_conv, head = _explainer(model)
+    x = tf.convert_to_tensor(batch, tf.float32)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        outs = graph(x, training=False)
+        outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
+        conv_maps, features = (outs[0], outs[1]) if has_conv else (None, outs[0])
+        scores = (tf.matmul(features, head.kernel) + head.bias) if head is not None else features
+        probs = tf.nn.softmax(scores) if head is not None else scores
+        targets = _target_indices(target, int(x.shape[0]), probs.numpy())
+        chosen = tf.gather(scores, targets, axis=1, batch_dims=1)
+        total = tf.reduce_sum(chosen)
+    cams = np.zeros((len(batch), *batch.shape[1:3]), np.float32)
+    flat = np.ones(len(batch), bool)
+    if has_conv:
+        grads = tape.gradient(total, conv_maps)
+        weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+        raw = tf.nn.relu(tf.reduce_sum(weights * conv_maps, axis=-1)).numpy()
+        size = batch.shape[1:3]
+        for i, cam in enumerate(raw):
+            if float(cam.max()) > 1e-8 * max(1.0, float(np.abs(conv_maps[i]).max())):
+                cams[i] = cv2.resize(cam.astype(np.float32), (size[1], size[0]),
+                                     interpolation=cv2.INTER_CUBIC)
+                flat[i] = False
+    if flat.any():  # saliency: how much each input pixel moves the score
+        grads = np.abs(tape.gradient(total, x).numpy()[..., 0])
+        for i in np.flatnonzero(flat):
+            cams[i] = cv2.GaussianBlur(grads[i], (0, 0), sigmaX=max(1.0, batch.shape[1] / 24))
+    del tape
+    return _normalise(np.maximum(cams, 0)), targets
+
+
+def explain_faces(model, image_rgb: np.ndarray, boxes: Sequence[Box],
+                  target: Any = None, margin: Margin = FACE_MARGIN) -> list[np.ndarray]:
+    """One heatmap per face: float32 (H, W) in [0, 1] with the shape of the face's crop from
+    :func:`face_crops`; 1 marks what pushed the score of ``target`` most. ``model`` is the Keras
+    model (``CompiledClassifier.model``); ``target`` None explains each face's top class, an
+    emotion name or index explains that class for every face, a sequence gives one per face.
+    ``margin`` is the crop margin (see :func:`face_crops`)."""
+    boxes = [tuple(int(v) for v in b) for b in boxes]
+    if not boxes:
+        return []
+    size = int(model.input_shape[1])
+    batch = faces_to_model_input(np.asarray(image_rgb), boxes, size, margin)
+    maps, _ = _gradcam(model, batch, target)
+    crops = face_crops(image_rgb, boxes, margin)
+    heatmaps = []
+    for heat, crop in zip(maps, crops):
+        h, w = crop.shape[:2]
+        resized = cv2.resize(heat, (w, h), interpolation=cv2.INTER_LINEAR)
+        heatmaps.append(np.clip(resized, 0, 1).astype(np.float32))
+    return heatmaps
+
+
+def overlay_heatmap(crop_rgb: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45) -> np.ndarray:
+    """The crop with the heatmap blended over it in the JET colour map (RGB uint8)."""
+    crop = np.asarray(crop_rgb)
+    if crop.ndim == 2:
+        crop = cv2.cvtColor(crop, cv2.COLOR_GRAY2RGB)
+    h, w = crop.shape[:2]
+    heat = np.asarray(heatmap, np.float32)
+    if heat.shape != (h, w):
+        heat = cv2.resize(heat, (w, h), interpolation=cv2.INTER_LINEAR)
+    colour = cv2.applyColorMap(np.uint8(np.clip(heat, 0, 1) * 255), cv2.COLORMAP_JET)
+    colour = cv2.cvtColor(colour, cv2.COLOR_BGR2RGB)
+    blended = (1 - alpha) * crop.astype(np.float32) + alpha * colour.astype(np.float32)
+    return np.clip(np.rint(blended), 0, 255).astype(np.uint8)

@@ -1,0 +1,400 @@
+"""Per-stream state of the live webcam page, without Streamlit.
+
+streamlit-webrtc calls :meth:`LiveProcessor.__call__` for every video frame on its own thread.
+The processor
+
+* reads the current :class:`LiveSettings` (model, detector, flip TTA, minimum face size, both
+  models) at every frame, so a change in the sidebar takes effect without restarting the stream;
+* keeps one :class:`~fer.analyzer.Analyzer` per (model, detector, tta, min_face) and one detector
+  object per detector name, so switching back and forth is cheap (the models themselves are
+  loaded once per process by :func:`fer.models.load_model`);
+* follows faces with a :class:`~fer.tracking.FaceTracker` whose smoothing stops labels flickering;
+* draws boxes and labels (both-models mode: the other model's label as a second line), and a small
+  FPS / latency overlay;
+* reports, through a bounded :class:`queue.Queue` the page drains, one :class:`LiveSample` per
+  frame (time, smoothed probabilities of the largest face, FPS, latency) or an error message.
+  When the queue is full the oldest item is dropped.
+
+Errors never escape the frame callback: the raw frame goes back and the error is reported.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, fields, replace
+from typing import Any, Callable
+
+import cv2
+import numpy as np
+
+from .drawing import annotate_bgr
+from .emotions import DISPLAY_NAMES, EMOTIONS
+from .tracking import FaceTracker
+
+log = logging.getLogger(__name__)
+
+#: How many samples the queue holds before the oldest are dropped (~30 s at 30 FPS).
+DEFAULT_QUEUE_SIZE = 1024
+#: Weight of the newest measurement in the FPS / latency moving averages.
+EMA_ALPHA = 0.1
+#: A gap this long between frames (stream paused or restarted) resets tracks and the FPS average.
+RESET_GAP_S = 2.0
+#: The same error is reported at most this often (it would otherwise repeat at every frame).
+ERROR_REPORT_INTERVAL_S = 1.0
+ICE_SERVERS_ENV = "FER_ICE_SERVERS"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """An immutable snapshot of the live settings, taken once per frame."""
+
+    model: str = "shallow"
+    detector: str = "auto"
+    tta: bool = False
+    min_face: int = 40
+    both_models: bool = False
+    other_model: str | None = None  # both-models mode; None: the first other installed model
+
+
+class LiveSettings:
+    """Thread-safe holder of the settings the page changes while the stream runs.
+
+    Set attributes one by one (``settings.model = "deep"``) or several at once with
+    :meth:`update`; the frame thread reads a consistent :meth:`snapshot`."""
+
+    _FIELDS = tuple(f.name for f in fields(Settings))
+
+    def __init__(self, **values: Any) -> None:
+        object.__setattr__(self, "_lock", threading.Lock())
+        object.__setattr__(self, "_current", Settings(**values))
+
+    def snapshot(self) -> Settings:
+        with self._lock:
+            return self._current
+
+    def update(self, **changes: Any) -> Settings:
+        unknown = set(changes) - set(self._FIELDS)
+        if unknown:
+            raise AttributeError(f"unknown live setting(s): {', '.join(sorted(unknown))}")
+        with self._lock:
+            object.__setattr__(self, "_current", replace(self._current, **changes))
+            return self._current
+
+    def __getattr__(self, name: str) -> Any:
+        if name in LiveSettings._FIELDS:
+            return getattr(self.snapshot(), name)
+        raise AttributeError(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name not in self._FIELDS:
+            raise AttributeError(f"unknown live setting {name!r}")
+        self.update(**{name: value})
+
+    def __repr__(self) -> str:
+        return f"LiveSettings({self.snapshot()})"
+
+
+@dataclass
+class LiveSample:
+    """What the frame thread reports per frame (or per error)."""
+
+    time: float  # seconds since the processor was created (monotonic clock)
+    probabilities: np.ndarray | None  # (7,) smoothed scores of the largest face; None: no face
+    label: str | None
+    faces: int
+    fps: float
+    latency_ms: float
+    model: str
+    detector: str = ""
+    notice: str | None = None  # e.g. the detector fell back to Haar, other model missing
+    error: str | None = None
+
+    @property
+    def is_error(self) -> bool:
+        return self.error is not None
+
+
+def ice_servers_from_env() -> tuple[list[dict], str | None]:
+    """ICE servers for WebRTC from ``$FER_ICE_SERVERS`` (a JSON list such as
+    ``[{"urls": ["stun:stun.l.google.com:19302"]}]``); default ``[]``, which works on localhost
+    without STUN/TURN or internet. Returns (servers, warning or None)."""
+    raw = os.environ.get(ICE_SERVERS_ENV, "").strip()
+    if not raw:
+        return [], None
+    try:
+        servers = json.loads(raw)
+    except ValueError as exc:
+        return [], f"{ICE_SERVERS_ENV} is not valid JSON ({exc}); using no ICE servers."
+    if isinstance(servers, dict):
+        servers = [servers]
+    if not isinstance(servers, list) or not all(isinstance(s, dict) and "urls" in s for s in servers):
+        return [], (f"{ICE_SERVERS_ENV} must be a JSON list of objects with \"urls\"; "
+                    "using no ICE servers.")
+    return servers, None
+
+
+def _draw_overlay(frame: np.ndarray, lines: list[str]) -> None:
+    """Small white-on-dark text block in the top-left corner, in place."""
+    scale = max(0.4, 0.5 * max(frame.shape[:2]) / 640)
+    thick = 1 if scale < 0.8 else 2
+    pad = max(3, int(4 * scale))
+    sizes = [cv2.getTextSize(t, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)[0] for t in lines]
+    line_h = max(h for _, h in sizes) + pad
+    width = max(w for w, _ in sizes) + 2 * pad
+    height = line_h * len(lines) + pad
+    x1, y1 = min(width, frame.shape[1]), min(height, frame.shape[0])
+    roi = frame[:y1, :x1]
+    roi[:] = (roi.astype(np.uint16) * 2 // 5).astype(np.uint8)  # darken behind the text
+    for i, text in enumerate(lines):
+        cv2.putText(frame, text, (pad, (i + 1) * line_h), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                    (255, 255, 255), thick, cv2.LINE_AA)
+
+
+class LiveProcessor:
+    """The webrtc ``video_frame_callback``: ``processor(frame) -> frame``.
+
+    ``analyzer_factory(model, detector, tta, min_face)`` may replace the built-in cache of
+    analyzers (tests, or sharing the page's cached ones)."""
+
+    def __init__(self, settings: LiveSettings | None = None, queue_size: int = DEFAULT_QUEUE_SIZE,
+                 smoothing: float = 0.6, analyzer_factory: Callable[..., Any] | None = None,
+                 draw_overlay: bool = True) -> None:
+        self.settings = settings if settings is not None else LiveSettings()
+        self.queue: queue.Queue[LiveSample] = queue.Queue(maxsize=queue_size)
+        self.smoothing = smoothing
+        self.draw_overlay = draw_overlay
+        self._factory = analyzer_factory
+        self._analyzers: dict[tuple, Any] = {}
+        self._detectors: dict[str, tuple[Any, str | None]] = {}
+        self._lock = threading.Lock()  # one frame at a time; guards the caches and trackers
+        self._tracker = FaceTracker(smoothing=smoothing)
+        self._other_tracker = FaceTracker(smoothing=smoothing)
+        self._track_key: tuple | None = None
+        self._other_name: str | None = None
+        self._t0 = time.monotonic()
+        self._last_frame_t: float | None = None
+        self._last_error: tuple[str, float] | None = None
+        self.fps = 0.0
+        self.latency_ms = 0.0
+        self._fps_n = self._latency_n = 0
+        self._fps_estimated = False
+        self.frames = 0
+        self.errors = 0
+        self.current = None  # the Analyzer used for the last frame
+        self.other = None  # the second model's Analyzer in both-models mode
+        self.last_tracks: list = []
+        self.last_extra_lines: list[list[str]] | None = None
+
+    # ---------------------------------------------------------------- analyzers
+
+    def _detector(self, name: str) -> tuple[Any, str | None]:
+        if name not in self._detectors:
+            from .detection import create_detector
+
+            self._detectors[name] = create_detector(name)
+        return self._detectors[name]
+
+    def analyzer(self, model: str, detector: str, tta: bool, min_face: int):
+        """The (cached) Analyzer for these settings."""
+        key = (model, detector, bool(tta), int(min_face))
+        if key not in self._analyzers:
+            if self._factory is not None:
+                analyzer = self._factory(model, detector, bool(tta), int(min_face))
+            else:
+                from .analyzer import Analyzer
+
+                det, notice = self._detector(detector)
+                analyzer = Analyzer(model=model, detector=det, tta=bool(tta), min_face=int(min_face))
+                analyzer.notice = notice
+            self._analyzers[key] = analyzer
+        return self._analyzers[key]
+
+    def _other_model_name(self, s: Settings) -> str | None:
+        if s.other_model and s.other_model != s.model:
+            return s.other_model
+        from .registry import available_models
+
+        others = [m.name for m in available_models() if m.name != s.model]
+        return others[0] if others else None
+
+    # ---------------------------------------------------------------- frames
+
+    def reset(self) -> None:
+        """Forget tracks and timing (call when a stream ends); cached analyzers stay."""
+        with self._lock:
+            self._tracker.reset()
+            self._other_tracker.reset()
+            self._last_frame_t = None
+            self.fps = 0.0
+            self.latency_ms = 0.0
+
+    def process_bgr(self, frame_bgr: np.ndarray) -> np.ndarray:
+        """Analyse one BGR frame and return the annotated frame (the input frame, untouched, if
+        anything fails; the error goes to the queue)."""
+        with self._lock:
+            start = time.monotonic()
+            try:
+                return self._process(frame_bgr, start)
+            except Exception as exc:  # never let the stream die
+                self.errors += 1
+                message = f"{type(exc).__name__}: {exc}" if not _is_user_error(exc) else str(exc)
+                log.warning("live frame failed: %s", message, exc_info=not _is_user_error(exc))
+                self._report_error(message, start)
+                return frame_bgr
+
+    def _process(self, frame_bgr: np.ndarray, start: float) -> np.ndarray:
+        s = self.settings.snapshot()
+        key = (s.model, s.detector, s.tta, s.min_face, s.both_models)
+        gap = start - self._last_frame_t if self._last_frame_t is not None else None
+        if key != self._track_key or (gap is not None and gap > RESET_GAP_S):
+            # other model or a pause: smoothing across it would mix unrelated scores
+            self._tracker.reset()
+            self._other_tracker.reset()
+            self._track_key = key
+            self._other_name = self._other_model_name(s) if s.both_models else None
+            self.latency_ms = 0.0  # the new configuration has its own speed
+        if gap is not None and gap > RESET_GAP_S:
+            self.fps = 0.0
+        # Getting the analyzers may load a model (seconds, once): not part of a frame's latency.
+        analyzer = self.analyzer(s.model, s.detector, s.tta, s.min_face)
+        other, other_problem = None, None
+        if s.both_models and self._other_name:
+            try:
+                other = self.analyzer(self._other_name, s.detector, s.tta, s.min_face)
+            except Exception as exc:  # the main model keeps working without the second one
+                other_problem = f"Both models: {self._other_name} unavailable ({exc})."
+        work_start = time.monotonic()
+        self.current = analyzer
+
+        faces = analyzer.analyze_frame(frame_bgr)
+        boxes = [f.box for f in faces]
+        probs = (np.stack([f.probabilities for f in faces]) if faces
+                 else np.zeros((0, len(EMOTIONS)), np.float32))
+        tracks = self._tracker.update(boxes, probs)
+
+        notice = getattr(analyzer, "notice", None)
+        extra_lines = None
+        self.other = None
+        if s.both_models:
+            other_name = self._other_name
+            if other is None:
+                notice = other_problem or "Both models: no second model is installed."
+            else:
+                self.other = other
+                if boxes:
+                    rgb = np.ascontiguousarray(frame_bgr[:, :, ::-1])
+                    other_probs = other.classify(rgb, boxes)
+                else:
+                    other_probs = np.zeros((0, len(EMOTIONS)), np.float32)
+                other_tracks = self._other_tracker.update(boxes, other_probs)
+                extra_lines = [[f"{other_name}: {DISPLAY_NAMES[t.label]} {100 * t.confidence:.0f}%"]
+                               for t in other_tracks]
+
+        out = annotate_bgr(frame_bgr, tracks, numbered=False, extra_lines=extra_lines)
+        self.last_tracks = tracks
+        self.last_extra_lines = extra_lines
+
+        # Moving averages; the first ones are plain means, so a slow first frame (warm-up)
+        # does not linger in the figures.
+        latency = (time.monotonic() - work_start) * 1000
+        self._latency_n = 0 if self.latency_ms == 0 else self._latency_n
+        a = max(EMA_ALPHA, 1 / (self._latency_n + 1))
+        self.latency_ms = (1 - a) * self.latency_ms + a * latency
+        self._latency_n += 1
+        if gap is not None and 0 < gap <= RESET_GAP_S:
+            fps_now = 1.0 / gap  # frames actually delivered per second
+            self._fps_n = 0 if self.fps == 0 or self._fps_estimated else self._fps_n
+            self._fps_estimated = False
+            a = max(EMA_ALPHA, 1 / (self._fps_n + 1))
+            self.fps = (1 - a) * self.fps + a * fps_now
+            self._fps_n += 1
+        elif self.fps == 0:
+            self.fps = 1000.0 / max(latency, 1e-3)  # first frame: what processing allows
+            self._fps_estimated = True
+        self._last_frame_t = start
+        self.frames += 1
+
+        model_name = getattr(analyzer, "model_name", s.model)
+        if self.draw_overlay:
+            names = model_name + (f" + {self._other_name}" if self.other is not None else "")
+            lines = [f"{self.fps:4.1f} FPS  {self.latency_ms:3.0f} ms",
+                     names + (" (flip TTA)" if s.tta else "")]
+            _draw_overlay(out, lines)
+
+        main = max(tracks, key=lambda t: t.box[2] * t.box[3]) if tracks else None
+        self._put(LiveSample(
+            time=start - self._t0,
+            probabilities=main.probabilities.copy() if main is not None else None,
+            label=main.label if main is not None else None,
+            faces=len(tracks), fps=self.fps, latency_ms=self.latency_ms, model=model_name,
+            detector=getattr(getattr(analyzer, "detector", None), "name", s.detector),
+            notice=notice,
+        ))
+        return out
+
+    def __call__(self, frame):
+        """streamlit-webrtc's ``video_frame_callback``: ``av.VideoFrame`` in, annotated out
+        (same pts and time base)."""
+        try:
+            image = frame.to_ndarray(format="bgr24")
+        except Exception as exc:
+            self._report_error(f"could not decode the frame: {exc}", time.monotonic())
+            return frame
+        out = self.process_bgr(image)
+        if out is image:
+            return frame  # failed: hand back the raw frame
+        try:
+            import av
+
+            new = av.VideoFrame.from_ndarray(out, format="bgr24")
+            new.pts = frame.pts
+            new.time_base = frame.time_base
+            return new
+        except Exception as exc:
+            self._report_error(f"could not encode the frame: {exc}", time.monotonic())
+            return frame
+
+    # ---------------------------------------------------------------- queue
+
+    def _report_error(self, message: str, now: float) -> None:
+        last = self._last_error
+        if last is not None and last[0] == message and now - last[1] < ERROR_REPORT_INTERVAL_S:
+            return
+        self._last_error = (message, now)
+        s = self.settings.snapshot()
+        self._put(LiveSample(time=now - self._t0, probabilities=None, label=None, faces=0,
+                             fps=self.fps, latency_ms=self.latency_ms, model=s.model,
+                             detector=s.detector, error=message))
+
+    def _put(self, item: LiveSample) -> None:
+        """Enqueue, dropping the oldest items when full."""
+        while True:
+            try:
+                self.queue.put_nowait(item)
+                return
+            except queue.Full:
+                try:
+                    self.queue.get_nowait()
+                except queue.Empty:
+                    pass
+
+    def drain(self, max_items: int | None = None) -> list[LiveSample]:
+        """Everything queued so far (oldest first), without blocking."""
+        items: list[LiveSample] = []
+        while max_items is None or len(items) < max_items:
+            try:
+                items.append(self.queue.get_nowait())
+            except queue.Empty:
+                break
+        return items
+
+
+def _is_user_error(exc: BaseException) -> bool:
+    from .errors import FerError
+
+    return isinstance(exc, FerError)

@@ -1,0 +1,353 @@
+"""Shared UI of the dashboard pages: the sidebar settings, cached models/detectors/analyzers,
+photo input and the messages shown when something is missing.
+
+Imported by the pages as ``from pages._common import ...`` (Streamlit puts the app's folder on
+``sys.path``). Objects behind ``st.cache_resource`` are shared by all sessions of the process:
+the models and detectors are thread-safe (each serialises its calls with a lock).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# streamlit-webrtc's libsrtp binding (pylibsrtp) segfaults when it is loaded after TensorFlow, so
+# load it before any page can import TensorFlow (streamlit_app.py does the same; this covers a
+# page file run on its own).
+if "tensorflow" not in sys.modules:
+    try:
+        import streamlit_webrtc  # noqa: F401
+    except ImportError:  # the Live page says so
+        pass
+
+import numpy as np
+import streamlit as st
+
+from fer.detection import YUNET_UNAVAILABLE_NOTICE, available_detectors, create_detector
+from fer.errors import ImageLoadError, ModelNotFoundError
+from fer.image_io import IMAGE_EXTENSIONS, load_image
+from fer.registry import DEFAULT_MODEL, ModelInfo, available_models, get_model_info
+
+#: File types the photo uploaders accept (without dots).
+IMAGE_TYPES = [ext.lstrip(".") for ext in IMAGE_EXTENSIONS]
+#: Longest side of images sent to the browser; downloads keep full resolution.
+DISPLAY_MAX_SIDE = 1600
+
+DETECTOR_LABELS = {"yunet": "YuNet (accurate, landmarks)", "haar": "Haar cascade (built in)",
+                   "auto": "Automatic"}
+
+# session_state keys of the sidebar widgets
+K_MODEL, K_DETECTOR, K_MIN_FACE, K_TTA = "fer_model", "fer_detector", "fer_min_face", "fer_tta"
+K_SETTINGS = "fer_settings"
+
+MIN_FACE_DEFAULT = 40
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the sidebar chose. ``model`` is None when no model is installed."""
+
+    model: str | None
+    detector: str
+    min_face: int
+    tta: bool
+    models: tuple[str, ...] = ()
+    detector_notice: str | None = None
+
+    @property
+    def has_model(self) -> bool:
+        return self.model is not None
+
+
+# --------------------------------------------------------------------------------------------
+# cached resources
+
+
+def _model_key(name: str) -> tuple[str, int]:
+    """(resolved path, mtime) of an installed model: retraining or another models folder gives
+    another cache entry. Raises ModelNotFoundError."""
+    info = get_model_info(name)
+    path = Path(info.path)
+    if not path.exists():
+        raise ModelNotFoundError(f"model file {path} does not exist")
+    return str(path.resolve()), path.stat().st_mtime_ns
+
+
+@st.cache_resource(show_spinner=False)
+def _detector(name: str) -> tuple[Any, str | None]:
+    return create_detector(name)
+
+
+def get_detector(name: str) -> tuple[Any, str | None]:
+    """The detector object for ``name`` and its fallback notice (one per process)."""
+    return _detector(name)
+
+
+@st.cache_resource(show_spinner="Loading the model…")
+def _classifier(path: str, mtime_ns: int):
+    from fer.models import load_model
+
+    return load_model(get_model_info(path))
+
+
+def get_classifier(name: str):
+    """``(ModelInfo, CompiledClassifier)`` of an installed model, one loaded copy per process.
+    Raises ModelNotFoundError."""
+    return _classifier(*_model_key(name))
+
+
+@st.cache_resource(show_spinner="Preparing the analyzer…")
+def _analyzer(path: str, mtime_ns: int, detector: str, tta: bool, min_face: int):
+    from fer.analyzer import Analyzer
+
+    info, classifier = _classifier(path, mtime_ns)
+    det, notice = _detector(detector)
+    analyzer = Analyzer(model=info, detector=det, tta=tta, min_face=min_face)
+    analyzer.notice = notice
+    return analyzer
+
+
+def get_analyzer(model: str, detector: str = "auto", tta: bool = False,
+                 min_face: int = MIN_FACE_DEFAULT):
+    """A cached :class:`fer.analyzer.Analyzer`; raises ModelNotFoundError."""
+    return _analyzer(*_model_key(model), detector, bool(tta), int(min_face))
+
+
+# --------------------------------------------------------------------------------------------
+# sidebar
+
+
+def _installed() -> dict[str, ModelInfo]:
+    return {m.name: m for m in available_models()}
+
+
+def _default_detector(options: list[str]) -> str:
+    return options[0]  # available_detectors() lists the best first
+
+
+def default_settings() -> Settings:
+    """Settings from session_state where the sidebar set them, defaults otherwise (nothing
+    drawn): a page rendered on its own still works."""
+    installed = _installed()
+    model = st.session_state.get(K_MODEL)
+    if model not in installed:
+        model = DEFAULT_MODEL if DEFAULT_MODEL in installed else next(iter(installed), None)
+    detectors = available_detectors()
+    detector = st.session_state.get(K_DETECTOR)
+    if detector not in detectors:
+        detector = _default_detector(detectors)
+    return Settings(model=model, detector=detector,
+                    min_face=int(st.session_state.get(K_MIN_FACE, MIN_FACE_DEFAULT)),
+                    tta=bool(st.session_state.get(K_TTA, False)), models=tuple(installed))
+
+
+def sidebar() -> Settings:
+    """Draw the shared settings in the sidebar and return them (also kept in session_state for
+    :func:`get_settings`)."""
+    installed = _installed()
+    detectors = available_detectors()
+    state = st.session_state
+    # sensible defaults, and repair values that are no longer valid (a model was removed)
+    if state.get(K_MODEL) not in installed:
+        state[K_MODEL] = (DEFAULT_MODEL if DEFAULT_MODEL in installed
+                          else next(iter(installed), None))
+    if state.get(K_DETECTOR) not in detectors:
+        state[K_DETECTOR] = _default_detector(detectors)
+    if not isinstance(state.get(K_MIN_FACE), int):
+        state[K_MIN_FACE] = MIN_FACE_DEFAULT
+    if not isinstance(state.get(K_TTA), bool):
+        state[K_TTA] = False
+
+    notice = None
+    with st.sidebar:
+        st.subheader("Settings")
+        if installed:
+            model = st.selectbox(
+                "Model", list(installed), key=K_MODEL,
+                format_func=lambda name: installed[name].summary(),
+                help="shallow: small and fast; deep: more accurate, slower. Accuracy is on "
+                     "FER2013's PublicTest split; ms/face is one face at a time on the machine "
+                     "that trained it.")
+        else:
+            model = None
+            st.warning("No trained model is installed yet: see the Models page.")
+        detector = st.selectbox(
+            "Face detector", detectors, key=K_DETECTOR,
+            format_func=lambda name: DETECTOR_LABELS.get(name, name),
+            help="YuNet finds smaller, turned and partly hidden faces; the Haar cascade ships "
+                 "with OpenCV and always works.")
+        if "yunet" not in detectors:
+            st.caption(YUNET_UNAVAILABLE_NOTICE)
+        else:
+            try:
+                notice = get_detector(detector)[1]
+            except Exception as exc:  # a broken detector file must not break every page
+                notice = f"Face detector unavailable: {exc}"
+            if notice:
+                st.caption(notice)
+        min_face = st.slider("Minimum face size (px)", 16, 200, step=4, key=K_MIN_FACE,
+                             help="Smaller faces are ignored (shorter side of the face box, "
+                                  "in image pixels).")
+        tta_help = "Also classify the mirrored face and average: a little more accurate, " \
+                   "twice the work."
+        if model is not None and installed[model].accuracy_tta is not None:
+            tta_help += f" {model}: {100 * installed[model].accuracy_tta:.1f} % with flip TTA."
+        tta = st.toggle("Flip test-time augmentation", key=K_TTA, help=tta_help)
+        st.caption("Everything runs on this machine; no image leaves it.")
+    settings = Settings(model=model, detector=detector, min_face=int(min_face), tta=bool(tta),
+                        models=tuple(installed), detector_notice=notice)
+    state[K_SETTINGS] = settings
+    return settings
+
+
+def ensure_entry_point() -> None:
+    """Make the entry point run when a page file was run on its own.
+
+    Because the app has a ``pages/`` folder, a fresh server answers its very first request in
+    Streamlit's old folder-based multipage mode; if that request is for a page URL (a bookmark
+    of /photo), the page file runs without streamlit_app.py: no sidebar, and a navigation
+    listing every file in ``pages/``. The entry point's ``st.navigation`` ends that mode for
+    the whole process; do what it does and rerun, so the entry point runs now."""
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # pragma: no cover - other Streamlit versions
+        return
+    if getattr(PagesManager, "uses_pages_directory", None):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+def get_settings() -> Settings:
+    """The settings the sidebar drew in this run (or defaults when it was not drawn).
+    Pages call this first: it also makes sure the entry point (navigation, sidebar) ran."""
+    ensure_entry_point()
+    settings = st.session_state.get(K_SETTINGS)
+    if isinstance(settings, Settings):
+        return settings
+    return default_settings()
+
+
+# --------------------------------------------------------------------------------------------
+# streamlit-webrtc
+
+
+class WebRtcUnavailable(RuntimeError):
+    """streamlit-webrtc cannot be used in this process."""
+
+
+def import_webrtc():
+    """The ``streamlit_webrtc`` module. Its libsrtp binding segfaults when first loaded after
+    TensorFlow, which ``streamlit_app.py`` avoids by loading it first; if TensorFlow is already
+    in (another launcher), refuse with a message instead of crashing the server."""
+    if "streamlit_webrtc" not in sys.modules and "tensorflow" in sys.modules:
+        raise WebRtcUnavailable(
+            "The webcam component must be loaded before TensorFlow in this process; start "
+            "the app with `streamlit run streamlit_app.py`.")
+    try:
+        import streamlit_webrtc
+    except ImportError as exc:
+        raise WebRtcUnavailable(f"streamlit-webrtc is not installed ({exc}); "
+                                "`pip install streamlit-webrtc`.") from None
+    return streamlit_webrtc
+
+
+# --------------------------------------------------------------------------------------------
+# messages
+
+
+def show_model_missing(exc: BaseException | None = None, name: str | None = None) -> None:
+    """Say, without a traceback, that a model is missing and how to train it: ``st.info`` when
+    no model is installed yet (the normal state before training), ``st.error`` when a model
+    that should be there cannot be found or loaded."""
+    if exc is None:
+        try:
+            get_model_info(name)
+            return
+        except ModelNotFoundError as err:
+            exc = err
+    text = str(exc)
+    text = text[:1].upper() + text[1:]
+    if not available_models():
+        st.info(f"**No trained model is installed yet.** {text}.", icon=":material/info:")
+    else:
+        st.error(f"**Model not available.** {text}.", icon=":material/error:")
+
+
+def require_model(settings: Settings) -> bool:
+    """True when the chosen model can be used; otherwise shows why and returns False."""
+    if settings.model is None:
+        show_model_missing(name=None)
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------------------------
+# photo input and display
+
+
+@dataclass(frozen=True)
+class Photo:
+    image: np.ndarray  # RGB uint8
+    name: str
+    digest: str  # sha1 of the file: a cache key for results
+
+
+def photo_input(key: str, label: str = "Upload a photo") -> Photo | None:
+    """An uploaded photo or a camera snapshot, decoded; None when there is none yet. A file
+    that is not a readable image gives one ``st.error`` line and None."""
+    source = st.radio("Source", ["Upload a file", "Camera snapshot"], key=f"{key}_source",
+                      horizontal=True, label_visibility="collapsed")
+    if source == "Camera snapshot":
+        uploaded = st.camera_input("Take a snapshot", key=f"{key}_camera")
+    else:
+        uploaded = st.file_uploader(label, type=IMAGE_TYPES, key=f"{key}_upload",
+                                    help="JPEG, PNG, WebP, BMP or TIFF, up to 50 MB. The photo "
+                                         "is analysed on this machine and never stored.")
+    if uploaded is None:
+        return None
+    data = uploaded.getvalue()
+    name = getattr(uploaded, "name", None) or "snapshot.jpg"
+    try:
+        image = load_image(data, name=name)
+    except ImageLoadError as exc:
+        st.error(str(exc))
+        return None
+    return Photo(image=image, name=name, digest=hashlib.sha1(data).hexdigest())
+
+
+def memo(slot: str, key: tuple, compute):
+    """``compute()`` once per ``key`` for this session's ``slot`` (only the last key is kept):
+    reruns caused by other widgets do not analyse the same photo again."""
+    entry = st.session_state.get(f"_memo_{slot}")
+    if entry is not None and entry[0] == key:
+        return entry[1]
+    value = compute()
+    st.session_state[f"_memo_{slot}"] = (key, value)
+    return value
+
+
+def for_display(image: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarray:
+    """A copy shrunk so its longest side is at most ``max_side`` (what the browser gets)."""
+    h, w = image.shape[:2]
+    scale = max_side / max(h, w)
+    if scale >= 1:
+        return image
+    import cv2
+
+    return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
+                      interpolation=cv2.INTER_AREA)
+
+
+def face_crop(image: np.ndarray, box, margin: float = 0.15) -> np.ndarray:
+    """The face box with a small margin, clipped to the image (thumbnails)."""
+    x, y, w, h = (int(v) for v in box)
+    m = int(round(margin * max(w, h)))
+    height, width = image.shape[:2]
+    return image[max(0, y - m):min(height, y + h + m), max(0, x - m):min(width, x + w + m)]
+
+
+def stem(name: str) -> str:
+    return Path(name).stem or "photo"

@@ -1,0 +1,177 @@
+"""Batch: many photos (or a zip of them) in one go, summarised in one table with a gallery,
+the distribution of expressions over the batch, and CSV / JSON downloads.
+
+A file that cannot be read is reported in its own row and the others go on. Results are kept
+in ``session_state``, filled as the batch runs: cancelling (or any widget used mid-run, which
+stops the script run) keeps the photos analysed so far.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from fer.batch import analyze_batch, batch_summary, emotion_distribution, results_to_json
+from fer.emotions import DISPLAY_NAMES, EMOTIONS, color_hex
+from fer.errors import FerError, ModelNotFoundError
+from fer.exports import ROW_FIELDS, results_to_rows, rows_to_csv
+from pages._common import IMAGE_TYPES, get_analyzer, get_settings, require_model, show_model_missing
+
+JOB = "batch_job"
+GALLERY_MAX = 60
+
+
+def distribution_chart(counts: dict[str, int]) -> alt.Chart:
+    """Bars of how many faces got each label, in the emotion colours, canonical order."""
+    names = [DISPLAY_NAMES[e] for e in EMOTIONS]
+    data = pd.DataFrame({"emotion": names, "faces": [counts.get(e, 0) for e in EMOTIONS]})
+    scale = alt.Scale(domain=names, range=[color_hex(e) for e in EMOTIONS])
+    return alt.Chart(data).mark_bar().encode(
+        x=alt.X("emotion:N", sort=names, title=None, axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("faces:Q", title="faces", axis=alt.Axis(tickMinStep=1)),
+        color=alt.Color("emotion:N", scale=scale, legend=None),
+        tooltip=["emotion", "faces"],
+    ).properties(height=240)
+
+
+def rows_table(results: list[dict]) -> pd.DataFrame:
+    """One row per face (and per photo without a face or with an error)."""
+    frame = pd.DataFrame(results_to_rows(results), columns=ROW_FIELDS)
+    frame["label"] = frame["label"].map(lambda v: DISPLAY_NAMES.get(v, v) if isinstance(v, str) else v)
+    return frame.rename(columns={"image": "file", "face": "face #",
+                                 **{e: DISPLAY_NAMES[e] for e in EMOTIONS}})
+
+
+def _request_cancel() -> None:
+    job = st.session_state.get(JOB)
+    if job is not None:
+        job["cancel"] = True
+
+
+def run_batch(items: list[tuple[str, bytes]], key: tuple, settings) -> None:
+    analyzer = get_analyzer(settings.model, settings.detector, settings.tta, settings.min_face)
+    job = {"key": key, "results": [], "done": False, "cancel": False,
+           "running": threading.Lock()}
+    st.session_state[JOB] = job
+    st.button("Cancel", key="batch_cancel", on_click=_request_cancel, icon=":material/stop:",
+              help="Stop; the photos analysed so far are kept.")
+    bar = st.progress(0.0, text="Starting…")
+
+    def progress(done: int, total: int, name: str) -> None:
+        bar.progress(done / max(total, 1), text=f"{done} / {total} photos · {name}")
+
+    job["running"].acquire()  # released below whatever happens: no st call in between
+    try:
+        analyze_batch(items, analyzer, progress=progress, results=job["results"])
+        job["done"] = True
+    finally:
+        job["running"].release()  # also when Streamlit stops this run part-way
+
+
+def wait_for(job: dict, timeout_s: float = 30.0) -> None:
+    """Let a stopped run finish unwinding (Streamlit may start the next run in a new thread
+    before the old one has left the analysis)."""
+    lock = job.get("running")
+    if lock is not None and lock.acquire(timeout=timeout_s):
+        lock.release()
+
+
+def show_results(results: list[dict], notice: str | None = None) -> None:
+    if notice:
+        st.warning(notice, icon=":material/pause_circle:")
+    counts = batch_summary(results)
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Photos", counts["photos"])
+    c2.metric("Faces", counts["faces"])
+    c3.metric("Without a face", counts["no_face"])
+    c4.metric("Could not be read", counts["errors"])
+    for result in results:
+        if result.get("error"):
+            st.error(result["error"], icon=":material/broken_image:")
+
+    if counts["faces"]:
+        st.subheader("Expressions in the batch")
+        st.altair_chart(distribution_chart(emotion_distribution(results)), width="stretch")
+
+    st.subheader("All faces")
+    st.dataframe(rows_table(results), hide_index=True)
+
+    shown = [r for r in results if r.get("thumbnail")]
+    if shown:
+        st.subheader("Gallery")
+        if len(shown) > GALLERY_MAX:
+            st.caption(f"The first {GALLERY_MAX} of {len(shown)} photos.")
+        shown = shown[:GALLERY_MAX]
+        captions = []
+        for r in shown:
+            faces = r["faces"]
+            labels = ", ".join(DISPLAY_NAMES[f["label"]] for f in faces) or "no face"
+            captions.append(f"{r['image'].rsplit('/', 1)[-1]}: {labels}")
+        st.image([r["thumbnail"] for r in shown], caption=captions, width=200)
+
+    c1, c2 = st.columns(2)
+    c1.download_button("Results (CSV)", data=rows_to_csv(results_to_rows(results), ROW_FIELDS),
+                       file_name="batch-faces.csv", mime="text/csv",
+                       icon=":material/download:", on_click="ignore")
+    c2.download_button("Results (JSON)", data=results_to_json(results),
+                       file_name="batch-faces.json", mime="application/json",
+                       icon=":material/download:", on_click="ignore")
+
+
+def main() -> None:
+    st.title("Batch")
+    st.caption("Many photos at once, or a zip of them: every face in one table, a gallery and "
+               "the mix of expressions over the whole batch.")
+    settings = get_settings()
+    uploads = st.file_uploader(
+        "Upload photos or a zip", type=[*IMAGE_TYPES, "zip"], accept_multiple_files=True,
+        key="batch_upload",
+        help="JPEG, PNG, WebP, BMP or TIFF photos, or .zip archives of them (folders inside are "
+             "fine). Everything is analysed on this machine and nothing is stored.")
+    if not uploads:
+        st.info("Choose photos or a zip archive to analyse.", icon=":material/upload:")
+        return
+    if not require_model(settings):
+        return
+    items = [(u.name, u.getvalue()) for u in uploads]
+    digest = hashlib.sha1()
+    for name, data in items:
+        digest.update(name.encode() + b"\0" + hashlib.sha1(data).digest())
+    key = (digest.hexdigest(), settings.model, settings.detector, settings.tta, settings.min_face)
+
+    job = st.session_state.get(JOB)
+    if job is not None and job["key"] == key:
+        notice = None
+        if not job["done"]:  # the last run was stopped part-way: keep what it analysed
+            wait_for(job)
+            job["done"] = True
+            notice = (f"{'Cancelled' if job['cancel'] else 'Interrupted'} after "
+                      f"{len(job['results'])} photos; showing those.")
+        show_results(job["results"], notice)
+        if st.button("Analyse again", key="batch_again", icon=":material/refresh:"):
+            st.session_state.pop(JOB, None)
+            st.rerun()
+        return
+
+    n = len(items)
+    if not st.button(f"Analyse {n} file{'s' if n != 1 else ''}", type="primary",
+                     key="batch_start", icon=":material/play_arrow:"):
+        return
+    try:
+        run_batch(items, key, settings)
+    except ModelNotFoundError as exc:
+        st.session_state.pop(JOB, None)
+        show_model_missing(exc)
+        return
+    except FerError as exc:
+        st.session_state.pop(JOB, None)
+        st.error(str(exc))
+        return
+    st.rerun()
+
+
+main()

@@ -1,0 +1,110 @@
+"""Compare: one photo through the shallow and the deep model side by side. Faces are detected
+once and both models classify the same boxes, so only the models differ."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from fer.analyzer import FaceResult
+from fer.charts import comparison_bar_chart
+from fer.drawing import annotate
+from fer.emotions import DISPLAY_NAMES
+from fer.errors import FerError, ModelNotFoundError
+from fer.registry import MODEL_NAMES, available_models
+from pages._common import (for_display, get_analyzer, get_detector, get_settings, memo,
+                           photo_input, show_model_missing)
+
+
+def compare(photo, settings, names: list[str]) -> dict:
+    """Detect once, classify with each model; timings in ms."""
+    detector, _ = get_detector(settings.detector)
+    t0 = time.perf_counter()
+    detections = detector.detect(photo.image, min_face=settings.min_face)
+    detect_ms = (time.perf_counter() - t0) * 1000
+    boxes = [d.box for d in detections]
+    results = {}
+    for name in names:
+        analyzer = get_analyzer(name, settings.detector, settings.tta, settings.min_face)
+        t0 = time.perf_counter()
+        probabilities = analyzer.classify(photo.image, boxes)
+        ms = (time.perf_counter() - t0) * 1000
+        results[name] = {
+            "faces": [FaceResult(d.box, d.score, p, d.landmarks)
+                      for d, p in zip(detections, probabilities)],
+            "ms": ms,
+        }
+    return {"detect_ms": detect_ms, "boxes": boxes, "models": results}
+
+
+def main() -> None:
+    st.title("Compare models")
+    st.caption("The same photo and the same face boxes through both models.")
+    settings = get_settings()
+    installed = [m.name for m in available_models()]
+    names = [n for n in MODEL_NAMES if n in installed]
+    missing = [n for n in MODEL_NAMES if n not in installed]
+    if not names:
+        show_model_missing(name=None)
+        return
+    if missing:
+        st.warning(f"The {' and '.join(missing)} model is not installed, so only "
+                   f"{' and '.join(names)} is shown. Train it with `python -m fer train --arch "
+                   f"{missing[0]} --data ../shared/datasets/fer2013`.")
+
+    photo = photo_input("compare")
+    if photo is None:
+        st.info("Choose a photo to compare the models on.", icon=":material/upload:")
+        return
+    key = (photo.digest, tuple(names), settings.detector, settings.tta, settings.min_face)
+    try:
+        with st.spinner("Running both models…"):
+            result = memo("compare", key, lambda: compare(photo, settings, names))
+    except ModelNotFoundError as exc:
+        show_model_missing(exc)
+        return
+    except FerError as exc:
+        st.error(str(exc))
+        return
+
+    n = len(result["boxes"])
+    if n == 0:
+        st.warning(f"No face found in {photo.name}. Try a lower minimum face size or the other "
+                   "face detector.", icon=":material/search_off:")
+        st.image(for_display(photo.image), caption=photo.name)
+        return
+    st.caption(f"{n} face{'s' if n != 1 else ''} found by {settings.detector} in "
+               f"{result['detect_ms']:.0f} ms" + (" · flip TTA on" if settings.tta else ""))
+
+    columns = st.columns(len(names))
+    for column, name in zip(columns, names):
+        r = result["models"][name]
+        with column:
+            st.subheader(name)
+            st.image(for_display(annotate(photo.image, r["faces"], numbered=True)))
+            st.metric(f"{name} latency on this photo", f"{r['ms']:.1f} ms",
+                      help=f"Classifying all {n} face(s) in one batch (detection excluded).")
+
+    for i in range(n):
+        faces = {name: result["models"][name]["faces"][i] for name in names}
+        with st.container(border=True):
+            st.markdown(f"**Face {i + 1}**")
+            labels = {name: face.label for name, face in faces.items()}
+            if len(names) < 2:
+                (name, face), = faces.items()
+                st.info(f"{name}: {DISPLAY_NAMES[face.label]} ({100 * face.confidence:.0f}%); "
+                        "no second model to compare with.")
+            elif len(set(labels.values())) == 1:
+                st.success("Both models agree: " + ", ".join(
+                    f"{name} {DISPLAY_NAMES[f.label]} {100 * f.confidence:.0f}%"
+                    for name, f in faces.items()), icon=":material/check_circle:")
+            else:
+                st.warning("The models disagree: " + ", ".join(
+                    f"{name} says {DISPLAY_NAMES[f.label]} ({100 * f.confidence:.0f}%)"
+                    for name, f in faces.items()), icon=":material/compare_arrows:")
+            st.altair_chart(comparison_bar_chart({name: f.scores for name, f in faces.items()}),
+                            width="stretch")
+
+
+main()

@@ -1,0 +1,269 @@
+"""Video: a recorded clip analysed frame by frame, faces followed by ID, with a timeline of
+each face's expressions, an annotated copy and the per-frame data as CSV and JSON.
+
+The analysis runs inside the script run with a progress bar. Streamlit stops a running script
+when any widget is used (the Cancel button included) by raising an exception at its next
+``st`` call; the job and its partial result live in ``session_state`` before the analysis
+starts, so the next run finds whatever was analysed and shows it: cancelling keeps the rows.
+The next run may start while the stopped one still unwinds (closing the annotated video), so
+it waits for the job's lock first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+
+import pandas as pd
+import streamlit as st
+
+from fer.emotions import DISPLAY_NAMES, EMOTIONS
+from fer.errors import FerError, ModelNotFoundError, VideoError
+from fer.video import (
+    VideoResult,
+    analyze_video_bytes,
+    probe_video,
+    result_to_json,
+    rows_to_dataframe,
+    rows_to_long,
+    video_encoder,
+    video_rows_to_csv,
+)
+from pages._common import (get_analyzer, get_settings, memo, require_model, show_model_missing,
+                           stem)
+
+VIDEO_TYPES = ["mp4", "mov", "avi", "mkv", "webm"]
+JOB = "video_job"
+RATES = {"1 per second": 1.0, "2 per second": 2.0, "5 per second": 5.0,
+         "10 per second": 10.0, "every frame": None}
+DEFAULT_RATE = "5 per second"
+
+
+def every_for(fps: float, rate: float | None) -> int:
+    """The analysis step for ``rate`` analysed frames per second (None: every frame)."""
+    return 1 if rate is None else max(1, round(fps / rate))
+
+
+def summary_table(result: VideoResult) -> pd.DataFrame:
+    """One row per face ID: when it was seen, its dominant emotion, share of time per emotion."""
+    rows = []
+    for face in result.faces:
+        rows.append({
+            "face": face["face_id"], "first seen (s)": face["first_seen"],
+            "last seen (s)": face["last_seen"], "frames": face["frames"],
+            "dominant": DISPLAY_NAMES[face["dominant"]],
+            **{DISPLAY_NAMES[e]: round(100 * face[e], 1) for e in EMOTIONS},
+        })
+    return pd.DataFrame(rows)
+
+
+TIMELINE_HEIGHT = 300  # px for the whole chart: Streamlit fits axes and legend inside it
+
+
+def _timeline(rows: list[dict], face_id: int):
+    import altair as alt
+
+    data = rows_to_long(rows, face_id=face_id)[["time", "emotion", "probability"]]
+    span = float(data["time"].max() - data["time"].min()) if len(data) else 0.0
+    # whole seconds repeat on a short clip ("0 0 0 1 1 ..."): tenths below 20 s
+    time_axis = alt.X("time:Q", title="time (s)",
+                      axis=alt.Axis(format=".1f" if span < 20 else ".0f"))
+    try:
+        from fer.charts import timeline_chart
+
+        chart = timeline_chart(data, height=TIMELINE_HEIGHT)
+        return chart.encode(x=time_axis) if isinstance(chart, alt.Chart) else chart
+    except ImportError:  # pragma: no cover - the charts module ships with the app
+        from fer.emotions import color_hex
+
+        return alt.Chart(data).mark_line().encode(
+            x=time_axis,
+            y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1])),
+            color=alt.Color("emotion:N", scale=alt.Scale(
+                domain=list(EMOTIONS), range=[color_hex(e) for e in EMOTIONS])),
+        ).properties(height=TIMELINE_HEIGHT)
+
+
+def _request_cancel() -> None:
+    job = st.session_state.get(JOB)
+    if job is not None:
+        job["cancel"] = True
+
+
+def _format_eta(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def run_analysis(data: bytes, name: str, key: tuple, settings, every: int, smoothing: bool,
+                 annotate: bool) -> None:
+    """Analyse with a progress bar and a Cancel button; the job (and its partial result) is in
+    session_state from the start."""
+    analyzer = get_analyzer(settings.model, settings.detector, settings.tta, settings.min_face)
+    job = {"key": key, "result": VideoResult(name=name), "done": False, "cancel": False,
+           "running": threading.Lock()}
+    st.session_state[JOB] = job
+    st.button("Cancel", key="video_cancel", on_click=_request_cancel, icon=":material/stop:",
+              help="Stop the analysis; what was analysed so far is kept.")
+    bar = st.progress(0.0, text="Starting…")
+    shown = [0.0]
+
+    def progress(done: int, total: int | None, elapsed: float) -> None:
+        if elapsed - shown[0] < 0.25 and (total is None or done < total):
+            return
+        shown[0] = elapsed
+        result = job["result"]
+        analysed = result.frames_analyzed / elapsed if elapsed > 0 else 0.0
+        if total:
+            left = (total - done) * elapsed / done if done else 0.0
+            bar.progress(min(1.0, done / total),
+                         text=f"{done} / {total} frames · {analysed:.1f} analysed frames/s · "
+                              f"about {_format_eta(left)} left")
+        else:
+            bar.progress(0.0, text=f"{done} frames · {analysed:.1f} analysed frames/s")
+
+    job["running"].acquire()  # released below whatever happens: no st call in between
+    try:
+        analyze_video_bytes(data, analyzer, name=name, annotate=annotate, every=every,
+                            smoothing=0.6 if smoothing else 0.0, progress=progress,
+                            result=job["result"])
+        job["done"] = True
+    finally:
+        job["running"].release()  # also when Streamlit stops this run part-way
+    bar.progress(1.0, text="Done")
+
+
+def wait_for(job: dict, timeout_s: float = 30.0) -> None:
+    """Let a stopped run finish unwinding: Streamlit may start the next run in a new thread
+    while the old one still closes the annotated video and collects the partial result."""
+    lock = job.get("running")
+    if lock is not None and lock.acquire(timeout=timeout_s):
+        lock.release()
+
+
+def show_results(result: VideoResult, notice: str | None = None) -> None:
+    if result.error:
+        st.error(result.message, icon=":material/error:")
+    elif result.cancelled:
+        st.warning(notice or result.message, icon=":material/pause_circle:")
+    elif not result.rows:
+        st.info(result.message, icon=":material/search_off:")
+    step = "every frame" if result.every == 1 else f"1 in {result.every} frames"
+    speed = f", {result.analysed_fps:.1f} analysed frames/s" if result.elapsed_s else ""
+    n_faces = len(result.faces)
+    st.caption(f"{result.name}: {result.seconds_read:.1f} s of video, {result.frames_read} "
+               f"frames, {result.frames_analyzed} analysed ({step}"
+               f"{', smoothed' if result.smoothing else ''}), {n_faces} face "
+               f"ID{'s' if n_faces != 1 else ''}, {result.model} model{speed}.")
+
+    if result.annotated:
+        st.video(result.annotated, format="video/mp4")
+        if video_encoder() != "libx264":
+            st.caption("This installation has no H.264 encoder: the annotated video is MPEG-4 "
+                       "Part 2, which browsers may not play; download it to watch it.")
+
+    faces = result.faces
+    if faces:
+        st.subheader("Faces")
+        st.dataframe(
+            summary_table(result), hide_index=True,
+            column_config={DISPLAY_NAMES[e]: st.column_config.NumberColumn(format="%.0f%%")
+                           for e in EMOTIONS})
+        for face in faces:
+            with st.container(border=True):
+                st.markdown(f"**Face {face['face_id']}**: mostly "
+                            f"{DISPLAY_NAMES[face['dominant']].lower()} "
+                            f"({100 * face['dominant_share']:.0f}% of the time), seen "
+                            f"{face['first_seen']:.1f}–{face['last_seen']:.1f} s")
+                st.altair_chart(_timeline(result.rows, face["face_id"]), width="stretch",
+                                height=TIMELINE_HEIGHT)
+        with st.expander("Per-frame data"):
+            st.dataframe(rows_to_dataframe(result.rows), hide_index=True)
+
+    base = stem(result.name)
+    c1, c2, c3 = st.columns(3)
+    c1.download_button("Per-frame data (CSV)", data=video_rows_to_csv(result.rows),
+                       file_name=f"{base}-faces.csv", mime="text/csv",
+                       icon=":material/download:", on_click="ignore")
+    c2.download_button("Results (JSON)", data=result_to_json(result),
+                       file_name=f"{base}-faces.json", mime="application/json",
+                       icon=":material/download:", on_click="ignore")
+    if result.annotated:
+        c3.download_button("Annotated video (MP4)", data=result.annotated,
+                           file_name=f"{base}-annotated.mp4", mime="video/mp4",
+                           icon=":material/download:", on_click="ignore")
+
+
+def main() -> None:
+    st.title("Video")
+    st.caption("Upload a recorded video: faces are followed from frame to frame with a stable "
+               "ID, and their expressions charted over time.")
+    settings = get_settings()
+    uploaded = st.file_uploader("Upload a video", type=VIDEO_TYPES, key="video_upload",
+                                help="MP4, MOV, AVI, MKV or WebM. The video is analysed on this "
+                                     "machine; its temporary copy is deleted straight after.")
+    if uploaded is None:
+        st.info("Choose a video to analyse: MP4, MOV, AVI, MKV or WebM.",
+                icon=":material/upload:")
+        return
+    data = uploaded.getvalue()
+    name = uploaded.name or "video.mp4"
+    digest = hashlib.sha1(data).hexdigest()
+    try:
+        info = memo("video_probe", (digest,), lambda: probe_video(io.BytesIO(data), name=name))
+    except VideoError as exc:
+        st.error(str(exc), icon=":material/error:")
+        return
+    duration = f"{info.duration:.1f} s, " if info.duration else ""
+    st.caption(f"{name}: {duration}{info.width}×{info.height}, {info.fps:.2f} frames/s"
+               f"{', ' + info.codec if info.codec else ''}")
+    if not require_model(settings):
+        return
+
+    c1, c2, c3 = st.columns(3)
+    rate = c1.selectbox("Frames analysed", list(RATES), index=list(RATES).index(DEFAULT_RATE),
+                        key="video_rate", help="Fewer is faster; the annotated video keeps "
+                                               "every frame either way.")
+    smoothing = c2.toggle("Smooth labels over time", value=True, key="video_smoothing",
+                          help="Average each face's scores over the last analysed frames so "
+                               "that labels do not flicker.")
+    annotate = c3.toggle("Annotated video", value=True, key="video_annotate",
+                         help="Write a copy of the video with the boxes and labels drawn.")
+    every = every_for(info.fps, RATES[rate])
+    key = (digest, settings.model, settings.detector, settings.tta, settings.min_face, every,
+           bool(smoothing), bool(annotate))
+
+    job = st.session_state.get(JOB)
+    if job is not None and job["key"] == key:
+        notice = None
+        if not job["done"]:  # the last run was stopped part-way: keep what it analysed
+            wait_for(job)
+            job["done"] = True
+            job["result"].cancelled = True
+            notice = (f"{'Cancelled' if job['cancel'] else 'Interrupted'} after "
+                      f"{job['result'].seconds_read:.1f} s of video; showing the "
+                      f"{job['result'].frames_analyzed} frames analysed before.")
+        show_results(job["result"], notice)
+        if st.button("Analyse again", key="video_again", icon=":material/refresh:"):
+            st.session_state.pop(JOB, None)
+            st.rerun()
+        return
+
+    if not st.button("Analyse video", type="primary", key="video_start",
+                     icon=":material/play_arrow:"):
+        return
+    try:
+        run_analysis(data, name, key, settings, every, smoothing, annotate)
+    except ModelNotFoundError as exc:
+        st.session_state.pop(JOB, None)
+        show_model_missing(exc)
+        return
+    except FerError as exc:  # VideoError: nothing could be read
+        st.session_state.pop(JOB, None)
+        st.error(str(exc), icon=":material/error:")
+        return
+    st.rerun()  # draw the results without the progress bar and the Cancel button
+
+
+main()
