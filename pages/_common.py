@@ -351,3 +351,33 @@ def face_crop(image: np.ndarray, box, margin: float = 0.15) -> np.ndarray:
 
 def stem(name: str) -> str:
     return Path(name).stem or "photo"
+
+
+def download_row(files: list[tuple[str, Any, str, str]]) -> None:
+    """One row of download buttons, ``(label, data, file_name, mime)`` each; ``data`` None
+    leaves its column empty. Downloads never rerun the page."""
+    for column, (label, data, file_name, mime) in zip(st.columns(len(files)), files):
+        if data is not None:
+            column.download_button(label, data=data, file_name=file_name, mime=mime,
+                                   icon=":material/download:", on_click="ignore")
+
+
+_FAILED = object()
+
+
+def run_or_report(spinner: str, compute):
+    """``compute()`` under a spinner; a missing model or bad input is shown as one message and
+    :data:`FAILED` is returned instead of raising."""
+    from fer.errors import FerError
+
+    try:
+        with st.spinner(spinner):
+            return compute()
+    except ModelNotFoundError as exc:
+        show_model_missing(exc)
+    except FerError as exc:
+        st.error(str(exc))
+    return _FAILED
+
+
+FAILED = _FAILED

@@ -19,7 +19,8 @@ from fer.batch import analyze_batch, batch_summary, emotion_distribution, result
 from fer.emotions import DISPLAY_NAMES, EMOTIONS, color_hex
 from fer.errors import FerError, ModelNotFoundError
 from fer.exports import ROW_FIELDS, results_to_rows, rows_to_csv
-from pages._common import IMAGE_TYPES, get_analyzer, get_settings, require_model, show_model_missing
+from pages._common import (IMAGE_TYPES, download_row, get_analyzer, get_settings, require_model,
+                           show_model_missing)
 
 JOB = "batch_job"
 GALLERY_MAX = 60
@@ -113,13 +114,11 @@ def show_results(results: list[dict], notice: str | None = None) -> None:
             captions.append(f"{r['image'].rsplit('/', 1)[-1]}: {labels}")
         st.image([r["thumbnail"] for r in shown], caption=captions, width=200)
 
-    c1, c2 = st.columns(2)
-    c1.download_button("Results (CSV)", data=rows_to_csv(results_to_rows(results), ROW_FIELDS),
-                       file_name="batch-faces.csv", mime="text/csv",
-                       icon=":material/download:", on_click="ignore")
-    c2.download_button("Results (JSON)", data=results_to_json(results),
-                       file_name="batch-faces.json", mime="application/json",
-                       icon=":material/download:", on_click="ignore")
+    download_row([
+        ("Results (CSV)", rows_to_csv(results_to_rows(results), ROW_FIELDS), "batch-faces.csv",
+         "text/csv"),
+        ("Results (JSON)", results_to_json(results), "batch-faces.json", "application/json"),
+    ])
 
 
 def main() -> None:

@@ -11,10 +11,9 @@ from fer.analyzer import FaceResult
 from fer.charts import comparison_bar_chart
 from fer.drawing import annotate
 from fer.emotions import DISPLAY_NAMES
-from fer.errors import FerError, ModelNotFoundError
 from fer.registry import MODEL_NAMES, available_models
-from pages._common import (for_display, get_analyzer, get_detector, get_settings, memo,
-                           photo_input, show_model_missing)
+from pages._common import (FAILED, for_display, get_analyzer, get_detector, get_settings, memo,
+                           photo_input, run_or_report, show_model_missing)
 
 
 def compare(photo, settings, names: list[str]) -> dict:
@@ -58,14 +57,9 @@ def main() -> None:
         st.info("Choose a photo to compare the models on.", icon=":material/upload:")
         return
     key = (photo.digest, tuple(names), settings.detector, settings.tta, settings.min_face)
-    try:
-        with st.spinner("Running both models…"):
-            result = memo("compare", key, lambda: compare(photo, settings, names))
-    except ModelNotFoundError as exc:
-        show_model_missing(exc)
-        return
-    except FerError as exc:
-        st.error(str(exc))
+    result = run_or_report("Running both models…",
+                           lambda: memo("compare", key, lambda: compare(photo, settings, names)))
+    if result is FAILED:
         return
 
     n = len(result["boxes"])

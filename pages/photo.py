@@ -11,12 +11,13 @@ import streamlit as st
 from fer.charts import probability_bar_chart
 from fer.drawing import annotate
 from fer.emotions import DISPLAY_NAMES, EMOTIONS
-from fer.errors import FerError, ModelNotFoundError
+from fer.errors import ModelNotFoundError
 from fer.exports import ROW_FIELDS, results_to_rows, rows_to_csv
 from fer.image_io import image_to_png_bytes
 from fer.preprocessing import margin_for
-from pages._common import (face_crop, for_display, get_analyzer, get_classifier, get_settings,
-                           memo, photo_input, require_model, show_model_missing, stem)
+from pages._common import (FAILED, download_row, face_crop, for_display, get_analyzer, get_classifier, get_settings,
+                           memo, photo_input, require_model, run_or_report,
+                           show_model_missing, stem)
 
 
 def faces_table(faces) -> pd.DataFrame:
@@ -75,17 +76,13 @@ def main() -> None:
         st.image(for_display(photo.image), caption=photo.name)
         return
 
-    try:
-        analyzer = get_analyzer(settings.model, settings.detector, settings.tta,
-                                settings.min_face)
-        key = (photo.digest, settings.model, settings.detector, settings.tta, settings.min_face)
-        with st.spinner("Analysing…"):
-            faces = memo("photo", key, lambda: analyzer.analyze(photo.image))
-    except ModelNotFoundError as exc:
-        show_model_missing(exc)
+    key = (photo.digest, settings.model, settings.detector, settings.tta, settings.min_face)
+    analyzer = run_or_report("Loading the model…", lambda: get_analyzer(
+        settings.model, settings.detector, settings.tta, settings.min_face))
+    if analyzer is FAILED:
         return
-    except FerError as exc:
-        st.error(str(exc))
+    faces = run_or_report("Analysing…", lambda: memo("photo", key, lambda: analyzer.analyze(photo.image)))
+    if faces is FAILED:
         return
     if analyzer.notice:
         st.caption(analyzer.notice)
@@ -117,16 +114,13 @@ def main() -> None:
     result = {"image": photo.name, "model": settings.model, "detector": settings.detector,
               "tta": settings.tta, "faces": [f.to_dict() for f in faces]}
     base = stem(photo.name)
-    c1, c2, c3 = st.columns(3)
-    c1.download_button("Annotated image (PNG)", data=lambda: image_to_png_bytes(annotated),
-                       file_name=f"{base}-annotated.png", mime="image/png",
-                       icon=":material/download:", on_click="ignore")
-    c2.download_button("Results (JSON)", data=json.dumps(result, indent=1),
-                       file_name=f"{base}-faces.json", mime="application/json",
-                       icon=":material/download:", on_click="ignore")
-    c3.download_button("Results (CSV)", data=rows_to_csv(results_to_rows([result]), ROW_FIELDS),
-                       file_name=f"{base}-faces.csv", mime="text/csv",
-                       icon=":material/download:", on_click="ignore")
+    download_row([
+        ("Annotated image (PNG)", lambda: image_to_png_bytes(annotated), f"{base}-annotated.png",
+         "image/png"),
+        ("Results (JSON)", json.dumps(result, indent=1), f"{base}-faces.json", "application/json"),
+        ("Results (CSV)", rows_to_csv(results_to_rows([result]), ROW_FIELDS), f"{base}-faces.csv",
+         "text/csv"),
+    ])
 
     if st.checkbox("Why this label?", key="photo_explain",
                    help="Show, for each face, which parts of the face drove the prediction."):

@@ -30,8 +30,8 @@ from fer.video import (
     video_encoder,
     video_rows_to_csv,
 )
-from pages._common import (get_analyzer, get_settings, memo, require_model, show_model_missing,
-                           stem)
+from pages._common import (download_row, get_analyzer, get_settings, memo, require_model,
+                           show_model_missing, stem)
 
 VIDEO_TYPES = ["mp4", "mov", "avi", "mkv", "webm"]
 JOB = "video_job"
@@ -182,17 +182,11 @@ def show_results(result: VideoResult, notice: str | None = None) -> None:
             st.dataframe(rows_to_dataframe(result.rows), hide_index=True)
 
     base = stem(result.name)
-    c1, c2, c3 = st.columns(3)
-    c1.download_button("Per-frame data (CSV)", data=video_rows_to_csv(result.rows),
-                       file_name=f"{base}-faces.csv", mime="text/csv",
-                       icon=":material/download:", on_click="ignore")
-    c2.download_button("Results (JSON)", data=result_to_json(result),
-                       file_name=f"{base}-faces.json", mime="application/json",
-                       icon=":material/download:", on_click="ignore")
-    if result.annotated:
-        c3.download_button("Annotated video (MP4)", data=result.annotated,
-                           file_name=f"{base}-annotated.mp4", mime="video/mp4",
-                           icon=":material/download:", on_click="ignore")
+    download_row([
+        ("Per-frame data (CSV)", video_rows_to_csv(result.rows), f"{base}-faces.csv", "text/csv"),
+        ("Results (JSON)", result_to_json(result), f"{base}-faces.json", "application/json"),
+        ("Annotated video (MP4)", result.annotated or None, f"{base}-annotated.mp4", "video/mp4"),
+    ])
 
 
 def main() -> None:
