@@ -33,10 +33,12 @@ class FaceResult(ScoredMixin):
 class Analyzer:
     """Detector + classifier. ``model`` is a model name, a ``ModelInfo`` or a loaded classifier;
     ``detector`` a name (``auto``, ``yunet``, ``haar``) or a detector object. ``notice`` holds
-    a one-line message when the requested detector was replaced by the fallback."""
+    a one-line message when the requested detector was replaced by the fallback.
+    ``detect_max_side`` caps the resolution faces are searched at (live video trades the
+    smallest findable face for speed); faces are still classified at full resolution."""
 
     def __init__(self, model: Any = None, detector: Any = "auto", tta: bool = False,
-                 min_face: int = 40):
+                 min_face: int = 40, detect_max_side: int | None = None):
         from .detection import create_detector
         from .models import load_model
 
@@ -51,6 +53,7 @@ class Analyzer:
             self.detector = detector
         self.tta = tta
         self.min_face = min_face
+        self.detect_max_side = detect_max_side
 
     @property
     def model_name(self) -> str:
@@ -60,7 +63,11 @@ class Analyzer:
         """All faces in ``image`` (path, bytes, file, PIL image or array; arrays are RGB unless
         ``bgr``), left to right."""
         rgb = self._to_rgb(image, bgr)
-        detections = self.detector.detect(rgb, min_face=self.min_face)
+        if self.detect_max_side:
+            detections = self.detector.detect(rgb, min_face=self.min_face,
+                                              max_side=self.detect_max_side)
+        else:
+            detections = self.detector.detect(rgb, min_face=self.min_face)
         boxes = [d.box for d in detections]
         probabilities = self.classify(rgb, boxes)
         return [FaceResult(d.box, d.score, p, d.landmarks) for d, p in zip(detections, probabilities)]

@@ -96,8 +96,10 @@ class FaceDetector(Protocol):
 
     name: str
 
-    def detect(self, image_rgb: np.ndarray, min_face: int = 40) -> list[Detection]:
-        """Faces at least ``min_face`` px (shorter box side, original pixels), sorted by x."""
+    def detect(self, image_rgb: np.ndarray, min_face: int = 40,
+               max_side: int | None = None) -> list[Detection]:
+        """Faces at least ``min_face`` px (shorter box side, original pixels), sorted by x.
+        ``max_side`` caps the detection resolution (default: the detector's own)."""
         ...
 
 
@@ -198,12 +200,13 @@ class HaarDetector:
             )
         self._lock = threading.Lock()
 
-    def detect(self, image_rgb: np.ndarray, min_face: int = 40) -> list[Detection]:
+    def detect(self, image_rgb: np.ndarray, min_face: int = 40,
+               max_side: int | None = None) -> list[Detection]:
         """Faces at least ``min_face`` px wide in original pixels, sorted left to right."""
         image_rgb = _check_image(image_rgb)
         height, width = image_rgb.shape[:2]
         min_face = max(0, int(min_face))
-        scale = _detection_scale(height, width, HAAR_MAX_SIDE, min_face, HAAR_MIN_FACE_PX)
+        scale = _detection_scale(height, width, max_side or HAAR_MAX_SIDE, min_face, HAAR_MIN_FACE_PX)
         gray = _resize(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY), scale)
         gray = cv2.equalizeHist(gray)
         side = max(1, int(math.floor(min_face * scale)))
@@ -260,12 +263,13 @@ class YuNetDetector:
         self._input_size: tuple[int, int] = (320, 320)
         self._lock = threading.Lock()
 
-    def detect(self, image_rgb: np.ndarray, min_face: int = 40) -> list[Detection]:
+    def detect(self, image_rgb: np.ndarray, min_face: int = 40,
+               max_side: int | None = None) -> list[Detection]:
         """Faces at least ``min_face`` px (shorter box side, original pixels), sorted left to right."""
         image_rgb = _check_image(image_rgb)
         height, width = image_rgb.shape[:2]
         min_face = max(0, int(min_face))
-        scale = _detection_scale(height, width, DETECT_MAX_SIDE, min_face, YUNET_MIN_FACE_PX)
+        scale = _detection_scale(height, width, max_side or DETECT_MAX_SIDE, min_face, YUNET_MIN_FACE_PX)
         bgr = cv2.cvtColor(_resize(image_rgb, scale), cv2.COLOR_RGB2BGR)
         size = (bgr.shape[1], bgr.shape[0])
         with self._lock:

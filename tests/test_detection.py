@@ -390,3 +390,12 @@ def test_available_detectors(monkeypatch, yunet_model, no_network):
     assert available_detectors() == ["haar"]
     monkeypatch.setenv("FER_YUNET_MODEL", str(yunet_model))
     assert available_detectors() == ["yunet", "haar"]
+
+
+def test_max_side_caps_detection_resolution_and_maps_back(yunet, astronaut):
+    from fer.tracking import iou
+
+    full = yunet.detect(astronaut, min_face=40)
+    small = yunet.detect(astronaut, min_face=40, max_side=160)
+    assert len(full) == len(small) == 1
+    assert iou(full[0].box, small[0].box) > 0.7

@@ -245,3 +245,10 @@ def test_fps_and_latency_averages_forget_a_slow_first_frame(frame_bgr):
         processor.process_bgr(frame_bgr)
     assert processor.latency_ms < 60  # a 10-frame-ish moving average by now
     assert processor.fps > 15  # frames came back to back, ~10 ms apart
+
+
+def test_live_analyzers_search_faces_at_reduced_resolution(models_env):
+    from fer.live import LIVE_DETECT_MAX_SIDE, LiveProcessor
+
+    analyzer = LiveProcessor().analyzer("shallow", "haar", False, 40)
+    assert analyzer.detect_max_side == LIVE_DETECT_MAX_SIDE
