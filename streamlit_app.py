@@ -33,7 +33,7 @@ from pages._common import sidebar  # noqa: E402
 
 PAGES_DIR = ROOT / "pages"
 
-# (file, title, icon, description for the home page); optional pages only when their file exists
+# (file, title, icon, description for the home page)
 PAGE_SPECS = [
     ("photo.py", "Photo", ":material/photo_camera:",
      "Upload a photo or take a snapshot: every face boxed, labelled and scored; downloads as "
@@ -49,20 +49,10 @@ PAGE_SPECS = [
     ("models.py", "Models", ":material/model_training:",
      "Model cards: accuracy, per-class F1, confusion matrices, speed, size and training recipe."),
 ]
-OPTIONAL = {"video.py", "batch.py"}
 
 
-def _pages() -> list[tuple[st.Page, str]]:
-    found = []
-    for file, title, icon, text in PAGE_SPECS:
-        path = PAGES_DIR / file
-        if file in OPTIONAL and not path.exists():
-            continue
-        found.append((st.Page(path, title=title, icon=icon, url_path=Path(file).stem), text))
-    return found
-
-
-PAGES = _pages()
+PAGES = [(st.Page(PAGES_DIR / file, title=title, icon=icon, url_path=Path(file).stem), text)
+         for file, title, icon, text in PAGE_SPECS]
 
 
 def home() -> None:

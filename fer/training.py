@@ -162,7 +162,10 @@ def train(cfg: TrainConfig) -> dict:
             # A run resumed with another length: the cosine now ends at the new last epoch
             # (the optimiser's step count carries on, so the rate continues from the new curve).
             model.optimizer.learning_rate = _schedule(cfg, steps)
-            _say(cfg, f"schedule re-planned from {state['config'].get('epochs')} to {cfg.epochs} epochs")
+            note = (f"schedule re-planned from {state['config'].get('epochs')} to {cfg.epochs} "
+                    f"epochs after epoch {state['epoch']} (--resume --epochs {cfg.epochs})")
+            _say(cfg, note)
+            state.setdefault("notes", []).append(note)
             state["config"]["epochs"] = cfg.epochs
     else:
         model = build(cfg.arch)
@@ -222,6 +225,7 @@ def write_model_card(model, model_path: Path, cfg: TrainConfig, state: dict, val
             "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
                        f"{platform.system()}",
             "history": state["history"],
+            "notes": state.get("notes", []),
             "command": (f"python -m fer train --arch {cfg.arch} --data {cfg.data} --out {cfg.out} "
                         f"--epochs {cfg.epochs} --erase-prob {cfg.erase_probability:g}"),
         },

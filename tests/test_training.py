@@ -55,3 +55,8 @@ def test_resume_continues_from_checkpoint(tmp_path, capsys):
     log = capsys.readouterr().out
     assert "resuming shallow after epoch 1" in log and "epoch 2/2" in log and "epoch 1/2" not in log
     assert [h["epoch"] for h in card["training"]["history"]] == [1, 2]
+    # resumed with another length: the cosine schedule is re-planned and the card says so
+    assert "schedule re-planned from 1 to 2 epochs" in log
+    assert card["training"]["notes"] == [
+        "schedule re-planned from 1 to 2 epochs after epoch 1 (--resume --epochs 2)"]
+
