@@ -110,16 +110,20 @@ def timeline_dataframe(times: Sequence[float], probabilities: Sequence[Sequence[
     return pd.DataFrame(data)
 
 
-def timeline_chart(df: pd.DataFrame, title: str | None = None, height: int = 220,
+def timeline_chart(df: pd.DataFrame, title: str | None = None, height: int = 300,
                    time_title: str = "time (s)") -> alt.Chart:
     """Probabilities over time, one line per emotion in its colour. ``df`` is long-format with
     columns ``time`` (seconds), ``emotion`` and ``probability``; with a ``face_id`` column holding
-    more than one face, one row of the chart per face."""
+    more than one face, one row of the chart per face. ``height`` is the whole chart's: under
+    ``st.altair_chart`` the axes and the legend fit inside it."""
     data = df.copy()
     data["emotion"] = data["emotion"].map(_display)
     data["probability"] = data["probability"].astype(float)
+    span = float(data["time"].max() - data["time"].min()) if len(data) else 0.0
+    # whole seconds would repeat on a short span ("0 0 0 1 1 ..."): tenths below 20 s
+    time_format = ".1f" if span < 20 else ".0f"
     chart = alt.Chart(data).mark_line(interpolate="monotone", clip=True).encode(
-        x=alt.X("time:Q", title=time_title, axis=alt.Axis(format=".0f")),
+        x=alt.X("time:Q", title=time_title, axis=alt.Axis(format=time_format)),
         y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"),
                 title="probability"),
         color=alt.Color("emotion:N", scale=emotion_color_scale(), sort=EMOTION_ORDER,

@@ -18,6 +18,7 @@ import threading
 import pandas as pd
 import streamlit as st
 
+from fer.charts import timeline_chart
 from fer.emotions import DISPLAY_NAMES, EMOTIONS
 from fer.errors import FerError, ModelNotFoundError, VideoError
 from fer.video import (
@@ -58,31 +59,8 @@ def summary_table(result: VideoResult) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-TIMELINE_HEIGHT = 300  # px for the whole chart: Streamlit fits axes and legend inside it
-
-
 def _timeline(rows: list[dict], face_id: int):
-    import altair as alt
-
-    data = rows_to_long(rows, face_id=face_id)[["time", "emotion", "probability"]]
-    span = float(data["time"].max() - data["time"].min()) if len(data) else 0.0
-    # whole seconds repeat on a short clip ("0 0 0 1 1 ..."): tenths below 20 s
-    time_axis = alt.X("time:Q", title="time (s)",
-                      axis=alt.Axis(format=".1f" if span < 20 else ".0f"))
-    try:
-        from fer.charts import timeline_chart
-
-        chart = timeline_chart(data, height=TIMELINE_HEIGHT)
-        return chart.encode(x=time_axis) if isinstance(chart, alt.Chart) else chart
-    except ImportError:  # pragma: no cover - the charts module ships with the app
-        from fer.emotions import color_hex
-
-        return alt.Chart(data).mark_line().encode(
-            x=time_axis,
-            y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1])),
-            color=alt.Color("emotion:N", scale=alt.Scale(
-                domain=list(EMOTIONS), range=[color_hex(e) for e in EMOTIONS])),
-        ).properties(height=TIMELINE_HEIGHT)
+    return timeline_chart(rows_to_long(rows, face_id=face_id)[["time", "emotion", "probability"]])
 
 
 def _request_cancel() -> None:
@@ -176,8 +154,7 @@ def show_results(result: VideoResult, notice: str | None = None) -> None:
                             f"{DISPLAY_NAMES[face['dominant']].lower()} "
                             f"({100 * face['dominant_share']:.0f}% of the time), seen "
                             f"{face['first_seen']:.1f}–{face['last_seen']:.1f} s")
-                st.altair_chart(_timeline(result.rows, face["face_id"]), width="stretch",
-                                height=TIMELINE_HEIGHT)
+                st.altair_chart(_timeline(result.rows, face["face_id"]), width="stretch")
         with st.expander("Per-frame data"):
             st.dataframe(rows_to_dataframe(result.rows), hide_index=True)
 

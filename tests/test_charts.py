@@ -71,6 +71,9 @@ def test_timeline_chart_from_long_frame():
     assert enc["x"]["field"] == "time" and enc["y"]["field"] == "probability"
     assert enc["color"]["field"] == "emotion"
     assert enc["color"]["scale"]["range"] == [color_hex(e) for e in EMOTIONS]
+    assert enc["x"]["axis"]["format"] == ".1f"  # a 1 s span: tenths, not repeated whole seconds
+    long = charts.timeline_dataframe([0.0, 60.0], np.tile(list(SCORES.values()), (2, 1)))
+    assert charts.timeline_chart(long).to_dict()["encoding"]["x"]["axis"]["format"] == ".0f"
 
 
 def test_timeline_chart_keys_and_faces():
