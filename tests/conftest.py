@@ -64,3 +64,23 @@ def astronaut() -> np.ndarray:
 def two_faces(astronaut) -> np.ndarray:
     """The astronaut beside her mirror image: two frontal faces."""
     return np.ascontiguousarray(np.concatenate([astronaut, astronaut[:, ::-1]], axis=1))
+
+
+@pytest.fixture
+def navigation_like_a_server(monkeypatch):
+    """Run the entry point (st.navigation) on every AppTest run, as a server does.
+
+    Because a ``pages/`` folder exists, AppTest re-detects Streamlit's old folder-based
+    multipage mode before *every* run and then executes a page file on its own, without the
+    entry point and its sidebar. A real server does that at most for the first request: the
+    entry point's st.navigation call switches the whole process to st.navigation for good
+    (``PagesManager.uses_pages_directory = False``). Set that flag as the server has it."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)

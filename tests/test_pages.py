@@ -29,25 +29,9 @@ def _png(image: np.ndarray) -> bytes:
 
 
 @pytest.fixture(autouse=True)
-def navigation_like_a_server(request, monkeypatch):
-    """Run the entry point (st.navigation) on every AppTest run, as a server does.
-
-    Because a ``pages/`` folder exists, AppTest re-detects Streamlit's old folder-based
-    multipage mode before *every* run and then executes a page file on its own, without the
-    entry point and its sidebar. A real server does that at most for the first request: the
-    entry point's st.navigation call switches the whole process to st.navigation for good
-    (``PagesManager.uses_pages_directory = False``). Set that flag as the server has it."""
-    if "pages_folder_mode" in request.fixturenames:
-        return  # AppTest's own behaviour: the app must cope with it too
-    from streamlit.runtime.pages_manager import PagesManager
-
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
+def _navigation(request):
+    if "pages_folder_mode" not in request.fixturenames:  # that mode: AppTest's own behaviour
+        request.getfixturevalue("navigation_like_a_server")
 
 
 @pytest.fixture

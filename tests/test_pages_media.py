@@ -23,15 +23,8 @@ TIMEOUT = 120
 
 
 @pytest.fixture(autouse=True)
-def _no_pages_folder_rerun(monkeypatch):
-    """AppTest resets Streamlit's pages-folder flag before every run and runs a switched-to
-    page without the entry point, so pages._common's one-off rerun out of the folder mode
-    would happen on every run, dropping the button clicks of that run."""
-    import pages._common as common
-
-    for name in ("ensure_entry_point", "_leave_pages_folder_mode"):
-        if hasattr(common, name):
-            monkeypatch.setattr(common, name, lambda: None)
+def _navigation(navigation_like_a_server):
+    """Pages run as on a server (see conftest.navigation_like_a_server)."""
 
 
 @pytest.fixture
