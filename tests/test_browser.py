@@ -60,6 +60,10 @@ def test_photo_page_shows_every_face(server, shots, two_faces, tmp_path):
         page.locator("input[type=file]").first.set_input_files(str(photo))
         expect(page.get_by_text(re.compile(r"two_people\.jpg: 2 faces"))).to_be_visible(timeout=120_000)
         expect(page.get_by_text(re.compile(rf"^2\. ({LABELS})$"))).to_be_visible()
+        # one probability chart per face, drawn by vega in the browser
+        expect(page.locator(".vega-embed")).to_have_count(2, timeout=60_000)
+        page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for(timeout=60_000)
+        page.wait_for_timeout(1500)
         page.screenshot(path=str(shots / "photo.png"), full_page=False)
         # a bad upload: one error line, the page keeps working
         bad = tmp_path / "notes.jpg"
@@ -107,6 +111,6 @@ def test_live_page_streams_with_a_fake_camera(server, shots, astronaut, tmp_path
             '[data-testid="stMetricValue"]')
         expect(main_face).to_have_text(re.compile(rf"^({LABELS})$"), timeout=60_000)
         assert float(fps.inner_text()) > 0
-        page.wait_for_timeout(3000)  # let the chart and video fill in for the screenshot
+        page.wait_for_timeout(6000)  # let the chart and video fill in for the screenshot
         page.screenshot(path=str(shots / "live.png"), full_page=False)
         browser.close()
