@@ -229,6 +229,12 @@ class LiveProcessor:
 
     # ---------------------------------------------------------------- frames
 
+    def streaming(self, within_s: float = RESET_GAP_S) -> bool:
+        """Whether a frame arrived in the last ``within_s`` seconds: the page's truth about the
+        stream, which the component's ``playing`` flag reaches only after a rerun."""
+        last = self._last_frame_t
+        return last is not None and time.monotonic() - last <= within_s
+
     def reset(self) -> None:
         """Forget tracks and timing (call when a stream ends); cached analyzers stay."""
         with self._lock:

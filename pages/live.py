@@ -108,17 +108,21 @@ def main() -> None:
     except Exception as exc:  # the rest of the app must keep working
         st.error(f"The webcam component could not start: {exc}")
         return
-    playing = bool(ctx.state.playing)
-    if not playing:
-        st.info("The stream is stopped. Press START above to begin; the chart of the main "
-                "face's expressions over the last 30 s appears here.", icon=":material/videocam:")
-        if not ice_servers:
-            st.caption("No STUN/TURN servers are configured (FER_ICE_SERVERS), which is right "
-                       "for localhost; set FER_ICE_SERVERS to a JSON list to reach the app "
-                       "across networks.")
+    ice_note = ("No STUN/TURN servers are configured (FER_ICE_SERVERS), which is right for "
+                "localhost; set FER_ICE_SERVERS to a JSON list to reach the app across networks."
+                if not ice_servers else None)
 
-    @st.fragment(run_every=REFRESH_S if playing else None)
+    # Refreshes on its own: the component's `playing` flag reaches the script only on a rerun,
+    # while frames reaching the processor say at once whether the stream runs.
+    @st.fragment(run_every=REFRESH_S)
     def stats() -> None:
+        playing = bool(ctx.state.playing) or processor.streaming()
+        if not playing:
+            st.info("The stream is stopped. Press START above to begin; the chart of the main "
+                    "face's expressions over the last 30 s appears here.",
+                    icon=":material/videocam:")
+            if ice_note:
+                st.caption(ice_note)
         show_stats(processor, playing)
 
     stats()

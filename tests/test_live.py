@@ -252,3 +252,14 @@ def test_live_analyzers_search_faces_at_reduced_resolution(models_env):
 
     analyzer = LiveProcessor().analyzer("shallow", "haar", False, 40)
     assert analyzer.detect_max_side == LIVE_DETECT_MAX_SIDE
+
+
+def test_streaming_follows_the_frames(models_env, astronaut):
+    from fer.live import LiveProcessor
+
+    processor = LiveProcessor()
+    processor.settings.update(model="shallow", detector="haar")
+    assert not processor.streaming()
+    processor.process_bgr(np.ascontiguousarray(astronaut[:, :, ::-1]))
+    assert processor.streaming()
+    assert not processor.streaming(within_s=-1)
