@@ -381,3 +381,55 @@ def run_or_report(spinner: str, compute):
 
 
 FAILED = _FAILED
+
+
+# --------------------------------------------------------------------------------------------
+# long jobs (video, batch) whose partial results survive a Cancel or an interrupted run
+
+
+def start_job(slot: str, key: tuple, **payload: Any) -> dict:
+    """A new job in ``session_state[slot]``: the caller's result containers (``payload``) are
+    filled as the work goes, so a run that Streamlit stops part-way still leaves them."""
+    import threading
+
+    job = {"key": key, "done": False, "cancel": False, "running": threading.Lock(), **payload}
+    st.session_state[slot] = job
+    return job
+
+
+def request_cancel(slot: str) -> None:
+    """``on_click`` of a Cancel button: the work polls ``job["cancel"]``."""
+    job = st.session_state.get(slot)
+    if job is not None:
+        job["cancel"] = True
+
+
+def run_job(job: dict, work) -> None:
+    """Run ``work()`` holding the job's lock; ``done`` only when it completed."""
+    job["running"].acquire()  # released below whatever happens: no st call in between
+    try:
+        work()
+        job["done"] = True
+    finally:
+        job["running"].release()  # also when Streamlit stops this run part-way
+
+
+def finished_job(slot: str, key: tuple, timeout_s: float = 30.0) -> tuple[dict, bool] | None:
+    """The job for ``key`` if one ran, and whether it was stopped part-way. A stopped run may
+    still be unwinding in another thread (closing the annotated video, collecting the partial
+    result): wait for it before its results are shown."""
+    job = st.session_state.get(slot)
+    if job is None or job["key"] != key:
+        return None
+    stopped = not job["done"]
+    if stopped:
+        if job["running"].acquire(timeout=timeout_s):
+            job["running"].release()
+        job["done"] = True
+    return job, stopped
+
+
+def analyse_again_button(slot: str, key: str) -> None:
+    if st.button("Analyse again", key=key, icon=":material/refresh:"):
+        st.session_state.pop(slot, None)
+        st.rerun()

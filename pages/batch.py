@@ -9,7 +9,6 @@ stops the script run) keeps the photos analysed so far.
 from __future__ import annotations
 
 import hashlib
-import threading
 
 import altair as alt
 import pandas as pd
@@ -19,8 +18,9 @@ from fer.batch import analyze_batch, batch_summary, emotion_distribution, result
 from fer.emotions import DISPLAY_NAMES, EMOTIONS, color_hex
 from fer.errors import FerError, ModelNotFoundError
 from fer.exports import ROW_FIELDS, results_to_rows, rows_to_csv
-from pages._common import (IMAGE_TYPES, download_row, get_analyzer, get_settings, require_model,
-                           show_model_missing)
+from pages._common import (IMAGE_TYPES, analyse_again_button, download_row, finished_job,
+                           get_analyzer, get_settings, request_cancel, require_model, run_job,
+                           show_model_missing, start_job)
 
 JOB = "batch_job"
 GALLERY_MAX = 60
@@ -47,38 +47,17 @@ def rows_table(results: list[dict]) -> pd.DataFrame:
                                  **{e: DISPLAY_NAMES[e] for e in EMOTIONS}})
 
 
-def _request_cancel() -> None:
-    job = st.session_state.get(JOB)
-    if job is not None:
-        job["cancel"] = True
-
-
 def run_batch(items: list[tuple[str, bytes]], key: tuple, settings) -> None:
     analyzer = get_analyzer(settings.model, settings.detector, settings.tta, settings.min_face)
-    job = {"key": key, "results": [], "done": False, "cancel": False,
-           "running": threading.Lock()}
-    st.session_state[JOB] = job
-    st.button("Cancel", key="batch_cancel", on_click=_request_cancel, icon=":material/stop:",
-              help="Stop; the photos analysed so far are kept.")
+    job = start_job(JOB, key, results=[])
+    st.button("Cancel", key="batch_cancel", on_click=request_cancel, args=(JOB,),
+              icon=":material/stop:", help="Stop; the photos analysed so far are kept.")
     bar = st.progress(0.0, text="Starting…")
 
     def progress(done: int, total: int, name: str) -> None:
         bar.progress(done / max(total, 1), text=f"{done} / {total} photos · {name}")
 
-    job["running"].acquire()  # released below whatever happens: no st call in between
-    try:
-        analyze_batch(items, analyzer, progress=progress, results=job["results"])
-        job["done"] = True
-    finally:
-        job["running"].release()  # also when Streamlit stops this run part-way
-
-
-def wait_for(job: dict, timeout_s: float = 30.0) -> None:
-    """Let a stopped run finish unwinding (Streamlit may start the next run in a new thread
-    before the old one has left the analysis)."""
-    lock = job.get("running")
-    if lock is not None and lock.acquire(timeout=timeout_s):
-        lock.release()
+    run_job(job, lambda: analyze_batch(items, analyzer, progress=progress, results=job["results"]))
 
 
 def show_results(results: list[dict], notice: str | None = None) -> None:
@@ -142,18 +121,13 @@ def main() -> None:
         digest.update(name.encode() + b"\0" + hashlib.sha1(data).digest())
     key = (digest.hexdigest(), settings.model, settings.detector, settings.tta, settings.min_face)
 
-    job = st.session_state.get(JOB)
-    if job is not None and job["key"] == key:
-        notice = None
-        if not job["done"]:  # the last run was stopped part-way: keep what it analysed
-            wait_for(job)
-            job["done"] = True
-            notice = (f"{'Cancelled' if job['cancel'] else 'Interrupted'} after "
-                      f"{len(job['results'])} photos; showing those.")
+    finished = finished_job(JOB, key)
+    if finished is not None:
+        job, stopped = finished
+        notice = (f"{'Cancelled' if job['cancel'] else 'Interrupted'} after "
+                  f"{len(job['results'])} photos; showing those.") if stopped else None
         show_results(job["results"], notice)
-        if st.button("Analyse again", key="batch_again", icon=":material/refresh:"):
-            st.session_state.pop(JOB, None)
-            st.rerun()
+        analyse_again_button(JOB, "batch_again")
         return
 
     n = len(items)

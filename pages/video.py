@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import threading
 
 import pandas as pd
 import streamlit as st
@@ -31,8 +30,9 @@ from fer.video import (
     video_encoder,
     video_rows_to_csv,
 )
-from pages._common import (download_row, get_analyzer, get_settings, memo, require_model,
-                           show_model_missing, stem)
+from pages._common import (analyse_again_button, download_row, finished_job, get_analyzer,
+                           get_settings, memo, request_cancel, require_model, run_job,
+                           show_model_missing, start_job, stem)
 
 VIDEO_TYPES = ["mp4", "mov", "avi", "mkv", "webm"]
 JOB = "video_job"
@@ -63,12 +63,6 @@ def _timeline(rows: list[dict], face_id: int):
     return timeline_chart(rows_to_long(rows, face_id=face_id)[["time", "emotion", "probability"]])
 
 
-def _request_cancel() -> None:
-    job = st.session_state.get(JOB)
-    if job is not None:
-        job["cancel"] = True
-
-
 def _format_eta(seconds: float) -> str:
     seconds = max(0, int(round(seconds)))
     return f"{seconds // 60}:{seconds % 60:02d}"
@@ -79,11 +73,9 @@ def run_analysis(data: bytes, name: str, key: tuple, settings, every: int, smoot
     """Analyse with a progress bar and a Cancel button; the job (and its partial result) is in
     session_state from the start."""
     analyzer = get_analyzer(settings.model, settings.detector, settings.tta, settings.min_face)
-    job = {"key": key, "result": VideoResult(name=name), "done": False, "cancel": False,
-           "running": threading.Lock()}
-    st.session_state[JOB] = job
-    st.button("Cancel", key="video_cancel", on_click=_request_cancel, icon=":material/stop:",
-              help="Stop the analysis; what was analysed so far is kept.")
+    job = start_job(JOB, key, result=VideoResult(name=name))
+    st.button("Cancel", key="video_cancel", on_click=request_cancel, args=(JOB,),
+              icon=":material/stop:", help="Stop the analysis; what was analysed so far is kept.")
     bar = st.progress(0.0, text="Starting…")
     shown = [0.0]
 
@@ -101,23 +93,10 @@ def run_analysis(data: bytes, name: str, key: tuple, settings, every: int, smoot
         else:
             bar.progress(0.0, text=f"{done} frames · {analysed:.1f} analysed frames/s")
 
-    job["running"].acquire()  # released below whatever happens: no st call in between
-    try:
-        analyze_video_bytes(data, analyzer, name=name, annotate=annotate, every=every,
-                            smoothing=0.6 if smoothing else 0.0, progress=progress,
-                            result=job["result"])
-        job["done"] = True
-    finally:
-        job["running"].release()  # also when Streamlit stops this run part-way
+    run_job(job, lambda: analyze_video_bytes(
+        data, analyzer, name=name, annotate=annotate, every=every,
+        smoothing=0.6 if smoothing else 0.0, progress=progress, result=job["result"]))
     bar.progress(1.0, text="Done")
-
-
-def wait_for(job: dict, timeout_s: float = 30.0) -> None:
-    """Let a stopped run finish unwinding: Streamlit may start the next run in a new thread
-    while the old one still closes the annotated video and collects the partial result."""
-    lock = job.get("running")
-    if lock is not None and lock.acquire(timeout=timeout_s):
-        lock.release()
 
 
 def show_results(result: VideoResult, notice: str | None = None) -> None:
@@ -205,20 +184,17 @@ def main() -> None:
     key = (digest, settings.model, settings.detector, settings.tta, settings.min_face, every,
            bool(smoothing), bool(annotate))
 
-    job = st.session_state.get(JOB)
-    if job is not None and job["key"] == key:
+    finished = finished_job(JOB, key)
+    if finished is not None:
+        job, stopped = finished
         notice = None
-        if not job["done"]:  # the last run was stopped part-way: keep what it analysed
-            wait_for(job)
-            job["done"] = True
+        if stopped:  # the last run was stopped part-way: keep what it analysed
             job["result"].cancelled = True
             notice = (f"{'Cancelled' if job['cancel'] else 'Interrupted'} after "
                       f"{job['result'].seconds_read:.1f} s of video; showing the "
                       f"{job['result'].frames_analyzed} frames analysed before.")
         show_results(job["result"], notice)
-        if st.button("Analyse again", key="video_again", icon=":material/refresh:"):
-            st.session_state.pop(JOB, None)
-            st.rerun()
+        analyse_again_button(JOB, "video_again")
         return
 
     if not st.button("Analyse video", type="primary", key="video_start",
