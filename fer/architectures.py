@@ -67,14 +67,14 @@ def build_shallow(input_size: int = INPUT_SIZE):
 
 
 def build_deep(input_size: int = INPUT_SIZE):
-    """Accuracy model (~95 M MACs): VGG-style 32 | 64x2 | 128x2 | 256x2, 512-unit head."""
+    """Accuracy model (~385 M MACs): VGG-style 64 | 128x2 | 256x2 | 512x2, 512-unit head."""
     import keras
     from keras import layers
 
     inputs = keras.Input((input_size, input_size, 1), name="face")
-    x = _conv(inputs, 32, "block1_1")
+    x = _conv(inputs, 64, "block1_1")
     x = layers.MaxPooling2D(2, name="block1_pool")(x)  # 24
-    for b, width in enumerate((64, 128, 256), start=2):
+    for b, width in enumerate((128, 256, 512), start=2):
         x = _conv(x, width, f"block{b}_1")
         x = _conv(x, width, f"block{b}_2")
         x = layers.MaxPooling2D(2, name=f"block{b}_pool")(x)  # 12, 6, 3

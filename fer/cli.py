@@ -12,6 +12,16 @@ from pathlib import Path
 from .errors import FerError
 
 
+
+def _add_tta(p) -> None:
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--tta", dest="tta", action="store_const", const="shift", default="off",
+                       help="test-time augmentation: average the mirrored face and 2-pixel "
+                            "shifts of both (10 views; about a point more accurate)")
+    group.add_argument("--flip-tta", dest="tta", action="store_const", const="flip",
+                       help="cheaper test-time augmentation: average the mirrored face only")
+
+
 def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train a model on FER2013 and write it with its model card")
     p.add_argument("--arch", required=True, choices=["shallow", "deep"])
@@ -22,7 +32,18 @@ def _add_train(sub) -> None:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--weight-decay", type=float, default=0.01)
+    p.add_argument("--optimizer", default="adamw", choices=["adamw", "sgd"],
+                   help="AdamW, or SGD with Nesterov momentum 0.9")
     p.add_argument("--erase-prob", type=float, default=0.5, help="random-erasing probability")
+    p.add_argument("--teacher", default=None, metavar="MODEL.keras",
+                   help="distil from this trained model as well as from the labels")
+    p.add_argument("--distill-alpha", type=float, default=0.5,
+                   help="weight of the teacher's soft targets in the loss (0-1)")
+    p.add_argument("--temperature", type=float, default=2.0, help="distillation temperature")
+    p.add_argument("--time-budget", type=float, default=None, metavar="MINUTES",
+                   help="fewer epochs than --epochs if the timed second epoch says they will "
+                        "not fit in MINUTES (the card records the count)")
     p.add_argument("--limit", type=int, default=None, help="use only N training images")
     p.add_argument("--val-limit", type=int, default=None, help="use only N validation images")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
@@ -33,11 +54,37 @@ def _cmd_train(args) -> int:
     from .dataset import fer2013_dir
     from .training import TrainConfig, train
 
+    if args.teacher and not Path(args.teacher).is_file():
+        raise FerError(f"teacher model {args.teacher} not found")
     cfg = TrainConfig(arch=args.arch, data=str(args.data or fer2013_dir()), out=args.out,
                       epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
-                      seed=args.seed, erase_probability=args.erase_prob, limit=args.limit, val_limit=args.val_limit,
+                      weight_decay=args.weight_decay, optimizer=args.optimizer,
+                      seed=args.seed, erase_probability=args.erase_prob, teacher=args.teacher,
+                      distill_alpha=args.distill_alpha, temperature=args.temperature,
+                      time_budget=args.time_budget, limit=args.limit, val_limit=args.val_limit,
                       resume=args.resume)
     train(cfg)
+    return 0
+
+
+def _add_card(sub) -> None:
+    p = sub.add_parser("card", help="write the model card of a model trained elsewhere "
+                                    "(e.g. on a GPU with the JAX backend) from its run's state")
+    p.add_argument("--arch", required=True, choices=["shallow", "deep"])
+    p.add_argument("--out", default="models", help="folder with <arch>.keras and .checkpoints/")
+    p.add_argument("--data", default=None, help="FER2013 root or fer2013.csv for validation "
+                   "(default: $FER2013_DIR or ../shared/datasets/fer2013)")
+    p.set_defaults(func=_cmd_card)
+
+
+def _cmd_card(args) -> int:
+    from .dataset import fer2013_dir
+    from .training import write_card_from_checkpoint
+
+    try:
+        write_card_from_checkpoint(args.arch, args.out, str(args.data or fer2013_dir()))
+    except FileNotFoundError as exc:
+        raise FerError(str(exc)) from None
     return 0
 
 
@@ -46,7 +93,7 @@ def _add_predict(sub) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders of images")
     p.add_argument("--model", default=None, help="shallow (default), deep, or a .keras file")
     p.add_argument("--detector", default="auto", choices=["auto", "yunet", "haar"])
-    p.add_argument("--tta", action="store_true", help="average with the mirrored face")
+    _add_tta(p)
     p.add_argument("--min-face", type=int, default=40, help="smallest face side in pixels")
     p.add_argument("--json", action="store_true", help="print JSON instead of lines")
     p.add_argument("--out", default=None, help="write annotated images: a file (one input) or a folder")
@@ -70,7 +117,7 @@ def _add_video(sub) -> None:
                    help="print the rows and per-face summaries as JSON instead of lines")
     p.add_argument("--model", default=None, help="shallow (default), deep, or a .keras file")
     p.add_argument("--detector", default="auto", choices=["auto", "yunet", "haar"])
-    p.add_argument("--tta", action="store_true", help="average with the mirrored face")
+    _add_tta(p)
     p.add_argument("--min-face", type=int, default=40, help="smallest face side in pixels")
     p.add_argument("--no-smoothing", action="store_true",
                    help="raw per-frame probabilities (default: smoothed over time)")
@@ -89,7 +136,7 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--data", default=None, help="FER2013 root (Kaggle layout) or fer2013.csv")
     p.add_argument("--split", default="test", choices=["train", "test", "private"])
     p.add_argument("--model", default=None)
-    p.add_argument("--tta", action="store_true")
+    _add_tta(p)
     p.add_argument("--limit", type=int, default=None, help="evaluate a fixed sample of N images")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_evaluate)
@@ -102,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_video(sub)
     _add_evaluate(sub)
     _add_train(sub)
+    _add_card(sub)
     return parser
 
 
@@ -326,7 +374,8 @@ def _cmd_evaluate(args) -> int:
     if args.json:
         print(json.dumps(report, indent=1))
     else:
-        print(f"model {info.name}, split {args.split}{' with flip TTA' if args.tta else ''}")
+        tta = f" with {args.tta} TTA" if args.tta != "off" else ""
+        print(f"model {info.name}, split {args.split}{tta}")
         print(format_report(report))
     return 0
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .architectures import build
-from .augmentation import augmentation_recipe, build_augmenter, random_erasing
+from .augmentation import augmentation_recipe, build_augmenter, random_erasing_layer
 from .dataset import load_split
 from .emotions import EMOTIONS, NUM_CLASSES
 from .evaluation import classification_report
@@ -37,6 +37,11 @@ class TrainConfig:
     label_smoothing: float = 0.1
     warmup_epochs: int = 1
     erase_probability: float = 0.5
+    optimizer: str = "adamw"  # or "sgd" (Nesterov momentum 0.9)
+    teacher: str | None = None  # a trained .keras model to distil from
+    distill_alpha: float = 0.5
+    temperature: float = 2.0
+    time_budget: float | None = None  # minutes; shortens `epochs` after the first timed epoch
     seed: int = 1234
     limit: int | None = None  # use only this many training images (tests, probes)
     val_limit: int | None = None
@@ -49,27 +54,26 @@ def _say(cfg: TrainConfig, text: str) -> None:
     print(text, file=cfg.log or sys.stdout, flush=True)
 
 
-def _dataset(images, labels, cfg: TrainConfig, training: bool):
-    import tensorflow as tf
+def _arrays(split) -> tuple[np.ndarray, np.ndarray]:
+    x = to_model_input(split.images)
+    y = np.eye(NUM_CLASSES, dtype=np.float32)[split.labels]
+    return x, y
 
-    x = to_model_input(images)
-    y = tf.one_hot(labels, NUM_CLASSES)
-    ds = tf.data.Dataset.from_tensor_slices((x, y))
-    if not training:
-        return ds.batch(256).prefetch(2)
-    augmenter = build_augmenter(cfg.seed)
-    counter = tf.data.Dataset.counter()
-    ds = ds.shuffle(len(x), seed=cfg.seed, reshuffle_each_iteration=True).batch(cfg.batch_size)
 
-    def augment(step, batch):
-        images_, labels_ = batch
-        images_ = augmenter(images_, training=True)
-        images_ = random_erasing(images_, tf.stack([tf.cast(step, tf.int32), cfg.seed]),
-                                 probability=cfg.erase_probability)
-        return images_, labels_
+def _training_model(net, cfg: TrainConfig):
+    """The network behind the augmentation layers (and beside a frozen teacher when
+    distilling). Augmentation is part of this model, not of a data pipeline, so that it runs
+    on the device that trains."""
+    import keras
 
-    ds = tf.data.Dataset.zip((counter, ds)).map(augment, num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(2)
+    augmenter = build_augmenter(cfg.seed, cfg.erase_probability)
+    if cfg.teacher:
+        from .distillation import distillation_model
+
+        teacher = keras.models.load_model(cfg.teacher, compile=False)
+        return distillation_model(net, teacher, augmenter)
+    inputs = keras.Input(net.input_shape[1:], name="face")
+    return keras.Model(inputs, net(augmenter(inputs)), name=f"{net.name}_training")
 
 
 def _schedule(cfg: TrainConfig, steps_per_epoch: int):
@@ -87,15 +91,50 @@ def _schedule(cfg: TrainConfig, steps_per_epoch: int):
     )
 
 
+def _optimizer(cfg: TrainConfig, steps_per_epoch: int):
+    import keras
+
+    schedule = _schedule(cfg, steps_per_epoch)
+    if cfg.optimizer == "sgd":
+        return keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True,
+                                    weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay)
+    raise ValueError(f"unknown optimizer {cfg.optimizer!r}; choose adamw or sgd")
+
+
 def _compile(model, cfg: TrainConfig, steps_per_epoch: int) -> None:
     import keras
 
-    model.compile(
-        optimizer=keras.optimizers.AdamW(_schedule(cfg, steps_per_epoch),
-                                         weight_decay=cfg.weight_decay),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
-        metrics=["accuracy"],
-    )
+    if cfg.teacher:
+        from .distillation import distillation_objects
+
+        loss_class, accuracy = distillation_objects()
+        loss = loss_class(cfg.distill_alpha, cfg.temperature, cfg.label_smoothing)
+        metrics = [accuracy]
+    else:
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing)
+        metrics = ["accuracy"]
+    # Keras will not jit a model holding its augmentation layers unless told to; on JAX they
+    # trace fine and an un-jitted step is ~100x slower. TensorFlow keeps its default.
+    jit = True if _backend() == "jax" else "auto"
+    model.compile(optimizer=_optimizer(cfg, steps_per_epoch), loss=loss, metrics=metrics,
+                  jit_compile=jit)
+
+
+def _replan(model, cfg: TrainConfig, steps: int, state: dict, note: str) -> None:
+    """Stretch or shrink the cosine to end at ``cfg.epochs``. The optimiser's step count
+    carries on and the warm-up is unchanged, so the rate continues on the new curve."""
+    model.optimizer.learning_rate = _schedule(cfg, steps)
+    model.train_function = None  # a traced step holds the old schedule; trace it anew
+    _say(cfg, note)
+    state.setdefault("notes", []).append(note)
+    state["config"]["epochs"] = cfg.epochs
+
+
+def _write_state(ckpt_dir: Path, state: dict) -> None:
+    (ckpt_dir / "state.tmp.json").write_text(json.dumps(state, indent=1))
+    os.replace(ckpt_dir / "state.tmp.json", ckpt_dir / "state.json")
 
 
 def _progress_callback(cfg: TrainConfig, ckpt_dir: Path, state: dict):
@@ -113,16 +152,16 @@ def _progress_callback(cfg: TrainConfig, ckpt_dir: Path, state: dict):
             state["history"].append({
                 "epoch": epoch + 1,
                 "loss": round(float(logs.get("loss", 0)), 4),
-                "accuracy": round(float(logs.get("accuracy", 0)), 4),
+                "accuracy": round(float(logs.get("accuracy", logs.get("student_accuracy", 0))), 4),
                 "val_loss": round(float(logs.get("val_loss", 0)), 4),
-                "val_accuracy": round(float(logs.get("val_accuracy", 0)), 4),
+                "val_accuracy": round(float(logs.get("val_accuracy",
+                                                     logs.get("val_student_accuracy", 0))), 4),
                 "seconds": round(seconds, 1),
             })
             # Checkpoint: model (with optimiser state) first, then the state that points at it.
             self.model.save(ckpt_dir / "last.tmp.keras")
             os.replace(ckpt_dir / "last.tmp.keras", ckpt_dir / "last.keras")
-            (ckpt_dir / "state.tmp.json").write_text(json.dumps(state, indent=1))
-            os.replace(ckpt_dir / "state.tmp.json", ckpt_dir / "state.json")
+            _write_state(ckpt_dir, state)
             done = epoch + 1
             mean = state["train_seconds"] / max(len(state["history"]), 1)
             eta = mean * (cfg.epochs - done)
@@ -133,9 +172,35 @@ def _progress_callback(cfg: TrainConfig, ckpt_dir: Path, state: dict):
     return Progress()
 
 
-def train(cfg: TrainConfig) -> dict:
-    """Run (or resume) training and write the model and its card; returns the card."""
-    import_tensorflow()
+def _backend() -> str:
+    return os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
+def _machine() -> str:
+    """CPU model, cores and OS, plus the accelerator and Keras backend that trained."""
+    import keras
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    desc = f"{cpu}, {os.cpu_count()} cores, {platform.system()}"
+    if keras.backend.backend() == "jax":
+        import jax
+
+        gpus = [d.device_kind for d in jax.devices() if d.platform == "gpu"]
+        if gpus:
+            desc += f", {gpus[0]} GPU"
+    return f"{desc}; Keras {keras.__version__} ({keras.backend.backend()} backend)"
+
+
+def train(cfg: TrainConfig) -> dict | None:
+    """Run (or resume) training and write the model and its card; returns the card (None
+    where TensorFlow is absent: then ``python -m fer card`` writes it on a machine with it)."""
+    if _backend() == "tensorflow":
+        import_tensorflow()
     import keras
     keras.utils.set_random_seed(cfg.seed)
     out = Path(cfg.out)
@@ -149,47 +214,118 @@ def train(cfg: TrainConfig) -> dict:
     if cfg.val_limit:
         val_split = val_split.subset(cfg.val_limit, cfg.seed)
     steps = int(np.ceil(len(train_split) / cfg.batch_size))
-    train_ds = _dataset(train_split.images, train_split.labels, cfg, training=True)
-    val_ds = _dataset(val_split.images, val_split.labels, cfg, training=False)
+    x, y = _arrays(train_split)
+    val = _arrays(val_split)
 
     state = {"epoch": 0, "train_seconds": 0.0, "history": [], "config": _config_dict(cfg),
-             "train_images": len(train_split)}
+             "train_images": len(train_split), "machine": _machine()}
     if cfg.resume and (ckpt_dir / "state.json").exists() and (ckpt_dir / "last.keras").exists():
         state = json.loads((ckpt_dir / "state.json").read_text())
+        random_erasing_layer()  # registers the custom layer before loading
+        if cfg.teacher:
+            from .distillation import distillation_objects
+
+            distillation_objects()
         model = keras.models.load_model(ckpt_dir / "last.keras")
+        if _backend() == "jax":  # the augmenter's jit flags are not saved; see build_augmenter
+            for layer in model.get_layer("augmenter").layers:
+                layer.supports_jit = True
+            model.jit_compile = True
         _say(cfg, f"resuming {cfg.arch} after epoch {state['epoch']}")
         if state["config"].get("epochs") != cfg.epochs:
-            # A run resumed with another length: the cosine now ends at the new last epoch
-            # (the optimiser's step count carries on, so the rate continues from the new curve).
-            model.optimizer.learning_rate = _schedule(cfg, steps)
-            note = (f"schedule re-planned from {state['config'].get('epochs')} to {cfg.epochs} "
+            _replan(model, cfg, steps, state,
+                    f"schedule re-planned from {state['config'].get('epochs')} to {cfg.epochs} "
                     f"epochs after epoch {state['epoch']} (--resume --epochs {cfg.epochs})")
-            _say(cfg, note)
-            state.setdefault("notes", []).append(note)
-            state["config"]["epochs"] = cfg.epochs
     else:
-        model = build(cfg.arch)
+        model = _training_model(build(cfg.arch), cfg)
         _compile(model, cfg, steps)
-    _say(cfg, f"training {cfg.arch}: {model.count_params():,} parameters, {len(train_split)} train / "
-              f"{len(val_split)} validation images, {cfg.epochs} epochs of {steps} steps")
+    net = model.get_layer(cfg.arch)
+    _say(cfg, f"training {cfg.arch}: {net.count_params():,} parameters, {len(train_split)} train / "
+              f"{len(val_split)} validation images, {cfg.epochs} epochs of {steps} steps"
+              + (f", distilling from {cfg.teacher}" if cfg.teacher else ""))
 
-    if state["epoch"] < cfg.epochs:
-        model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, initial_epoch=state["epoch"],
-                  callbacks=[_progress_callback(cfg, ckpt_dir, state)], verbose=0)
+    def fit(until: int) -> None:
+        if state["epoch"] < until:
+            model.fit(x, y, batch_size=cfg.batch_size, epochs=until, initial_epoch=state["epoch"],
+                      validation_data=val, validation_batch_size=256, shuffle=True,
+                      callbacks=[_progress_callback(cfg, ckpt_dir, state)], verbose=0)
+
+    if cfg.time_budget and not state.get("budgeted"):
+        # The first epoch compiles; the one after it times an epoch for the budget.
+        probe = min(cfg.warmup_epochs + 1, cfg.epochs)
+        fit(probe)
+        per_epoch = state["history"][-1]["seconds"]
+        fits = probe + int(max(cfg.time_budget * 60 - state["train_seconds"], 0) // per_epoch)
+        state["budgeted"] = True
+        if fits < cfg.epochs:
+            cfg.epochs = max(fits, probe)
+            _replan(model, cfg, steps, state,
+                    f"--time-budget {cfg.time_budget:g} min set the run to {cfg.epochs} epochs "
+                    f"after epoch {probe} ({per_epoch:.1f} s/epoch); rerun with --epochs "
+                    f"{cfg.epochs} to repeat it")
+    fit(cfg.epochs)
+    _write_state(ckpt_dir, state)  # with any re-planned epoch count and its note
 
     # Ship the weights without optimiser state, in a freshly built (uncompiled) network.
     final = build(cfg.arch)
-    final.set_weights(model.get_weights())
+    final.set_weights(net.get_weights())
     model_path = out / f"{cfg.arch}.keras"
     final.save(model_path)
+    if _backend() != "tensorflow":
+        _say(cfg, f"wrote {model_path}; write its card where TensorFlow is installed: "
+                  f"python -m fer card --arch {cfg.arch} --out {cfg.out}")
+        return None
     card = write_model_card(final, model_path, cfg, state, val_split)
     _say(cfg, f"wrote {model_path} and {model_path.with_suffix('.json')}: validation accuracy "
               f"{card['validation']['accuracy']:.4f} ({card['validation_tta']['accuracy']:.4f} with flip TTA)")
     return card
 
 
+def write_card_from_checkpoint(arch: str, out: str, data: str | None = None,
+                               speed_seconds: float = 2.0, log=None) -> dict:
+    """The card for ``<out>/<arch>.keras`` from the run's saved state (a model trained on
+    another machine or backend); ``data`` overrides where the validation split is read."""
+    import_tensorflow()
+    import keras
+
+    state_file = Path(out) / ".checkpoints" / arch / "state.json"
+    if not state_file.exists():
+        raise FileNotFoundError(f"{state_file} not found: the training run's state is needed")
+    state = json.loads(state_file.read_text())
+    config = {k: v for k, v in state["config"].items() if k in TrainConfig.__dataclass_fields__}
+    cfg = TrainConfig(**{**config, "out": out, "data": data or config["data"],
+                         "speed_seconds": speed_seconds, "log": log})
+    val_split = load_split(cfg.data, "test")
+    if cfg.val_limit:
+        val_split = val_split.subset(cfg.val_limit, cfg.seed)
+    model_path = Path(out) / f"{arch}.keras"
+    model = keras.models.load_model(model_path, compile=False)
+    card = write_model_card(model, model_path, cfg, state, val_split)
+    _say(cfg, f"wrote {model_path.with_suffix('.json')}: validation accuracy "
+              f"{card['validation']['accuracy']:.4f} ({card['validation_tta']['accuracy']:.4f} with flip TTA)")
+    return card
+
+
+def train_command(cfg: TrainConfig, state: dict) -> str:
+    """The command line that repeats this run (the backend it ran on, and the final epochs)."""
+    backend = state.get("config", {}).get("backend", "tensorflow")
+    parts = [f"KERAS_BACKEND={backend}"] if backend != "tensorflow" else []
+    parts += ["python -m fer train", f"--arch {cfg.arch}", f"--data {cfg.data}", f"--out {cfg.out}",
+              f"--epochs {cfg.epochs}", f"--erase-prob {cfg.erase_probability:g}"]
+    if cfg.optimizer != "adamw":
+        parts.append(f"--optimizer {cfg.optimizer}")
+    if cfg.learning_rate != TrainConfig.learning_rate:
+        parts.append(f"--lr {cfg.learning_rate:g}")
+    if cfg.weight_decay != TrainConfig.weight_decay:
+        parts.append(f"--weight-decay {cfg.weight_decay:g}")
+    if cfg.teacher:
+        parts.append(f"--teacher {cfg.teacher} --distill-alpha {cfg.distill_alpha:g} "
+                     f"--temperature {cfg.temperature:g}")
+    return " ".join(parts)
+
+
 def _config_dict(cfg: TrainConfig) -> dict:
-    return {k: v for k, v in cfg.__dict__.items() if k != "log"}
+    return {**{k: v for k, v in cfg.__dict__.items() if k != "log"}, "backend": _backend()}
 
 
 def write_model_card(model, model_path: Path, cfg: TrainConfig, state: dict, val_split) -> dict:
@@ -200,7 +336,8 @@ def write_model_card(model, model_path: Path, cfg: TrainConfig, state: dict, val
     classifier = CompiledClassifier(model, cache_key=file_digest(model_path)[:24])
     x = to_model_input(val_split.images)
     plain = classifier.predict_batched(x).argmax(1)
-    tta = classifier.predict_batched(x, tta=True).argmax(1)
+    tta = classifier.predict_batched(x, tta="flip").argmax(1)
+    shifted = classifier.predict_batched(x, tta="shift").argmax(1)
     card = {
         "name": cfg.arch,
         "file": model_path.name,
@@ -214,24 +351,28 @@ def write_model_card(model, model_path: Path, cfg: TrainConfig, state: dict, val
         "training": {
             "data": str(cfg.data),
             "train_images": state.get("train_images"),
-            "optimizer": f"AdamW (weight decay {cfg.weight_decay})",
+            "optimizer": (f"SGD, Nesterov momentum 0.9 (weight decay {cfg.weight_decay})"
+                          if cfg.optimizer == "sgd" else f"AdamW (weight decay {cfg.weight_decay})"),
             "schedule": (f"{cfg.warmup_epochs} warm-up epoch(s) to {cfg.learning_rate}, then cosine "
                          "decay to 1% of it"),
-            "loss": f"cross-entropy, label smoothing {cfg.label_smoothing}",
+            "loss": f"cross-entropy, label smoothing {cfg.label_smoothing}" + (
+                f"; distilled from {Path(cfg.teacher).name} with weight {cfg.distill_alpha} on "
+                f"the teacher at temperature {cfg.temperature:g}" if cfg.teacher else ""),
             "batch_size": cfg.batch_size,
             "epochs": state["epoch"],
             "seed": cfg.seed,
             "wall_seconds": round(state["train_seconds"], 1),
-            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-                       f"{platform.system()}",
+            "machine": state.get("machine") or _machine(),
             "history": state["history"],
             "notes": state.get("notes", []),
-            "command": (f"python -m fer train --arch {cfg.arch} --data {cfg.data} --out {cfg.out} "
-                        f"--epochs {cfg.epochs} --erase-prob {cfg.erase_probability:g}"),
+            "command": train_command(cfg, state),
         },
         "validation_split": f"PublicTest ({len(val_split)} images)",
         "validation": classification_report(val_split.labels, plain),
         "validation_tta": classification_report(val_split.labels, tta),
+        "validation_tta_shift": classification_report(val_split.labels, shifted),
+        "tta": {"flip": "mirrored face averaged in (2 views)",
+                "shift": "mirror x {centre, 2-px shifts left/right/up/down} (10 views)"},
         "speed": speed_report(classifier, cfg.speed_seconds),
         "speed_command": "python benchmarks/models.py",
         "evaluate_command": f"python -m fer evaluate --data {cfg.data} --model {cfg.arch}",

@@ -10,7 +10,8 @@ from tests.shared_data import fer2013_root
 
 CARD_FIELDS = {"name", "file", "architecture", "parameters", "file_bytes", "input_size", "labels",
                "preprocessing", "augmentation", "training", "validation_split", "validation",
-               "validation_tta", "speed", "speed_command", "evaluate_command"}
+               "validation_tta", "validation_tta_shift", "speed", "speed_command",
+               "evaluate_command"}
 TRAINING_FIELDS = {"data", "train_images", "optimizer", "schedule", "loss", "batch_size", "epochs",
                    "seed", "wall_seconds", "machine", "history", "command"}
 
@@ -60,3 +61,55 @@ def test_resume_continues_from_checkpoint(tmp_path, capsys):
     assert card["training"]["notes"] == [
         "schedule re-planned from 1 to 2 epochs after epoch 1 (--resume --epochs 2)"]
 
+
+
+def test_time_budget_shortens_the_run_and_card_can_be_rewritten(tmp_path, capsys):
+    from fer.training import write_card_from_checkpoint
+
+    root = fer2013_root()
+    out = tmp_path / "models"
+    card = train(TrainConfig(arch="shallow", data=str(root), out=str(out), epochs=6, batch_size=64,
+                             limit=128, val_limit=64, speed_seconds=0.1, time_budget=0.001))
+    log = capsys.readouterr().out
+    # the first epoch compiles, the second is timed; nothing more fits in 0.06 s
+    assert card["training"]["epochs"] == 2 and "epoch 3/" not in log
+    assert "--time-budget 0.001 min set the run to 2 epochs" in card["training"]["notes"][0]
+    assert "--epochs 2 " in card["training"]["command"]
+    (out / "shallow.json").unlink()
+    again = write_card_from_checkpoint("shallow", str(out), str(root), speed_seconds=0.1)
+    assert (out / "shallow.json").exists()
+    assert again["validation"] == card["validation"] and again["training"] == card["training"]
+
+
+def test_distillation_loss_mixes_labels_and_teacher():
+    import keras
+    from keras import ops
+
+    from fer.distillation import distillation_objects
+
+    loss_class, accuracy = distillation_objects()
+    labels = np.eye(7, dtype=np.float32)[[0, 3]]
+    student = np.full((2, 7), 1 / 7, np.float32)
+    teacher = np.array([[0.7] + [0.05] * 6, [0.05] * 3 + [0.7] + [0.05] * 3], np.float32)
+    both = np.concatenate([student, teacher], axis=1)
+    ce = keras.losses.CategoricalCrossentropy(label_smoothing=0.1)(labels, student)
+    only_labels = loss_class(alpha=0.0, label_smoothing=0.1)(labels, both)
+    assert np.isclose(float(only_labels), float(ce), atol=1e-5)
+    same = np.concatenate([teacher, teacher], axis=1)
+    assert float(loss_class(alpha=1.0)(labels, same)) < 1e-5  # student equals teacher: no KL
+    assert float(loss_class(alpha=1.0)(labels, both)) > 0.1
+    assert list(ops.convert_to_numpy(accuracy(labels, same))) == [1.0, 1.0]
+
+
+def test_distillation_from_a_teacher_writes_a_student(tmp_path):
+    from fer.architectures import build
+
+    teacher = tmp_path / "teacher.keras"
+    build("deep").save(teacher)
+    out = tmp_path / "models"
+    card = train(TrainConfig(arch="shallow", data=str(fer2013_root()), out=str(out), epochs=1,
+                             batch_size=64, limit=128, val_limit=64, speed_seconds=0.1,
+                             teacher=str(teacher)))
+    assert "distilled from teacher.keras" in card["training"]["loss"]
+    assert f"--teacher {teacher}" in card["training"]["command"]
+    assert card["parameters"] < 1_000_000  # the student, not the teacher, was saved
