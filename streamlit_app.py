@@ -3,7 +3,7 @@
     streamlit run streamlit_app.py
 
 This entry point sets the page up, draws the navigation and the shared sidebar (model, face
-detector, minimum face size, flip TTA) and runs the chosen page from ``pages/``.
+detector, minimum face size, test-time augmentation) and runs the chosen page from ``pages/``.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ import numpy as np
 
 from .emotions import EMOTIONS, ScoredMixin
 from .preprocessing import faces_to_model_input, margin_for
+from .tta import tta_mode
 
 
 @dataclass
@@ -37,7 +38,7 @@ class Analyzer:
     ``detect_max_side`` caps the resolution faces are searched at (live video trades the
     smallest findable face for speed); faces are still classified at full resolution."""
 
-    def __init__(self, model: Any = None, detector: Any = "auto", tta: bool = False,
+    def __init__(self, model: Any = None, detector: Any = "auto", tta: bool | str = False,
                  min_face: int = 40, detect_max_side: int | None = None):
         from .detection import create_detector
         from .models import load_model
@@ -51,7 +52,7 @@ class Analyzer:
             self.detector, self.notice = create_detector(detector)
         else:
             self.detector = detector
-        self.tta = tta
+        self.tta = tta_mode(tta)
         self.min_face = min_face
         self.detect_max_side = detect_max_side
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from .settings import cache_dir
 from .tf_runtime import import_tensorflow, native_stderr_silenced
+from .tta import tta_average, tta_mode, tta_views
 
 
 def _tflite_bytes(model, cache_key: str | None) -> bytes:
@@ -94,21 +95,21 @@ class CompiledClassifier:
         interp.invoke()
         return interp.get_tensor(self._out).copy()
 
-    def __call__(self, batch: np.ndarray, tta: bool = False) -> np.ndarray:
-        """Probabilities ``(N, 7)``. With ``tta`` the mirrored faces are averaged in."""
+    def __call__(self, batch: np.ndarray, tta: bool | str = False) -> np.ndarray:
+        """Probabilities ``(N, 7)``; ``tta`` (see :mod:`fer.tta`) averages several views."""
         batch = np.ascontiguousarray(batch, dtype=np.float32)
         if batch.shape[0] == 0:
             return np.zeros((0, 7), np.float32)
-        if tta:
-            both = self(np.concatenate([batch, batch[:, :, ::-1]]), tta=False)
-            n = batch.shape[0]
-            return (both[:n] + both[n:]) / 2
+        mode = tta_mode(tta)
+        if mode != "off":
+            return tta_average(self(tta_views(batch, mode)), batch.shape[0])
         with self._lock:
             if self._interpreter is not None:
                 return self._run_tflite(batch)
             return self._fn(batch).numpy()
 
-    def predict_batched(self, images: np.ndarray, tta: bool = False, batch_size: int = 256) -> np.ndarray:
+    def predict_batched(self, images: np.ndarray, tta: bool | str = False,
+                        batch_size: int = 256) -> np.ndarray:
         """Probabilities for a large array, in chunks (evaluation)."""
         parts = [self(images[i:i + batch_size], tta=tta) for i in range(0, len(images), batch_size)]
         return np.concatenate(parts) if parts else np.zeros((0, 7), np.float32)

@@ -35,6 +35,7 @@ import numpy as np
 from .drawing import annotate_bgr
 from .emotions import DISPLAY_NAMES, EMOTIONS
 from .tracking import FaceTracker
+from .tta import tta_mode
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ class Settings:
 
     model: str = "shallow"
     detector: str = "auto"
-    tta: bool = False
+    tta: str = "off"  # a fer.tta mode
     min_face: int = 40
     both_models: bool = False
     other_model: str | None = None  # both-models mode; None: the first other installed model
@@ -75,6 +76,8 @@ class LiveSettings:
 
     def __init__(self, **values: Any) -> None:
         object.__setattr__(self, "_lock", threading.Lock())
+        if "tta" in values:
+            values["tta"] = tta_mode(values["tta"])
         object.__setattr__(self, "_current", Settings(**values))
 
     def snapshot(self) -> Settings:
@@ -85,6 +88,8 @@ class LiveSettings:
         unknown = set(changes) - set(self._FIELDS)
         if unknown:
             raise AttributeError(f"unknown live setting(s): {', '.join(sorted(unknown))}")
+        if "tta" in changes:
+            changes["tta"] = tta_mode(changes["tta"])
         with self._lock:
             object.__setattr__(self, "_current", replace(self._current, **changes))
             return self._current
@@ -203,17 +208,18 @@ class LiveProcessor:
             self._detectors[name] = create_detector(name)
         return self._detectors[name]
 
-    def analyzer(self, model: str, detector: str, tta: bool, min_face: int):
+    def analyzer(self, model: str, detector: str, tta: bool | str, min_face: int):
         """The (cached) Analyzer for these settings."""
-        key = (model, detector, bool(tta), int(min_face))
+        tta = tta_mode(tta)
+        key = (model, detector, tta, int(min_face))
         if key not in self._analyzers:
             if self._factory is not None:
-                analyzer = self._factory(model, detector, bool(tta), int(min_face))
+                analyzer = self._factory(model, detector, tta, int(min_face))
             else:
                 from .analyzer import Analyzer
 
                 det, notice = self._detector(detector)
-                analyzer = Analyzer(model=model, detector=det, tta=bool(tta), min_face=int(min_face),
+                analyzer = Analyzer(model=model, detector=det, tta=tta, min_face=int(min_face),
                                     detect_max_side=LIVE_DETECT_MAX_SIDE)
                 analyzer.notice = notice
             self._analyzers[key] = analyzer
@@ -334,7 +340,7 @@ class LiveProcessor:
         if self.draw_overlay:
             names = model_name + (f" + {self._other_name}" if self.other is not None else "")
             lines = [f"{self.fps:4.1f} FPS  {self.latency_ms:3.0f} ms",
-                     names + (" (flip TTA)" if s.tta else "")]
+                     names + (f" (TTA: {tta_mode(s.tta)})" if tta_mode(s.tta) != "off" else "")]
             _draw_overlay(out, lines)
 
         main = max(tracks, key=lambda t: t.box[2] * t.box[3]) if tracks else None

@@ -34,6 +34,13 @@ class ModelInfo:
     def accuracy_tta(self) -> float | None:
         return self.card.get("validation_tta", {}).get("accuracy")
 
+    def accuracy_by_tta(self) -> dict[str, float]:
+        """PublicTest accuracy per test-time augmentation mode, for the modes the card has."""
+        from .tta import CARD_KEYS
+
+        found = {mode: self.card.get(key, {}).get("accuracy") for mode, key in CARD_KEYS.items()}
+        return {mode: acc for mode, acc in found.items() if isinstance(acc, (int, float))}
+
     @property
     def ms_per_face(self) -> float | None:
         return self.card.get("speed", {}).get("ms_per_face_batch1")

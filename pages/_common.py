@@ -30,6 +30,7 @@ from fer.detection import YUNET_UNAVAILABLE_NOTICE, available_detectors, create_
 from fer.errors import ImageLoadError, ModelNotFoundError
 from fer.image_io import IMAGE_EXTENSIONS, load_image
 from fer.registry import DEFAULT_MODEL, ModelInfo, available_models, get_model_info
+from fer.tta import TTA_LABELS, TTA_MODES, tta_mode
 
 #: File types the photo uploaders accept (without dots).
 IMAGE_TYPES = [ext.lstrip(".") for ext in IMAGE_EXTENSIONS]
@@ -53,7 +54,7 @@ class Settings:
     model: str | None
     detector: str
     min_face: int
-    tta: bool
+    tta: str  # a fer.tta mode: off, flip or shift
     models: tuple[str, ...] = ()
     detector_notice: str | None = None
 
@@ -100,7 +101,7 @@ def get_classifier(name: str):
 
 
 @st.cache_resource(show_spinner="Preparing the analyzer…")
-def _analyzer(path: str, mtime_ns: int, detector: str, tta: bool, min_face: int):
+def _analyzer(path: str, mtime_ns: int, detector: str, tta: str, min_face: int):
     from fer.analyzer import Analyzer
 
     info, classifier = _classifier(path, mtime_ns)
@@ -110,10 +111,10 @@ def _analyzer(path: str, mtime_ns: int, detector: str, tta: bool, min_face: int)
     return analyzer
 
 
-def get_analyzer(model: str, detector: str = "auto", tta: bool = False,
+def get_analyzer(model: str, detector: str = "auto", tta: bool | str = False,
                  min_face: int = MIN_FACE_DEFAULT):
     """A cached :class:`fer.analyzer.Analyzer`; raises ModelNotFoundError."""
-    return _analyzer(*_model_key(model), detector, bool(tta), int(min_face))
+    return _analyzer(*_model_key(model), detector, tta_mode(tta), int(min_face))
 
 
 # --------------------------------------------------------------------------------------------
@@ -126,6 +127,11 @@ def _installed() -> dict[str, ModelInfo]:
 
 def _default_detector(options: list[str]) -> str:
     return options[0]  # available_detectors() lists the best first
+
+
+def _tta_setting() -> str:
+    value = st.session_state.get(K_TTA, "off")
+    return value if value in TTA_MODES else "off"
 
 
 def default_settings() -> Settings:
@@ -141,7 +147,7 @@ def default_settings() -> Settings:
         detector = _default_detector(detectors)
     return Settings(model=model, detector=detector,
                     min_face=int(st.session_state.get(K_MIN_FACE, MIN_FACE_DEFAULT)),
-                    tta=bool(st.session_state.get(K_TTA, False)), models=tuple(installed))
+                    tta=_tta_setting(), models=tuple(installed))
 
 
 def sidebar() -> Settings:
@@ -158,8 +164,8 @@ def sidebar() -> Settings:
         state[K_DETECTOR] = _default_detector(detectors)
     if not isinstance(state.get(K_MIN_FACE), int):
         state[K_MIN_FACE] = MIN_FACE_DEFAULT
-    if not isinstance(state.get(K_TTA), bool):
-        state[K_TTA] = False
+    if state.get(K_TTA) not in TTA_MODES:
+        state[K_TTA] = "off"
 
     notice = None
     with st.sidebar:
@@ -191,13 +197,17 @@ def sidebar() -> Settings:
         min_face = st.slider("Minimum face size (px)", 16, 200, step=4, key=K_MIN_FACE,
                              help="Smaller faces are ignored (shorter side of the face box, "
                                   "in image pixels).")
-        tta_help = "Also classify the mirrored face and average: a little more accurate, " \
-                   "twice the work."
-        if model is not None and installed[model].accuracy_tta is not None:
-            tta_help += f" {model}: {100 * installed[model].accuracy_tta:.1f} % with flip TTA."
-        tta = st.toggle("Flip test-time augmentation", key=K_TTA, help=tta_help)
+        tta_help = ("Classify several views of each face and average them: the mirrored face "
+                    "(twice the work), or also 2-pixel shifts of both (ten times the work). "
+                    "More accurate, slower.")
+        if model is not None:
+            shown = [f"{TTA_LABELS[m].split(' (')[0].lower()} {100 * a:.1f} %"
+                     for m, a in installed[model].accuracy_by_tta().items()]
+            tta_help += f" {model} on PublicTest: " + ", ".join(shown) + "."
+        tta = st.selectbox("Test-time augmentation", TTA_MODES, key=K_TTA,
+                           format_func=TTA_LABELS.get, help=tta_help)
         st.caption("Everything runs on this machine; no image leaves it.")
-    settings = Settings(model=model, detector=detector, min_face=int(min_face), tta=bool(tta),
+    settings = Settings(model=model, detector=detector, min_face=int(min_face), tta=str(tta),
                         models=tuple(installed), detector_notice=notice)
     state[K_SETTINGS] = settings
     return settings

@@ -12,6 +12,7 @@ from fer.charts import comparison_bar_chart
 from fer.drawing import annotate
 from fer.emotions import DISPLAY_NAMES
 from fer.registry import MODEL_NAMES, available_models
+from fer.tta import TTA_LABELS
 from pages._common import (FAILED, for_display, get_analyzer, get_detector, get_settings, memo,
                            photo_input, run_or_report, show_model_missing)
 
@@ -69,7 +70,8 @@ def main() -> None:
         st.image(for_display(photo.image), caption=photo.name)
         return
     st.caption(f"{n} face{'s' if n != 1 else ''} found by {settings.detector} in "
-               f"{result['detect_ms']:.0f} ms" + (" · flip TTA on" if settings.tta else ""))
+               f"{result['detect_ms']:.0f} ms"
+               + (f" · TTA: {TTA_LABELS[settings.tta].lower()}" if settings.tta != "off" else ""))
 
     columns = st.columns(len(names))
     for column, name in zip(columns, names):

@@ -44,6 +44,7 @@ def overview(models: list[ModelInfo]) -> pd.DataFrame:
             "model": m.name,
             "accuracy": _pct(m.accuracy),
             "with flip TTA": _pct(m.accuracy_tta),
+            "with flip + shift TTA": _pct(m.accuracy_by_tta().get("shift")),
             "ms / face (batch 1)": (f"{speed['ms_per_face_batch1']:.2f}"
                                     if "ms_per_face_batch1" in speed else NOT_RECORDED),
             "faces / s (batch 64)": (f"{speed['faces_per_s_batch64']:,.0f}"
@@ -65,7 +66,7 @@ def model_card(info: ModelInfo) -> None:
     plain, tta = card.get("validation", {}), card.get("validation_tta", {})
     speed, training = card.get("speed", {}), card.get("training", {})
 
-    c1, c2, c3, c4, c5 = st.columns(5)
+    c1, c2, c2b, c3, c4, c5 = st.columns(6)
     delta = None
     if isinstance(info.accuracy, (int, float)) and isinstance(info.accuracy_tta, (int, float)):
         delta = f"{100 * (info.accuracy_tta - info.accuracy):+.1f} pts"
@@ -77,6 +78,12 @@ def model_card(info: ModelInfo) -> None:
               help=card.get("validation_split", "FER2013 PublicTest"))
     c2.metric("With flip TTA", shown(_pct(info.accuracy_tta)), delta=delta,
               help="Each face and its mirror image, probabilities averaged.")
+    shift = info.accuracy_by_tta().get("shift")
+    c2b.metric("With flip + shift TTA", shown(_pct(shift)),
+               delta=(f"{100 * (shift - info.accuracy):+.1f} pts"
+                      if shift is not None and isinstance(info.accuracy, (int, float)) else None),
+               help="Ten views per face: the face and its mirror, each also moved 2 pixels "
+                    "left, right, up and down; probabilities averaged.")
     speed_help = "One face at a time"
     if "faces_per_s_batch64" in speed:
         speed_help += f"; {speed['faces_per_s_batch64']:,.0f} faces/s in batches of 64"
@@ -117,6 +124,7 @@ def model_card(info: ModelInfo) -> None:
             "epochs": training.get("epochs"),
             "training time": _duration(training.get("wall_seconds")),
             "machine": training.get("machine"),
+            "notes": "; ".join(training.get("notes") or []) or None,
             "optimizer": training.get("optimizer"),
             "schedule": training.get("schedule"),
             "loss": training.get("loss"),

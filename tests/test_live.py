@@ -88,7 +88,7 @@ def test_settings_change_mid_stream_switches_model(live_env, frame_bgr):
     assert processor.drain()[-1].model == "deep"
     processor.settings.update(model="shallow", tta=True, min_face=60)
     processor.process_bgr(frame_bgr)
-    assert processor.current.model_name == "shallow" and processor.current.tta
+    assert processor.current.model_name == "shallow" and processor.current.tta == "flip"
     assert processor.current.min_face == 60
     processor.settings.update(tta=False, min_face=40)
     processor.process_bgr(frame_bgr)

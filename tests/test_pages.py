@@ -108,7 +108,9 @@ def test_home_and_sidebar(app_env):
         "shallow: 50.0 % on PublicTest, 1.00 ms/face", "deep: 50.0 % on PublicTest, 1.00 ms/face"]
     assert at.sidebar.selectbox(key="fer_detector").value == "yunet"
     assert at.sidebar.slider(key="fer_min_face").value == 40
-    assert at.sidebar.toggle(key="fer_tta").value is False
+    tta = at.sidebar.selectbox(key="fer_tta")
+    assert tta.value == "off" and tta.options == [
+        "Off", "Mirror (2 views)", "Mirror + shifts (10 views)"]
     links = at.get("page_link")
     assert [link.proto.label for link in links] == [
         "Photo", "Live", "Video", "Batch", "Compare", "Models"]
