@@ -118,6 +118,15 @@ def _check_image(image_rgb: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image_rgb)
 
 
+def _search_plan(image_rgb: np.ndarray, min_face: int, max_side: int,
+                 smallest_px: int) -> tuple[np.ndarray, int, float]:
+    """Checked image, clamped ``min_face`` and the scale the detector searches at."""
+    image_rgb = _check_image(image_rgb)
+    height, width = image_rgb.shape[:2]
+    min_face = max(0, int(min_face))
+    return image_rgb, min_face, _detection_scale(height, width, max_side, min_face, smallest_px)
+
+
 def _detection_scale(height: int, width: int, max_side: int, min_face: int, min_face_px: int) -> float:
     """Factor (<= 1) to shrink the image by before detection.
 
@@ -203,10 +212,9 @@ class HaarDetector:
     def detect(self, image_rgb: np.ndarray, min_face: int = 40,
                max_side: int | None = None) -> list[Detection]:
         """Faces at least ``min_face`` px wide in original pixels, sorted left to right."""
-        image_rgb = _check_image(image_rgb)
+        image_rgb, min_face, scale = _search_plan(image_rgb, min_face, max_side or HAAR_MAX_SIDE,
+                                                  HAAR_MIN_FACE_PX)
         height, width = image_rgb.shape[:2]
-        min_face = max(0, int(min_face))
-        scale = _detection_scale(height, width, max_side or HAAR_MAX_SIDE, min_face, HAAR_MIN_FACE_PX)
         gray = _resize(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY), scale)
         gray = cv2.equalizeHist(gray)
         side = max(1, int(math.floor(min_face * scale)))
@@ -266,10 +274,9 @@ class YuNetDetector:
     def detect(self, image_rgb: np.ndarray, min_face: int = 40,
                max_side: int | None = None) -> list[Detection]:
         """Faces at least ``min_face`` px (shorter box side, original pixels), sorted left to right."""
-        image_rgb = _check_image(image_rgb)
+        image_rgb, min_face, scale = _search_plan(image_rgb, min_face, max_side or DETECT_MAX_SIDE,
+                                                  YUNET_MIN_FACE_PX)
         height, width = image_rgb.shape[:2]
-        min_face = max(0, int(min_face))
-        scale = _detection_scale(height, width, max_side or DETECT_MAX_SIDE, min_face, YUNET_MIN_FACE_PX)
         bgr = cv2.cvtColor(_resize(image_rgb, scale), cv2.COLOR_RGB2BGR)
         size = (bgr.shape[1], bgr.shape[0])
         with self._lock:
