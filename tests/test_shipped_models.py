@@ -52,6 +52,6 @@ def test_shift_tta_on_a_fixed_sample_matches_card(name):
     info, classifier = load_model(name)
     x = to_model_input(test.images, classifier.input_size)
     shifted = classification_report(test.labels, classifier.predict_batched(x, tta="shift").argmax(1))
-    flipped = classification_report(test.labels, classifier.predict_batched(x, tta="flip").argmax(1))
+    plain = classification_report(test.labels, classifier.predict_batched(x).argmax(1))
     assert shifted["accuracy"] >= info.card[CARD_KEYS["shift"]]["accuracy"] - 0.03
-    assert shifted["accuracy"] >= flipped["accuracy"] - 0.01  # more views do not hurt
+    assert shifted["accuracy"] > plain["accuracy"]  # ten views beat one on the same faces
