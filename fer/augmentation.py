@@ -77,9 +77,16 @@ def build_augmenter(seed: int, erase_probability: float = 0.5):
         ],
         name="augmenter",
     )
+    allow_jit_on_jax(augmenter)
+    return augmenter
+
+
+def allow_jit_on_jax(augmenter) -> None:
+    """Keras marks shift and zoom as not XLA-safe (a TensorFlow limitation); on JAX they trace
+    fine, and without jit a training step is ~100x slower. The flag is not saved, so a loaded
+    checkpoint needs this again."""
+    import keras
+
     if keras.backend.backend() == "jax":
-        # Keras marks shift and zoom as not XLA-safe (a TensorFlow limitation); on JAX they
-        # trace fine, and without jit a training step is ~100x slower.
         for layer in augmenter.layers:
             layer.supports_jit = True
-    return augmenter

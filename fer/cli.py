@@ -9,8 +9,16 @@ import os
 import sys
 from pathlib import Path
 
+from .architectures import ARCHITECTURES
 from .errors import FerError
 
+
+def _add_analyzer_options(p) -> None:
+    """The options of an Analyzer, shared by predict and video."""
+    p.add_argument("--model", default=None, help="shallow (default), deep, or a .keras file")
+    p.add_argument("--detector", default="auto", choices=["auto", "yunet", "haar"])
+    _add_tta(p)
+    p.add_argument("--min-face", type=int, default=40, help="smallest face side in pixels")
 
 
 def _add_tta(p) -> None:
@@ -24,7 +32,7 @@ def _add_tta(p) -> None:
 
 def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train a model on FER2013 and write it with its model card")
-    p.add_argument("--arch", required=True, choices=["shallow", "deep"])
+    p.add_argument("--arch", required=True, choices=ARCHITECTURES)
     p.add_argument("--data", default=None, help="FER2013 root (Kaggle layout) or fer2013.csv "
                    "(default: $FER2013_DIR or ../shared/datasets/fer2013)")
     p.add_argument("--out", default="models")
@@ -70,7 +78,7 @@ def _cmd_train(args) -> int:
 def _add_card(sub) -> None:
     p = sub.add_parser("card", help="write the model card of a model trained elsewhere "
                                     "(e.g. on a GPU with the JAX backend) from its run's state")
-    p.add_argument("--arch", required=True, choices=["shallow", "deep"])
+    p.add_argument("--arch", required=True, choices=ARCHITECTURES)
     p.add_argument("--out", default="models", help="folder with <arch>.keras and .checkpoints/")
     p.add_argument("--data", default=None, help="FER2013 root or fer2013.csv for validation "
                    "(default: $FER2013_DIR or ../shared/datasets/fer2013)")
@@ -91,10 +99,7 @@ def _cmd_card(args) -> int:
 def _add_predict(sub) -> None:
     p = sub.add_parser("predict", help="find faces and their expressions in photos")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders of images")
-    p.add_argument("--model", default=None, help="shallow (default), deep, or a .keras file")
-    p.add_argument("--detector", default="auto", choices=["auto", "yunet", "haar"])
-    _add_tta(p)
-    p.add_argument("--min-face", type=int, default=40, help="smallest face side in pixels")
+    _add_analyzer_options(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of lines")
     p.add_argument("--out", default=None, help="write annotated images: a file (one input) or a folder")
     p.add_argument("--csv", default=None, help="write one row per face to this CSV file")
@@ -115,10 +120,7 @@ def _add_video(sub) -> None:
     p.add_argument("--csv", default=None, help="write one row per analysed frame and face")
     p.add_argument("--json", action="store_true",
                    help="print the rows and per-face summaries as JSON instead of lines")
-    p.add_argument("--model", default=None, help="shallow (default), deep, or a .keras file")
-    p.add_argument("--detector", default="auto", choices=["auto", "yunet", "haar"])
-    _add_tta(p)
-    p.add_argument("--min-face", type=int, default=40, help="smallest face side in pixels")
+    _add_analyzer_options(p)
     p.add_argument("--no-smoothing", action="store_true",
                    help="raw per-frame probabilities (default: smoothed over time)")
     p.add_argument("--smoothing", type=float, default=0.6,

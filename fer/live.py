@@ -65,6 +65,9 @@ class Settings:
     both_models: bool = False
     other_model: str | None = None  # both-models mode; None: the first other installed model
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tta", tta_mode(self.tta))  # True/False from callers
+
 
 class LiveSettings:
     """Thread-safe holder of the settings the page changes while the stream runs.
@@ -76,8 +79,6 @@ class LiveSettings:
 
     def __init__(self, **values: Any) -> None:
         object.__setattr__(self, "_lock", threading.Lock())
-        if "tta" in values:
-            values["tta"] = tta_mode(values["tta"])
         object.__setattr__(self, "_current", Settings(**values))
 
     def snapshot(self) -> Settings:
@@ -88,8 +89,6 @@ class LiveSettings:
         unknown = set(changes) - set(self._FIELDS)
         if unknown:
             raise AttributeError(f"unknown live setting(s): {', '.join(sorted(unknown))}")
-        if "tta" in changes:
-            changes["tta"] = tta_mode(changes["tta"])
         with self._lock:
             object.__setattr__(self, "_current", replace(self._current, **changes))
             return self._current
@@ -340,7 +339,7 @@ class LiveProcessor:
         if self.draw_overlay:
             names = model_name + (f" + {self._other_name}" if self.other is not None else "")
             lines = [f"{self.fps:4.1f} FPS  {self.latency_ms:3.0f} ms",
-                     names + (f" (TTA: {tta_mode(s.tta)})" if tta_mode(s.tta) != "off" else "")]
+                     names + (f" (TTA: {s.tta})" if s.tta != "off" else "")]
             _draw_overlay(out, lines)
 
         main = max(tracks, key=lambda t: t.box[2] * t.box[3]) if tracks else None

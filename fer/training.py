@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from .architectures import build
-from .augmentation import augmentation_recipe, build_augmenter, random_erasing_layer
+from .augmentation import (allow_jit_on_jax, augmentation_recipe, build_augmenter,
+                           random_erasing_layer)
 from .dataset import load_split
 from .emotions import EMOTIONS, NUM_CLASSES
 from .evaluation import classification_report
@@ -227,9 +228,8 @@ def train(cfg: TrainConfig) -> dict | None:
 
             distillation_objects()
         model = keras.models.load_model(ckpt_dir / "last.keras")
-        if _backend() == "jax":  # the augmenter's jit flags are not saved; see build_augmenter
-            for layer in model.get_layer("augmenter").layers:
-                layer.supports_jit = True
+        if _backend() == "jax":
+            allow_jit_on_jax(model.get_layer("augmenter"))
             model.jit_compile = True
         _say(cfg, f"resuming {cfg.arch} after epoch {state['epoch']}")
         if state["config"].get("epochs") != cfg.epochs:
@@ -276,9 +276,14 @@ def train(cfg: TrainConfig) -> dict | None:
                   f"python -m fer card --arch {cfg.arch} --out {cfg.out}")
         return None
     card = write_model_card(final, model_path, cfg, state, val_split)
-    _say(cfg, f"wrote {model_path} and {model_path.with_suffix('.json')}: validation accuracy "
-              f"{card['validation']['accuracy']:.4f} ({card['validation_tta']['accuracy']:.4f} with flip TTA)")
+    _say(cfg, f"wrote {model_path} and {_card_summary(model_path, card)}")
     return card
+
+
+def _card_summary(model_path: Path, card: dict) -> str:
+    return (f"{model_path.with_suffix('.json')}: validation accuracy "
+            f"{card['validation']['accuracy']:.4f} ({card['validation_tta']['accuracy']:.4f} "
+            "with flip TTA)")
 
 
 def write_card_from_checkpoint(arch: str, out: str, data: str | None = None,
@@ -301,8 +306,7 @@ def write_card_from_checkpoint(arch: str, out: str, data: str | None = None,
     model_path = Path(out) / f"{arch}.keras"
     model = keras.models.load_model(model_path, compile=False)
     card = write_model_card(model, model_path, cfg, state, val_split)
-    _say(cfg, f"wrote {model_path.with_suffix('.json')}: validation accuracy "
-              f"{card['validation']['accuracy']:.4f} ({card['validation_tta']['accuracy']:.4f} with flip TTA)")
+    _say(cfg, f"wrote {_card_summary(model_path, card)}")
     return card
 
 

@@ -311,7 +311,7 @@ class VideoInfo:
 
     def every(self, every: int | None = None) -> int:
         """The analysis step :func:`analyze_video` will use for ``every``."""
-        return int(every) if every else default_every(self.fps)
+        return analysis_step(every, self.fps)
 
 
 def probe_video(source: Any, name: str | None = None) -> VideoInfo:
@@ -325,6 +325,11 @@ def probe_video(source: Any, name: str | None = None) -> VideoInfo:
                          int(stream.height or 0), getattr(stream.codec_context, "name", "") or "")
     finally:
         container.close()
+
+
+def analysis_step(every: int | None, fps: float) -> int:
+    """``every`` when given, else :func:`default_every` for this frame rate."""
+    return int(every) if every else default_every(fps)
 
 
 def default_every(fps: float, per_second: float = ANALYSED_PER_SECOND) -> int:
@@ -467,7 +472,7 @@ def analyze_video(source: Any, analyzer, every: int | None = None, smoothing: fl
     started = time.perf_counter()
     container, stream = _open_input(source, shown)
     fps, _, duration, frames_total, total_exact = _stream_facts(container, stream)
-    step = int(every) if every else default_every(fps)
+    step = analysis_step(every, fps)
     result = result if result is not None else VideoResult()
     result.fps, result.frames_total, result.duration, result.every = fps, frames_total, duration, step
     result.smoothing, result.name = smoothing, shown

@@ -372,7 +372,7 @@ def download_row(files: list[tuple[str, Any, str, str]]) -> None:
                                    icon=":material/download:", on_click="ignore")
 
 
-_FAILED = object()
+FAILED = object()
 
 
 def run_or_report(spinner: str, compute):
@@ -387,10 +387,7 @@ def run_or_report(spinner: str, compute):
         show_model_missing(exc)
     except FerError as exc:
         st.error(str(exc))
-    return _FAILED
-
-
-FAILED = _FAILED
+    return FAILED
 
 
 # --------------------------------------------------------------------------------------------
