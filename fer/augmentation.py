@@ -7,10 +7,11 @@ from __future__ import annotations
 import functools
 
 
-def augmentation_recipe(erase_probability: float) -> str:
+def augmentation_recipe(erase_probability: float, geometry: float = 0.1) -> str:
     """The augmentation as the model card describes it."""
-    return ("horizontal flip; random shift up to 10%; rotation up to 10 degrees; zoom up to 10% "
-            f"(reflect fill); random erasing p={erase_probability:g} of 2-20% of the area")
+    return (f"horizontal flip; random shift up to {geometry:.0%}; rotation up to 10 degrees; "
+            f"zoom up to {geometry:.0%} (reflect fill); random erasing p={erase_probability:g} "
+            "of 2-20% of the area")
 
 
 @functools.cache
@@ -62,17 +63,18 @@ def random_erasing_layer():
     return RandomErasing
 
 
-def build_augmenter(seed: int, erase_probability: float = 0.5):
-    """A Keras pipeline over float batches ``(N, 48, 48, 1)``; active only with training=True."""
+def build_augmenter(seed: int, erase_probability: float = 0.5, geometry: float = 0.1):
+    """A Keras pipeline over float batches ``(N, 48, 48, 1)``; active only with training=True.
+    ``geometry`` is the largest shift and zoom, as a fraction of the side."""
     import keras
     from keras import layers
 
     augmenter = keras.Sequential(
         [
             layers.RandomFlip("horizontal", seed=seed),
-            layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", seed=seed + 1),
+            layers.RandomTranslation(geometry, geometry, fill_mode="reflect", seed=seed + 1),
             layers.RandomRotation(10 / 360, fill_mode="reflect", seed=seed + 2),
-            layers.RandomZoom(0.1, fill_mode="reflect", seed=seed + 3),
+            layers.RandomZoom(geometry, fill_mode="reflect", seed=seed + 3),
             random_erasing_layer()(erase_probability, seed=seed + 4, name="random_erasing"),
         ],
         name="augmenter",

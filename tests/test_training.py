@@ -68,13 +68,17 @@ def test_time_budget_shortens_the_run_and_card_can_be_rewritten(tmp_path, capsys
 
     root = fer2013_root()
     out = tmp_path / "models"
-    card = train(TrainConfig(arch="shallow", data=str(root), out=str(out), epochs=6, batch_size=64,
-                             limit=128, val_limit=64, speed_seconds=0.1, time_budget=0.001))
+    card = train(TrainConfig(arch="shallow", data=str(root), out=str(out), epochs=8, batch_size=64,
+                             limit=128, val_limit=64, speed_seconds=0.1, time_budget=0.001,
+                             checkpoint_every=3))
     log = capsys.readouterr().out
-    # the first epoch compiles, the second is timed; nothing more fits in 0.06 s
-    assert card["training"]["epochs"] == 2 and "epoch 3/" not in log
-    assert "--time-budget 0.001 min set the run to 2 epochs" in card["training"]["notes"][0]
-    assert "--epochs 2 " in card["training"]["command"]
+    # the first epoch compiles, the next three are timed; nothing more fits in 0.06 s
+    assert card["training"]["epochs"] == 4 and "epoch 5/" not in log
+    assert "--time-budget 0.001 min set the run to 4 epochs" in card["training"]["notes"][0]
+    assert "--epochs 4 " in card["training"]["command"]
+    # checkpoints every 3 epochs and at the end
+    state = json.loads((out / ".checkpoints" / "shallow" / "state.json").read_text())
+    assert state["epoch"] == 4
     (out / "shallow.json").unlink()
     again = write_card_from_checkpoint("shallow", str(out), str(root), speed_seconds=0.1)
     assert (out / "shallow.json").exists()
@@ -113,3 +117,16 @@ def test_distillation_from_a_teacher_writes_a_student(tmp_path):
     assert "distilled from teacher.keras" in card["training"]["loss"]
     assert f"--teacher {teacher}" in card["training"]["command"]
     assert card["parameters"] < 1_000_000  # the student, not the teacher, was saved
+
+
+def test_mixing_and_geometry_reach_the_card_and_command(tmp_path, capsys):
+    root = fer2013_root()
+    card = train(TrainConfig(arch="shallow", data=str(root), out=str(tmp_path), epochs=1,
+                             batch_size=64, limit=256, val_limit=64, speed_seconds=0.1,
+                             geometry=0.2, mix="cutmix", mix_alpha=1.0, mix_probability=1.0,
+                             seed=7))
+    assert "random shift up to 20%" in card["augmentation"]
+    assert "CutMix with Beta(1, 1) on 100% of batches" in card["augmentation"]
+    command = card["training"]["command"]
+    assert "--geometry 0.2 --mix cutmix --mix-alpha 1 --mix-prob 1" in command
+    assert "--seed 7" in command
