@@ -5,7 +5,8 @@ Budgets on this 2-core CPU (measured ~18 GMAC/s at batch 1) shaped them:
 - shallow: ~12 M multiply-adds, so one face takes under 1 ms; a strided stem and depthwise-
   separable blocks (as in MobileNet / mini-Xception) keep width where the compute is cheap.
 - deep: a VGG-style stack (the family behind the best single-network FER2013 results), with
-  one conv at full resolution and two per block below it, sized to train in about 2 hours.
+  one conv at full resolution and two per block below it. The shipped deep model averages two
+  of these trained with different recipes (:mod:`fer.ensemble`).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .architectures import ARCHITECTURES
 from .errors import FerError
+from .mixing import MIX_MODES
 
 
 def _add_analyzer_options(p) -> None:
@@ -44,6 +45,12 @@ def _add_train(sub) -> None:
     p.add_argument("--optimizer", default="adamw", choices=["adamw", "sgd"],
                    help="AdamW, or SGD with Nesterov momentum 0.9")
     p.add_argument("--erase-prob", type=float, default=0.5, help="random-erasing probability")
+    p.add_argument("--geometry", type=float, default=0.1,
+                   help="largest random shift and zoom, as a fraction of the side")
+    p.add_argument("--mix", default="none", choices=MIX_MODES,
+                   help="blend pairs of training faces and their labels (mixup, CutMix or both)")
+    p.add_argument("--mix-alpha", type=float, default=0.4, help="Beta(a, a) of the mixing weight")
+    p.add_argument("--mix-prob", type=float, default=0.5, help="share of batches that are mixed")
     p.add_argument("--teacher", default=None, metavar="MODEL.keras",
                    help="distil from this trained model as well as from the labels")
     p.add_argument("--distill-alpha", type=float, default=0.5,
@@ -55,6 +62,8 @@ def _add_train(sub) -> None:
     p.add_argument("--limit", type=int, default=None, help="use only N training images")
     p.add_argument("--val-limit", type=int, default=None, help="use only N validation images")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    p.add_argument("--checkpoint-every", type=int, default=1, metavar="N",
+                   help="save the resumable checkpoint every N epochs (default 1)")
     p.set_defaults(func=_cmd_train)
 
 
@@ -67,10 +76,12 @@ def _cmd_train(args) -> int:
     cfg = TrainConfig(arch=args.arch, data=str(args.data or fer2013_dir()), out=args.out,
                       epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
                       weight_decay=args.weight_decay, optimizer=args.optimizer,
-                      seed=args.seed, erase_probability=args.erase_prob, teacher=args.teacher,
+                      seed=args.seed, erase_probability=args.erase_prob, geometry=args.geometry,
+                      mix=args.mix, mix_alpha=args.mix_alpha, mix_probability=args.mix_prob,
+                      teacher=args.teacher,
                       distill_alpha=args.distill_alpha, temperature=args.temperature,
                       time_budget=args.time_budget, limit=args.limit, val_limit=args.val_limit,
-                      resume=args.resume)
+                      resume=args.resume, checkpoint_every=args.checkpoint_every)
     train(cfg)
     return 0
 
@@ -93,6 +104,35 @@ def _cmd_card(args) -> int:
         write_card_from_checkpoint(args.arch, args.out, str(args.data or fer2013_dir()))
     except FileNotFoundError as exc:
         raise FerError(str(exc)) from None
+    return 0
+
+
+def _add_ensemble(sub) -> None:
+    p = sub.add_parser("ensemble", help="average trained models into one model, with its card")
+    p.add_argument("members", nargs="+", metavar="MODEL.keras",
+                   help="two or more trained models (their .json cards are kept in the new card)")
+    p.add_argument("--name", required=True, help="the new model's name, e.g. deep")
+    p.add_argument("--out", default="models", help="folder to write <name>.keras and .json to")
+    p.add_argument("--data", default=None, help="FER2013 root or fer2013.csv for validation "
+                   "(default: $FER2013_DIR or ../shared/datasets/fer2013)")
+    p.set_defaults(func=_cmd_ensemble)
+
+
+def _cmd_ensemble(args) -> int:
+    from .dataset import fer2013_dir
+    from .ensemble import write_ensemble
+
+    missing = [m for m in args.members if not Path(m).is_file()]
+    if missing:
+        raise FerError(f"model file(s) not found: {', '.join(missing)}")
+    if len(args.members) < 2:
+        raise FerError("an ensemble needs two or more models")
+    card = write_ensemble(args.members, args.out, args.name, args.data or fer2013_dir())
+    acc = {key: card[key]["accuracy"] for key in ("validation", "validation_tta",
+                                                  "validation_tta_shift")}
+    print(f"wrote {Path(args.out) / args.name}.keras: validation accuracy "
+          f"{acc['validation']:.4f} ({acc['validation_tta']:.4f} with flip TTA, "
+          f"{acc['validation_tta_shift']:.4f} with 10 views)")
     return 0
 
 
@@ -152,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(sub)
     _add_train(sub)
     _add_card(sub)
+    _add_ensemble(sub)
     return parser
 
 

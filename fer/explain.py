@@ -118,12 +118,20 @@ def _normalise(maps: np.ndarray) -> np.ndarray:
 
 
 def _gradcam(model, batch: np.ndarray, target: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Heatmaps (N, h, w) in [0, 1] at the network's resolution, and the class indices used."""
+    """Heatmaps (N, h, w) in [0, 1] at the network's resolution, and the class indices used.
+    An ensemble's map is the mean of its members' maps for the class the ensemble chose."""
     import tensorflow as tf
 
+    from .ensemble import ensemble_members
     from .tf_runtime import import_tensorflow
 
     import_tensorflow()
+    members = ensemble_members(model)
+    if members:
+        predicted = model(tf.convert_to_tensor(batch, tf.float32), training=False).numpy()
+        targets = _target_indices(target, len(batch), predicted)
+        maps = np.mean([_gradcam(member, batch, targets)[0] for member in members], axis=0)
+        return _normalise(maps), targets
     graph, has_conv, head = _explainer(model)
     x = tf.convert_to_tensor(batch, tf.float32)
     with tf.GradientTape(persistent=True) as tape:

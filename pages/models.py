@@ -120,33 +120,45 @@ def model_card(info: ModelInfo) -> None:
 
     st.markdown("**Training**")
     if training:
-        recipe = {
-            "epochs": training.get("epochs"),
-            "training time": _duration(training.get("wall_seconds")),
-            "machine": training.get("machine"),
-            "notes": "; ".join(training.get("notes") or []) or None,
-            "optimizer": training.get("optimizer"),
-            "schedule": training.get("schedule"),
-            "loss": training.get("loss"),
-            "batch size": training.get("batch_size"),
-            "seed": training.get("seed"),
-            "training images": training.get("train_images"),
-            "augmentation": card.get("augmentation"),
-            "preprocessing": card.get("preprocessing"),
-        }
-        st.table(pd.DataFrame({"value": [str(v) for v in recipe.values() if v is not None]},
-                              index=[k for k, v in recipe.items() if v is not None]))
-        if training.get("history"):
-            st.altair_chart(training_history_chart(training["history"]), width="stretch")
-        if training.get("command"):
-            st.markdown("To reproduce this model:")
-            st.code(training["command"], language="bash")
-        for label, key in (("Evaluate it", "evaluate_command"), ("Time it", "speed_command")):
-            if card.get(key):
-                st.markdown(f"{label}:")
-                st.code(card[key], language="bash")
+        _training_details(training, card)
     else:
         st.caption(f"Training recipe {NOT_RECORDED}.")
+    for i, member in enumerate(card.get("members") or [], start=1):
+        accuracy = member.get("accuracy", {})
+        st.markdown(f"**Member {i}**: {member.get('architecture') or 'network'}, "
+                    f"{_pct(accuracy.get('off'))} alone ({_pct(accuracy.get('flip'))} with flip "
+                    f"TTA, {_pct(accuracy.get('shift'))} with 10 views)")
+        if member.get("training"):
+            _training_details(member["training"], member)
+
+
+def _training_details(training: dict, card: dict) -> None:
+    """The recipe table, the accuracy curve and the commands of one training run."""
+    recipe = {
+        "epochs": training.get("epochs"),
+        "training time": _duration(training.get("wall_seconds")),
+        "machine": training.get("machine"),
+        "notes": "; ".join(training.get("notes") or []) or None,
+        "optimizer": training.get("optimizer"),
+        "schedule": training.get("schedule"),
+        "loss": training.get("loss"),
+        "batch size": training.get("batch_size"),
+        "seed": training.get("seed"),
+        "training images": training.get("train_images"),
+        "augmentation": card.get("augmentation"),
+        "preprocessing": card.get("preprocessing"),
+    }
+    st.table(pd.DataFrame({"value": [str(v) for v in recipe.values() if v is not None]},
+                          index=[k for k, v in recipe.items() if v is not None]))
+    if training.get("history"):
+        st.altair_chart(training_history_chart(training["history"]), width="stretch")
+    if training.get("command"):
+        st.markdown("To reproduce this model:")
+        st.code(training["command"], language="bash")
+    for label, key in (("Evaluate it", "evaluate_command"), ("Time it", "speed_command")):
+        if card.get(key):
+            st.markdown(f"{label}:")
+            st.code(card[key], language="bash")
 
 
 def main() -> None:

@@ -277,6 +277,27 @@ def test_models_page_full_cards(app_env, tmp_path, monkeypatch):
     assert "Validation accuracy" in labels and "With flip TTA" in labels and "Parameters" in labels
 
 
+def test_models_page_shows_ensemble_members(app_env, tmp_path, monkeypatch):
+    for name in ("shallow", "deep"):
+        shutil.copy(app_env / f"{name}.keras", tmp_path / f"{name}.keras")
+        card = _full_card(name, 0.5)
+        if name == "deep":
+            card["members"] = [
+                {"architecture": "deep", "augmentation": f"recipe {i}",
+                 "accuracy": {"off": 0.6 + i / 100, "flip": 0.62, "shift": 0.63},
+                 "training": {**card["training"], "command": f"python -m fer train member {i}"}}
+                for i in (1, 2)]
+        (tmp_path / f"{name}.json").write_text(json.dumps(card))
+    monkeypatch.setenv("FER_MODELS_DIR", str(tmp_path))
+    at = _app("pages/models.py")
+    assert not at.exception, at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "Member 1**: deep, 61.0 % alone" in text and "Member 2**: deep, 62.0 % alone" in text
+    assert len(_charts(at)) == 8  # two more training histories, one per member
+    codes = [c.value for c in at.code]
+    assert "python -m fer train member 1" in codes and "python -m fer train member 2" in codes
+
+
 def test_models_page_minimal_and_missing_cards(app_env, tmp_path, monkeypatch):
     shutil.copy(app_env / "shallow.keras", tmp_path / "shallow.keras")  # no card, no deep
     monkeypatch.setenv("FER_MODELS_DIR", str(tmp_path))
