@@ -127,7 +127,10 @@ def _cmd_ensemble(args) -> int:
         raise FerError(f"model file(s) not found: {', '.join(missing)}")
     if len(args.members) < 2:
         raise FerError("an ensemble needs two or more models")
-    card = write_ensemble(args.members, args.out, args.name, args.data or fer2013_dir())
+    try:
+        card = write_ensemble(args.members, args.out, args.name, args.data or fer2013_dir())
+    except (ValueError, OSError) as exc:  # not a Keras model, or members that do not fit
+        raise FerError(f"cannot build the ensemble: {exc}") from None
     acc = {key: card[key]["accuracy"] for key in ("validation", "validation_tta",
                                                   "validation_tta_shift")}
     print(f"wrote {Path(args.out) / args.name}.keras: validation accuracy "

@@ -103,3 +103,7 @@ def test_cli_ensemble_bad_input(tmp_path, capsys):
     assert "not found: " + str(tmp_path / "nope.keras") in capsys.readouterr().err
     assert main(["ensemble", str(SHALLOW), "--name", "x", "--out", str(tmp_path)]) != 0
     assert "two or more" in capsys.readouterr().err
+    junk = tmp_path / "junk.keras"
+    junk.write_bytes(b"not a model")
+    assert main(["ensemble", str(junk), str(SHALLOW), "--name", "x", "--out", str(tmp_path)]) != 0
+    assert "cannot build the ensemble" in capsys.readouterr().err
