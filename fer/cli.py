@@ -62,6 +62,9 @@ def _add_train(sub) -> None:
     p.add_argument("--limit", type=int, default=None, help="use only N training images")
     p.add_argument("--val-limit", type=int, default=None, help="use only N validation images")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    p.add_argument("--no-precise-bn", dest="precise_bn", action="store_false",
+                   help="keep the batch-norm statistics of the augmented training batches "
+                        "(default: re-estimate them on the clean training images at the end)")
     p.add_argument("--checkpoint-every", type=int, default=1, metavar="N",
                    help="save the resumable checkpoint every N epochs (default 1)")
     p.set_defaults(func=_cmd_train)
@@ -81,7 +84,8 @@ def _cmd_train(args) -> int:
                       teacher=args.teacher,
                       distill_alpha=args.distill_alpha, temperature=args.temperature,
                       time_budget=args.time_budget, limit=args.limit, val_limit=args.val_limit,
-                      resume=args.resume, checkpoint_every=args.checkpoint_every)
+                      resume=args.resume, checkpoint_every=args.checkpoint_every,
+                      precise_bn=args.precise_bn)
     train(cfg)
     return 0
 
@@ -136,6 +140,36 @@ def _cmd_ensemble(args) -> int:
     print(f"wrote {Path(args.out) / args.name}.keras: validation accuracy "
           f"{acc['validation']:.4f} ({acc['validation_tta']:.4f} with flip TTA, "
           f"{acc['validation_tta_shift']:.4f} with 10 views)")
+    return 0
+
+
+def _add_precise_bn(sub) -> None:
+    p = sub.add_parser("precise-bn", help="re-estimate a trained model's batch-norm statistics "
+                                          "on the clean training images (and refresh its card)")
+    p.add_argument("model", metavar="MODEL.keras")
+    p.add_argument("--out", default=None, help="write here instead of over MODEL.keras")
+    p.add_argument("--data", default=None, help="FER2013 root or fer2013.csv "
+                   "(default: $FER2013_DIR or ../shared/datasets/fer2013)")
+    p.set_defaults(func=_cmd_precise_bn)
+
+
+def _cmd_precise_bn(args) -> int:
+    from .batchnorm import recalibrate_model_file
+    from .dataset import fer2013_dir
+
+    if not Path(args.model).is_file():
+        raise FerError(f"model file {args.model} not found")
+    try:
+        card = recalibrate_model_file(args.model, args.data or fer2013_dir(), args.out)
+    except (ValueError, OSError) as exc:
+        raise FerError(f"cannot recalibrate {args.model}: {exc}") from None
+    where = args.out or args.model
+    if card:
+        print(f"wrote {where}: validation accuracy {card['validation']['accuracy']:.4f} "
+              f"({card['validation_tta']['accuracy']:.4f} with flip TTA, "
+              f"{card['validation_tta_shift']['accuracy']:.4f} with 10 views)")
+    else:
+        print(f"wrote {where} (it has no card to refresh)")
     return 0
 
 
@@ -196,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_card(sub)
     _add_ensemble(sub)
+    _add_precise_bn(sub)
     return parser
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from .architectures import build
 from .augmentation import (allow_jit_on_jax, augmentation_recipe, build_augmenter,
                            random_erasing_layer)
+from .batchnorm import PRECISE_BN_NOTE, precise_bn_note, recalibrate_batch_norm
 from .dataset import load_split
 from .emotions import NUM_CLASSES
 from .mixing import mixed_batches, mixing_recipe
@@ -52,6 +53,7 @@ class TrainConfig:
     limit: int | None = None  # use only this many training images (tests, probes)
     val_limit: int | None = None
     resume: bool = False
+    precise_bn: bool = True  # re-estimate batch-norm statistics on clean images at the end
     checkpoint_every: int = 1  # epochs; on a GPU an epoch takes ~1 s and a deep save ~0.3 s
     speed_seconds: float = 2.0
     log: object = field(default=None, repr=False)  # a text stream; None: sys.stdout
@@ -229,6 +231,8 @@ def train(cfg: TrainConfig) -> dict | None:
              "train_images": len(train_split), "machine": _machine()}
     if cfg.resume and (ckpt_dir / "state.json").exists() and (ckpt_dir / "last.keras").exists():
         state = json.loads((ckpt_dir / "state.json").read_text())
+        # a finished run's last step is redone at the end of this one
+        state["notes"] = [n for n in state.get("notes", []) if not n.startswith(PRECISE_BN_NOTE)]
         random_erasing_layer()  # registers the custom layer before loading
         if cfg.teacher:
             from .distillation import distillation_objects
@@ -280,11 +284,14 @@ def train(cfg: TrainConfig) -> dict | None:
                     f"after epoch {probe} ({per_epoch:.2f} s/epoch); rerun with --epochs "
                     f"{cfg.epochs} to repeat it")
     fit(cfg.epochs)
-    _write_state(ckpt_dir, state)  # with any re-planned epoch count and its note
 
     # Ship the weights without optimiser state, in a freshly built (uncompiled) network.
     final = build(cfg.arch)
     final.set_weights(net.get_weights())
+    if cfg.precise_bn:
+        recalibrate_batch_norm(final, x)
+        state.setdefault("notes", []).append(precise_bn_note(len(x)))
+    _write_state(ckpt_dir, state)  # with any re-planned epoch count and the notes
     model_path = out / f"{cfg.arch}.keras"
     final.save(model_path)
     if _backend() != "tensorflow":
@@ -343,6 +350,8 @@ def train_command(cfg: TrainConfig, state: dict) -> str:
         parts.append(f"--lr {cfg.learning_rate:g}")
     if cfg.weight_decay != TrainConfig.weight_decay:
         parts.append(f"--weight-decay {cfg.weight_decay:g}")
+    if not cfg.precise_bn:
+        parts.append("--no-precise-bn")
     if cfg.seed != TrainConfig.seed:
         parts.append(f"--seed {cfg.seed}")
     if cfg.teacher:

@@ -36,6 +36,8 @@ def test_train_tiny_slice_writes_model_and_card(tmp_path, arch, capsys):
     assert saved["validation"]["n"] == 128
     assert len(saved["validation"]["confusion_matrix"]) == 7
     assert saved["speed"]["faces_per_s_batch1"] > 0
+    assert "batch-norm statistics re-estimated on 256 clean training images" in \
+        saved["training"]["notes"][-1]
     assert "epoch 1/1" in capsys.readouterr().out
 
     from fer.inference import load_classifier
@@ -59,7 +61,9 @@ def test_resume_continues_from_checkpoint(tmp_path, capsys):
     # resumed with another length: the cosine schedule is re-planned and the card says so
     assert "schedule re-planned from 1 to 2 epochs" in log
     assert card["training"]["notes"] == [
-        "schedule re-planned from 1 to 2 epochs after epoch 1 (--resume --epochs 2)"]
+        "schedule re-planned from 1 to 2 epochs after epoch 1 (--resume --epochs 2)",
+        "batch-norm statistics re-estimated on 128 clean training images with dropout off "
+        "(fer.batchnorm, PreciseBN)"]
 
 
 
@@ -124,9 +128,10 @@ def test_mixing_and_geometry_reach_the_card_and_command(tmp_path, capsys):
     card = train(TrainConfig(arch="shallow", data=str(root), out=str(tmp_path), epochs=1,
                              batch_size=64, limit=256, val_limit=64, speed_seconds=0.1,
                              geometry=0.2, mix="cutmix", mix_alpha=1.0, mix_probability=1.0,
-                             seed=7))
+                             seed=7, precise_bn=False))
     assert "random shift up to 20%" in card["augmentation"]
     assert "CutMix with Beta(1, 1) on 100% of batches" in card["augmentation"]
     command = card["training"]["command"]
     assert "--geometry 0.2 --mix cutmix --mix-alpha 1 --mix-prob 1" in command
-    assert "--seed 7" in command
+    assert "--seed 7" in command and "--no-precise-bn" in command
+    assert not any("batch-norm" in n for n in card["training"]["notes"])
