@@ -125,6 +125,7 @@ def _add_ensemble(sub) -> None:
 def _cmd_ensemble(args) -> int:
     from .dataset import fer2013_dir
     from .ensemble import write_ensemble
+    from .model_card import accuracy_summary
 
     missing = [m for m in args.members if not Path(m).is_file()]
     if missing:
@@ -135,11 +136,7 @@ def _cmd_ensemble(args) -> int:
         card = write_ensemble(args.members, args.out, args.name, args.data or fer2013_dir())
     except (ValueError, OSError) as exc:  # not a Keras model, or members that do not fit
         raise FerError(f"cannot build the ensemble: {exc}") from None
-    acc = {key: card[key]["accuracy"] for key in ("validation", "validation_tta",
-                                                  "validation_tta_shift")}
-    print(f"wrote {Path(args.out) / args.name}.keras: validation accuracy "
-          f"{acc['validation']:.4f} ({acc['validation_tta']:.4f} with flip TTA, "
-          f"{acc['validation_tta_shift']:.4f} with 10 views)")
+    print(f"wrote {Path(args.out) / args.name}.keras: {accuracy_summary(card)}")
     return 0
 
 
@@ -156,6 +153,7 @@ def _add_precise_bn(sub) -> None:
 def _cmd_precise_bn(args) -> int:
     from .batchnorm import recalibrate_model_file
     from .dataset import fer2013_dir
+    from .model_card import accuracy_summary
 
     if not Path(args.model).is_file():
         raise FerError(f"model file {args.model} not found")
@@ -165,9 +163,7 @@ def _cmd_precise_bn(args) -> int:
         raise FerError(f"cannot recalibrate {args.model}: {exc}") from None
     where = args.out or args.model
     if card:
-        print(f"wrote {where}: validation accuracy {card['validation']['accuracy']:.4f} "
-              f"({card['validation_tta']['accuracy']:.4f} with flip TTA, "
-              f"{card['validation_tta_shift']['accuracy']:.4f} with 10 views)")
+        print(f"wrote {where}: {accuracy_summary(card)}")
     else:
         print(f"wrote {where} (it has no card to refresh)")
     return 0

@@ -12,6 +12,13 @@ from .preprocessing import preprocessing_description, to_model_input
 from .tta import CARD_KEYS, TTA_MODES
 
 
+def accuracy_summary(card: dict) -> str:
+    """One line of a card's validation accuracy in each TTA mode, for command-line output."""
+    return (f"validation accuracy {card['validation']['accuracy']:.4f} "
+            f"({card['validation_tta']['accuracy']:.4f} with flip TTA, "
+            f"{card['validation_tta_shift']['accuracy']:.4f} with 10 views)")
+
+
 def measured_fields(model, model_path: Path, val_split, name: str, data: str,
                     speed_seconds: float = 2.0) -> dict:
     """File, size, input, labels, preprocessing, the validation report per TTA mode and the

@@ -23,7 +23,7 @@ from .batchnorm import PRECISE_BN_NOTE, precise_bn_note, recalibrate_batch_norm
 from .dataset import load_split
 from .emotions import NUM_CLASSES
 from .mixing import mixed_batches, mixing_recipe
-from .model_card import measured_fields
+from .model_card import accuracy_summary, measured_fields
 from .preprocessing import to_model_input
 from .tf_runtime import import_tensorflow
 
@@ -304,9 +304,7 @@ def train(cfg: TrainConfig) -> dict | None:
 
 
 def _card_summary(model_path: Path, card: dict) -> str:
-    return (f"{model_path.with_suffix('.json')}: validation accuracy "
-            f"{card['validation']['accuracy']:.4f} ({card['validation_tta']['accuracy']:.4f} "
-            "with flip TTA)")
+    return f"{model_path.with_suffix('.json')}: {accuracy_summary(card)}"
 
 
 def write_card_from_checkpoint(arch: str, out: str, data: str | None = None,
