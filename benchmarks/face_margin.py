@@ -40,8 +40,10 @@ def main() -> None:
             if len(faces) != 1:
                 continue
             x, y, w, h = faces[0].box
-            fw.append(w / size); fh.append(h / size)
-            cx.append((x + w / 2) / size); cy.append((y + h / 2) / size)
+            fw.append(w / size)
+            fh.append(h / size)
+            cx.append((x + w / 2) / size)
+            cy.append((y + h / 2) / size)
         fw, fh = np.median(fw), np.median(fh)
         print(f"{det.name}: one face in {len(cx)}/{len(split)} images; median box {fw:.3f} x {fh:.3f} "
               f"of the frame, centre ({np.median(cx):.3f}, {np.median(cy):.3f}); margin per side "

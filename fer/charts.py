@@ -145,7 +145,7 @@ def confusion_matrix_chart(matrix: Sequence[Sequence[int]] | np.ndarray,
     cm = np.asarray(matrix, dtype=np.int64)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
         raise ValueError(f"confusion matrix must be square, got shape {cm.shape}")
-    names = [_display(str(l)) for l in (labels if labels is not None else EMOTIONS[:cm.shape[0]])]
+    names = [_display(str(lb)) for lb in (labels if labels is not None else EMOTIONS[:cm.shape[0]])]
     if len(names) != cm.shape[0]:
         raise ValueError(f"{len(names)} labels for a {cm.shape[0]}x{cm.shape[0]} matrix")
     totals = cm.sum(axis=1, keepdims=True)

@@ -34,7 +34,7 @@ class Split:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def subset(self, n: int, seed: int = 0) -> "Split":
+    def subset(self, n: int, seed: int = 0) -> Split:
         """A fixed, class-stratified-by-chance sample of ``n`` items (all if ``n >= len``)."""
         if n >= len(self):
             return self

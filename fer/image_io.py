@@ -269,7 +269,8 @@ def _array_to_rgb(array: np.ndarray, name: str, limit: int) -> np.ndarray:
             )
         arr = np.rint(arr.astype(np.float64) * 255.0).astype(np.uint8)
     else:
-        raise ImageLoadError(f"{name} has pixel type {arr.dtype}, but an image must be uint8, uint16 or float in [0, 1]")
+        raise ImageLoadError(f"{name} has pixel type {arr.dtype}, but an image must be uint8, "
+                             "uint16 or float in [0, 1]")
     if arr.ndim == 2:
         return _gray_to_rgb(arr)
     if arr.shape[2] == 4:

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .emotions import DISPLAY_NAMES, EMOTIONS, COLORS_RGB
+from .emotions import COLORS_RGB, DISPLAY_NAMES, EMOTIONS
 from .errors import FerError, VideoError
 from .exports import VIDEO_FIELDS, rows_to_csv, write_csv
 

@@ -18,9 +18,19 @@ from fer.batch import analyze_batch, batch_summary, emotion_distribution, result
 from fer.emotions import DISPLAY_NAMES, EMOTIONS, color_hex
 from fer.errors import FerError, ModelNotFoundError
 from fer.exports import ROW_FIELDS, results_to_rows, rows_to_csv
-from pages._common import (IMAGE_TYPES, analyse_again_button, download_row, finished_job,
-                           get_analyzer, get_settings, request_cancel, require_model, run_job,
-                           show_model_missing, start_job)
+from pages._common import (
+    IMAGE_TYPES,
+    analyse_again_button,
+    download_row,
+    finished_job,
+    get_analyzer,
+    get_settings,
+    request_cancel,
+    require_model,
+    run_job,
+    show_model_missing,
+    start_job,
+)
 
 JOB = "batch_job"
 GALLERY_MAX = 60

@@ -13,8 +13,17 @@ from fer.drawing import annotate
 from fer.emotions import DISPLAY_NAMES
 from fer.registry import MODEL_NAMES, available_models
 from fer.tta import TTA_LABELS
-from pages._common import (FAILED, for_display, get_analyzer, get_detector, get_settings, memo,
-                           photo_input, run_or_report, show_model_missing)
+from pages._common import (
+    FAILED,
+    for_display,
+    get_analyzer,
+    get_detector,
+    get_settings,
+    memo,
+    photo_input,
+    run_or_report,
+    show_model_missing,
+)
 
 
 def compare(photo, settings, names: list[str]) -> dict:

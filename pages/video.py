@@ -30,9 +30,20 @@ from fer.video import (
     video_encoder,
     video_rows_to_csv,
 )
-from pages._common import (analyse_again_button, download_row, finished_job, get_analyzer,
-                           get_settings, memo, request_cancel, require_model, run_job,
-                           show_model_missing, start_job, stem)
+from pages._common import (
+    analyse_again_button,
+    download_row,
+    finished_job,
+    get_analyzer,
+    get_settings,
+    memo,
+    request_cancel,
+    require_model,
+    run_job,
+    show_model_missing,
+    start_job,
+    stem,
+)
 
 VIDEO_TYPES = ["mp4", "mov", "avi", "mkv", "webm"]
 JOB = "video_job"

@@ -7,8 +7,14 @@ from fer.drawing import annotate, face_caption
 from fer.emotions import COLORS_RGB, EMOTIONS, color_bgr, color_hex, scores_dict
 from fer.evaluation import classification_report, format_report
 from fer.exports import results_to_rows, rows_to_csv
-from fer.preprocessing import (FACE_MARGIN, crop_face, expand_box, faces_to_model_input,
-                               margin_for, to_model_input)
+from fer.preprocessing import (
+    FACE_MARGIN,
+    crop_face,
+    expand_box,
+    faces_to_model_input,
+    margin_for,
+    to_model_input,
+)
 
 
 def test_emotion_order_is_fer2013():
