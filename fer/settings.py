@@ -6,6 +6,9 @@ import os
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTALLED_MODELS = Path(__file__).resolve().parent / "model_files"
+"""Where an installed package keeps the models: the wheel maps the checkout's ``models/``
+folder (serving files and cards) to ``fer/model_files`` (see pyproject.toml)."""
 
 
 def cache_dir() -> Path:
@@ -17,5 +20,8 @@ def cache_dir() -> Path:
 
 
 def models_dir() -> Path:
-    """Folder of the shipped models and their cards (``$FER_MODELS_DIR`` or ``models/``)."""
-    return Path(os.environ.get("FER_MODELS_DIR", PROJECT_ROOT / "models"))
+    """Folder of the shipped models and their cards: ``$FER_MODELS_DIR``, else the installed
+    package's copy (``pip install``), else the checkout's ``models/``."""
+    if os.environ.get("FER_MODELS_DIR"):
+        return Path(os.environ["FER_MODELS_DIR"])
+    return INSTALLED_MODELS if INSTALLED_MODELS.is_dir() else PROJECT_ROOT / "models"
