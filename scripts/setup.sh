@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up fer-dashboard on this machine: Python packages, and with --dev also the test tools and
 # Debian's chromium for the browser test. Safe to run again; does nothing that is already done.
+# Packages are installed at the versions CI tested (constraints.txt; README "Tested versions").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,7 +10,7 @@ dev=0
 [ "${1:-}" = "--dev" ] && dev=1
 
 if [ $dev = 1 ]; then
-  "$PYTHON" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+  "$PYTHON" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
   if ! command -v chromium >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
       echo "installing Debian's chromium for the browser test..."
@@ -19,5 +20,5 @@ if [ $dev = 1 ]; then
     fi
   fi
 else
-  "$PYTHON" -m pip install --quiet --disable-pip-version-check -r requirements.txt
+  "$PYTHON" -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
 fi
