@@ -1,0 +1,1048 @@
+"""Archives past one machine: photo folders and videos analysed on a Ray cluster.
+
+``python -m fer predict DIR --ray [auto|ADDRESS]`` and ``python -m fer video FILES_OR_DIR --ray``
+run :func:`predict_images` and :func:`analyze_videos`; a notebook can call them as they are.
+``address``: ``"auto"`` starts a local Ray instance, ``"host:port"`` joins a running cluster
+(``ray start --head`` elsewhere); ``None`` runs everything in this process (no Ray at all).
+Ray is imported only here, and only when a run asks for it.
+
+How the work is split:
+- photos go in batches to actors (:class:`PhotoWorker`), one per worker CPU, each loading the
+  model once; a killed actor is restarted by Ray and its batch retried;
+- videos go one per task; a video longer than ``segment_seconds`` is split into time segments.
+  Each segment task first runs the tracker over :data:`WARMUP_ANALYSED` analysed frames before
+  its start (frames the previous segment owns) without emitting rows, so smoothing and the
+  tracker's state match a run from the start; the faces it tracked there are matched, by frame
+  and box, to the previous segment's rows, so a face keeps one ID across the cut.
+
+Results come back to the driver as each batch or segment finishes and go straight into a
+SQLite file beside the output (``OUT.fer-parts.sqlite``): the driver never holds the archive's
+rows. At the end the rows are written in input order to a temporary file that replaces the
+output in one step, and the SQLite file is removed. ``resume=True`` keeps the inputs that an
+earlier run finished: those in that SQLite file (a run that stopped part-way) and those in the
+output (a finished run over an archive that has grown since).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sqlite3
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import FerError, VideoError
+from .exports import ROW_FIELDS, VIDEO_FIELDS, results_to_rows
+
+DEFAULT_SEGMENT_SECONDS = 60.0
+"""Videos longer than this are split into segments of this length."""
+
+WARMUP_ANALYSED = 12
+"""Analysed frames a segment runs the tracker over before its start (more than the tracker's
+``max_missed`` + 1, and enough for the smoothing's memory to fade: 0.6 ** 12 < 0.3 %)."""
+
+PHOTO_BATCH = 16
+"""Photos per task sent to a worker."""
+
+VIDEO_ARCHIVE_FIELDS = ["video", *VIDEO_FIELDS, "error"]
+"""Columns of a CSV over several videos: the video, its rows as ``python -m fer video FILE``
+writes them, and an error (a video that fails, or has no face, gets one row saying so)."""
+
+FORWARDED_ENV = ("FER_MODELS_DIR", "FER_YUNET_MODEL", "FER_NO_DOWNLOAD", "FER_CACHE_DIR",
+                 "FER_MAX_PIXELS")
+
+ProgressFn = Callable[[int, "int | None", float], None]
+
+
+# --------------------------------------------------------------------------------------------
+# What a run did
+
+
+@dataclass
+class ArchiveRun:
+    """A summary of :func:`predict_images` or :func:`analyze_videos`."""
+
+    inputs: int = 0
+    kept: int = 0            # finished by an earlier run (resume)
+    analysed: int = 0        # inputs analysed by this run
+    failed: int = 0          # inputs with an error
+    units: int = 0           # tasks of work: photos, or video segments
+    frames: int = 0          # video frames gone through by this run
+    elapsed_s: float = 0.0
+    workers: int = 0
+    nodes: set = field(default_factory=set)
+    worker_pids: set = field(default_factory=set)
+    output: str | None = None
+
+    @property
+    def per_second(self) -> float:
+        return self.analysed / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+# --------------------------------------------------------------------------------------------
+# The spool: finished work on disk, keyed by input (and segment)
+
+
+class Spool:
+    """Finished work as JSON in a SQLite file, one committed row per batch or segment, so a
+    crash loses at most the work in flight. ``path=None``: a temporary file."""
+
+    def __init__(self, path: str | os.PathLike | None, settings: dict, resume: bool):
+        self.temporary = path is None
+        if path is None:
+            fd, path = tempfile.mkstemp(prefix="fer-parts-", suffix=".sqlite")
+            os.close(fd)
+            os.unlink(path)
+        self.path = Path(path)
+        if self.path.exists() and not resume:
+            self.path.unlink()
+        self.db = sqlite3.connect(str(self.path))
+        self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+        self.db.execute("CREATE TABLE IF NOT EXISTS done (key TEXT PRIMARY KEY, value TEXT)")
+        wanted = json.dumps(settings, sort_keys=True)
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()
+        if row is not None and row[0] != wanted:
+            self.db.close()
+            raise FerError(f"{self.path} holds an earlier run with other options "
+                           f"({row[0]}); run with the same options, or without --resume")
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('settings', ?)", (wanted,))
+        self.db.commit()
+
+    def keys(self) -> set[str]:
+        return {k for (k,) in self.db.execute("SELECT key FROM done")}
+
+    def put_many(self, items: Iterable[tuple[str, Any]]) -> None:
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO done VALUES (?, ?)",
+                                ((k, json.dumps(v)) for k, v in items))
+
+    def get(self, key: str) -> Any:
+        row = self.db.execute("SELECT value FROM done WHERE key = ?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def close(self, remove: bool) -> None:
+        """Close; the file goes when ``remove``, when temporary, or when it holds no work."""
+        empty = self.db.execute("SELECT COUNT(*) FROM done").fetchone()[0] == 0
+        remove = remove or empty
+        self.db.close()
+        if remove or self.temporary:
+            self.path.unlink(missing_ok=True)
+
+
+def spool_path(output: str | os.PathLike | None) -> Path | None:
+    """Where the finished work of a run writing ``output`` is kept until it ends."""
+    return None if output is None else Path(f"{output}.fer-parts.sqlite")
+
+
+def _write_atomically(path: str | os.PathLike, fields: list[str], rows: Iterable[dict]) -> int:
+    """Stream ``rows`` to a temporary file beside ``path`` and move it into place; a crash
+    leaves the old file (or none), never half a file. Returns the row count."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    n = 0
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+            writer.writeheader()
+            for row in rows:
+                writer.writerow(row)
+                n += 1
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return n
+
+
+def _read_csv_groups(path: Path, key: str | None) -> Iterator[tuple[str | None, list[dict]]]:
+    """An earlier output's rows grouped by consecutive ``key`` values (one group when None)."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        current, group = None, []
+        for row in csv.DictReader(fh):
+            value = row.get(key) if key else None
+            if group and value != current:
+                yield current, group
+                group = []
+            current = value
+            group.append(row)
+        if group:
+            yield current, group
+
+
+# --------------------------------------------------------------------------------------------
+# Ray: connecting, and running tasks with a bounded number in flight
+
+
+def _fer_package() -> str:
+    return str(Path(__file__).resolve().parent)
+
+
+class _Cluster:
+    """``ray.init`` for a run (and ``ray.shutdown`` after, if this run started it)."""
+
+    def __init__(self, address: str, num_cpus: int | None = None):
+        try:
+            import ray
+        except ImportError:
+            raise FerError("--ray needs Ray: pip install -r requirements-ray.txt") from None
+        import logging
+
+        self.ray = ray
+        self.started = False
+        if not ray.is_initialized():
+            kwargs = dict(include_dashboard=False, log_to_driver=False,
+                          logging_level=logging.ERROR,
+                          runtime_env={"py_modules": [_fer_package()]})
+            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+            try:
+                if address in ("auto", "local"):
+                    ray.init(address="local", num_cpus=num_cpus, _node_ip_address="127.0.0.1",
+                             **kwargs)
+                else:
+                    ray.init(address=address, **kwargs)
+            except (ConnectionError, ValueError, RuntimeError) as exc:
+                raise FerError(f"cannot join the Ray cluster at {address} ({exc})") from None
+            self.started = True
+
+    def cpus(self) -> int:
+        return max(1, int(self.ray.cluster_resources().get("CPU", 1)))
+
+    def close(self) -> None:
+        if self.started:
+            self.ray.shutdown()
+
+
+def _worker_setup(env: dict) -> None:
+    """In a worker: the driver's FER_* settings, and one thread per CPU the task holds."""
+    os.environ.update(env)
+    threads = "1"
+    try:
+        import ray
+
+        threads = str(max(1, int(ray.get_runtime_context().get_assigned_resources()
+                                 .get("CPU", 1))))
+    except Exception:  # not in a Ray worker
+        pass
+    os.environ.setdefault("FER_THREADS", threads)
+    import cv2
+
+    cv2.setNumThreads(int(os.environ["FER_THREADS"]))
+
+
+def _whoami() -> dict:
+    try:
+        import ray
+
+        node = ray.get_runtime_context().get_node_id()
+    except Exception:
+        node = "local"
+    return {"pid": os.getpid(), "node": node}
+
+
+# --------------------------------------------------------------------------------------------
+# Photos
+
+
+def _photo_out_path(out: str, image: Path, n_inputs: int) -> Path:
+    """Where the annotated copy of ``image`` goes (as ``python -m fer predict --out``)."""
+    target = Path(out)
+    if n_inputs == 1 and target.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp", ".bmp"}:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    return target / f"{image.stem}_annotated.png"
+
+
+def analyze_photo_batch(analyzer, paths: list[str], out: str | None = None,
+                        n_inputs: int = 0) -> list[dict]:
+    """``{"image", "faces"[, "error"]}`` per photo, as ``python -m fer predict --json``."""
+    from .drawing import annotate
+    from .image_io import load_image, save_image
+
+    results = []
+    for name in paths:
+        try:
+            image = load_image(Path(name))
+            faces = analyzer.analyze(image)
+        except FerError as exc:
+            results.append({"image": name, "error": str(exc), "faces": []})
+            continue
+        results.append({"image": name, "faces": [f.to_dict() for f in faces]})
+        if out:
+            save_image(annotate(image, faces), _photo_out_path(out, Path(name), n_inputs))
+    return results
+
+
+class PhotoWorker:
+    """A Ray actor: one Analyzer (one model load) for all the batches it is given."""
+
+    def __init__(self, options: dict):
+        _worker_setup(options["env"])
+        from .analyzer import Analyzer
+
+        self.analyzer = Analyzer(model=options["model"], detector=options["detector"],
+                                 tta=options["tta"], min_face=options["min_face"])
+        self.out = options.get("out")
+        self.n_inputs = options.get("n_inputs", 0)
+
+    def analyze(self, paths: list[str]) -> tuple[dict, list[dict]]:
+        return _whoami(), analyze_photo_batch(self.analyzer, paths, self.out, self.n_inputs)
+
+
+def _analyzer_options(model, detector, tta, min_face) -> tuple[dict, str | None]:
+    """Resolve the model and detector here, once, so every worker uses the same files, and
+    return the options for the workers plus the detector's one-line notice."""
+    from .detection import create_detector, yunet_model_path
+    from .registry import get_model_info
+
+    info = get_model_info(model)
+    if not info.serving_path.exists():
+        from .models import load_model
+
+        load_model(info)  # raises the serving file's ModelNotFoundError
+    det, notice = create_detector(detector)
+    env = {k: os.environ[k] for k in FORWARDED_ENV if os.environ.get(k)}
+    if det.name == "yunet":
+        env["FER_YUNET_MODEL"] = str(Path(yunet_model_path(download=False)).resolve())
+    return {"model": str(info.serving_path.resolve()), "detector": det.name, "tta": tta,
+            "min_face": int(min_face), "env": env, "model_name": info.name}, notice
+
+
+def expand_photos(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    """Files as given and the images in folders (sorted), as ``python -m fer predict``."""
+    from .image_io import IMAGE_EXTENSIONS, list_images
+
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = list_images(path)
+            if not found:
+                raise FerError(f"{path} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
+            files.extend(found)
+        elif path.exists():
+            files.append(path)
+        else:
+            raise FerError(f"{path} does not exist")
+    return files
+
+
+def predict_images(paths: Iterable[str | os.PathLike], csv_path: str | os.PathLike | None = None,
+                   *, address: str | None = "auto", model: str | None = None,
+                   detector: str = "auto", tta: str = "off", min_face: int = 40,
+                   out: str | None = None, resume: bool = False, batch_size: int = PHOTO_BATCH,
+                   workers: int | None = None, num_cpus: int | None = None,
+                   progress: ProgressFn | None = None,
+                   emit: Callable[[dict], None] | None = None,
+                   notice: Callable[[str], None] | None = None) -> ArchiveRun:
+    """Find faces and expressions in photos (files or folders) across Ray workers.
+
+    ``csv_path``: the rows of ``python -m fer predict --csv`` (same columns and order), written
+    atomically. ``emit(result)`` is called with each photo's result in input order at the end
+    (``{"image", "faces"[, "error"]}``; ``{"image", "kept": True, "rows"}`` for a photo kept
+    from the earlier output). ``workers``: actors to start (default: one per CPU of the
+    cluster). ``address=None`` runs in this process."""
+    files = [str(p) for p in expand_photos(paths)]
+    options, detector_notice = _analyzer_options(model, detector, tta, min_face)
+    if detector_notice and notice:
+        notice(detector_notice)
+    options.update(out=out, n_inputs=len(files))
+    if resume and csv_path is None:
+        raise FerError("--resume needs --csv: it keeps the inputs already in that file")
+    settings = {k: options[k] for k in ("model", "detector", "tta", "min_face")}
+    run = ArchiveRun(inputs=len(files), output=str(csv_path) if csv_path else None)
+    spool = Spool(spool_path(csv_path), settings, resume)
+    ok = False
+    try:
+        done = spool.keys()
+        if resume and csv_path and Path(csv_path).exists():
+            wanted = set(files)
+            spool.put_many((img, {"image": img, "kept": True, "rows": rows})
+                           for img, rows in _read_csv_groups(Path(csv_path), "image")
+                           if img in wanted and img not in done)
+            done = spool.keys()
+        pending = [f for f in files if f not in done]
+        run.kept = len(files) - len(pending)
+        if run.kept and notice:
+            notice(f"resuming: {run.kept} of {len(files)} photos were done before, "
+                   f"{len(pending)} to analyse")
+        batches = [pending[i:i + batch_size] for i in range(0, len(pending), batch_size)]
+        started = time.perf_counter()
+        done_n = 0
+
+        def finished(who: dict, results: list[dict]) -> None:
+            nonlocal done_n
+            spool.put_many((r["image"], r) for r in results)
+            run.nodes.add(who["node"])
+            run.worker_pids.add(who["pid"])
+            done_n += len(results)
+            run.analysed += len(results)
+            if progress:
+                progress(done_n, len(pending), time.perf_counter() - started)
+
+        if progress:
+            progress(0, len(pending), 0.0)
+        if batches and address is None:
+            from .analyzer import Analyzer
+
+            analyzer = Analyzer(model=options["model"], detector=options["detector"],
+                                tta=tta, min_face=min_face)
+            run.workers = 1
+            for batch in batches:
+                finished(_whoami(), analyze_photo_batch(analyzer, batch, out, len(files)))
+        elif batches:
+            cluster = _Cluster(address, num_cpus)
+            try:
+                run.workers = _run_photo_actors(cluster, options, batches, workers, finished)
+            finally:
+                cluster.close()
+        run.elapsed_s = time.perf_counter() - started
+        run.units = len(files)
+
+        def ordered() -> Iterator[dict]:
+            for img in files:
+                result = spool.get(img)
+                if result.get("kept"):
+                    yield from result["rows"]
+                else:
+                    run.failed += bool(result.get("error"))
+                    yield from results_to_rows([result])
+                if emit:
+                    emit(result)
+
+        if csv_path:
+            _write_atomically(csv_path, ROW_FIELDS, ordered())
+        else:
+            for _ in ordered():
+                pass
+        ok = True
+    finally:
+        spool.close(remove=ok)
+    return run
+
+
+def _run_photo_actors(cluster: _Cluster, options: dict, batches: list[list[str]],
+                      workers: int | None, finished) -> int:
+    ray = cluster.ray
+    n = max(1, min(workers or cluster.cpus(), len(batches)))
+    actor_cls = ray.remote(num_cpus=1, max_restarts=4, max_task_retries=4)(PhotoWorker)
+    actors = [actor_cls.remote(options) for _ in range(n)]
+    queue = iter(batches)
+    in_flight: dict = {}
+
+    def submit(actor) -> None:
+        batch = next(queue, None)
+        if batch is not None:
+            in_flight[actor.analyze.remote(batch)] = actor
+
+    for actor in actors:  # two batches per actor: one running, one waiting
+        submit(actor)
+        submit(actor)
+    try:
+        while in_flight:
+            ready, _ = ray.wait(list(in_flight), num_returns=1)
+            actor = in_flight.pop(ready[0])
+            try:
+                who, results = ray.get(ready[0])
+            except ray.exceptions.RayError as exc:
+                raise FerError(f"a Ray worker failed for good: {exc}") from None
+            finished(who, results)
+            submit(actor)
+    finally:
+        for actor in actors:
+            ray.kill(actor)
+    return n
+
+
+# --------------------------------------------------------------------------------------------
+# Videos
+
+
+def expand_videos(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    """Files as given and the videos in folders (sorted by name)."""
+    from .video import VIDEO_EXTENSIONS
+
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and not
+                           p.name.startswith(".") and p.suffix.lower() in VIDEO_EXTENSIONS)
+            if not found:
+                raise FerError(f"{path} holds no videos ({', '.join(VIDEO_EXTENSIONS)})")
+            files.extend(found)
+        elif path.exists():
+            files.append(path)
+        else:
+            raise FerError(f"{path} does not exist")
+    return files
+
+
+def _video_row(t: float, index: int, face, track) -> dict:
+    from .emotions import EMOTIONS
+
+    x, y, w, h = (int(v) for v in face.box)
+    return {"time": round(float(t), 3), "frame": index, "face_id": track.track_id,
+            "x": x, "y": y, "w": w, "h": h, "label": track.label,
+            "confidence": round(track.confidence, 4),
+            **{e: round(float(v), 4) for e, v in zip(EMOTIONS, track.probabilities)}}
+
+
+def _meta(result) -> dict:
+    return {k: getattr(result, k) for k in (
+        "fps", "frames_total", "duration", "every", "smoothing", "width", "height", "name",
+        "model", "frames_read", "frames_analyzed", "error")}
+
+
+def analyze_segment(path: str | os.PathLike, analyzer, start: int, end: int | None,
+                    every: int | None = None, smoothing: float = 0.6,
+                    warmup: int = WARMUP_ANALYSED) -> dict:
+    """Frames ``start`` to ``end`` (exclusive; None: to the end) of a video, analysed as
+    :func:`fer.video.analyze_video` would analyse them in a run from the start: the tracker
+    first runs over ``warmup`` analysed frames before ``start``, whose tracks come back as
+    ``overlap`` (``[frame, face_id, x, y, w, h]``) for joining to the previous segment.
+    Frame numbers after the seek come from the first frame's timestamp."""
+    import av
+    import numpy as np
+
+    from .emotions import EMOTIONS
+    from .tracking import FaceTracker
+    from .video import (
+        VideoResult,
+        _ffmpeg_message,
+        _open_input,
+        _stream_facts,
+        _truncation,
+        _upright,
+        analysis_step,
+    )
+
+    shown = Path(path).name
+    container, stream = _open_input(path, shown)
+    result = VideoResult(name=shown, model=getattr(analyzer, "model_name", ""),
+                         smoothing=float(smoothing or 0.0))
+    overlap: list[list[int]] = []
+    try:
+        fps, _, duration, frames_total, exact = _stream_facts(container, stream)
+        step = analysis_step(every, fps)
+        result.fps, result.frames_total, result.duration, result.every = \
+            fps, frames_total, duration, step
+        warm_start = max(0, start - warmup * step)
+        first = next(container.decode(stream))
+        origin = first.time
+        if origin is None:
+            raise VideoError(f"{shown} has no frame timestamps; it cannot be split")
+        if warm_start == 0:
+            container.seek(0, stream=stream, backward=True, any_frame=False)
+        else:  # the key frame before warm_start (half a frame early against rounding)
+            target = origin + (warm_start - 0.5) / fps
+            container.seek(int(target / stream.time_base), stream=stream, backward=True)
+        tracker = FaceTracker(smoothing=result.smoothing)
+        index = None
+        last_t, last_index = 0.0, -1
+        frames = container.decode(stream)
+        while True:
+            try:
+                frame = next(frames)
+            except StopIteration:
+                break
+            except av.FFmpegError as exc:
+                result.error = f"the video could not be decoded further ({_ffmpeg_message(exc)})"
+                break
+            if index is None:
+                if frame.time is None:
+                    continue
+                index = round((frame.time - origin) * fps)
+                if index > warm_start:  # the seek went past: decode from the start instead
+                    raise _SeekMissed
+            else:
+                index += 1
+            if index < warm_start:
+                continue
+            if end is not None and index >= end:
+                break
+            t = (frame.time - origin) if frame.time is not None else index / fps
+            last_t, last_index = t, index
+            if index >= start:
+                result.frames_read += 1
+            if index % step:
+                continue
+            rgb = _upright(frame.to_ndarray(format="rgb24"), getattr(frame, "rotation", 0))
+            if index == 0:
+                result.height, result.width = rgb.shape[:2]
+            faces = analyzer.analyze(rgb)
+            probs = np.array([f.probabilities for f in faces], np.float32).reshape(
+                -1, len(EMOTIONS))
+            tracks = tracker.update([f.box for f in faces], probs)
+            if index < start:
+                overlap.extend([index, tr.track_id, *(int(v) for v in f.box)]
+                               for f, tr in zip(faces, tracks))
+                continue
+            result.frames_analyzed += 1
+            result.rows.extend(_video_row(t, index, f, tr) for f, tr in zip(faces, tracks))
+        if result.error is None and end is None and last_index >= 0:
+            result.frames_read = last_index + 1 - start if last_index >= start else 0
+            whole = VideoResult(frames_read=last_index + 1, duration=duration)
+            result.error = _truncation(whole, frames_total, exact, last_t)
+        elif result.error is None and end is not None and last_index < end - 1:
+            result.error = (f"the video ended at {last_t:.1f} s, before the {end / fps:.1f} s "
+                            "its headers promise (the file looks truncated)")
+    finally:
+        container.close()
+    return {**_meta(result), "rows": result.rows, "overlap": overlap, "start": start,
+            "warm_start": warm_start}
+
+
+class _SeekMissed(Exception):
+    pass
+
+
+def _video_task(path: str, start: int, end: int | None, options: dict) -> tuple[dict, dict]:
+    """One video (``start == 0 and end is None``: the whole file, as ``analyze_video``) or one
+    segment; any failure to read becomes ``{"fatal": message}``."""
+    from .video import analyze_video
+
+    if options.get("in_ray", True):
+        _worker_setup(options["env"])
+    analyzer = _cached_analyzer(options)
+    try:
+        if start == 0 and end is None:
+            out = options.get("out_dir")
+            out_path = str(Path(out) / f"{Path(path).stem}_annotated.mp4") if out else None
+            result = analyze_video(path, analyzer, every=options["every"],
+                                   smoothing=options["smoothing"], out_path=out_path)
+            payload = {**_meta(result), "rows": result.rows, "overlap": [], "start": 0,
+                       "warm_start": 0}
+        else:
+            try:
+                payload = analyze_segment(path, analyzer, start, end, options["every"],
+                                          options["smoothing"])
+            except _SeekMissed:
+                payload = analyze_segment(path, analyzer, start, end, options["every"],
+                                          options["smoothing"], warmup=10 ** 9)
+    except VideoError as exc:
+        payload = {"fatal": str(exc)}
+    return _whoami(), payload
+
+
+_ANALYZERS: dict = {}
+
+
+def _cached_analyzer(options: dict):
+    from .analyzer import Analyzer
+
+    key = (options["model"], options["detector"], options["tta"], options["min_face"])
+    if key not in _ANALYZERS:
+        _ANALYZERS[key] = Analyzer(model=options["model"], detector=options["detector"],
+                                   tta=options["tta"], min_face=options["min_face"])
+    return _ANALYZERS[key]
+
+
+def plan_segments(info, every: int | None, segment_seconds: float | None) -> list[tuple]:
+    """``[(start_frame, end_frame_or_None), ...]`` for a video (one item: not split)."""
+    if not segment_seconds or not info.frames_total or not info.duration \
+            or info.duration <= segment_seconds:
+        return [(0, None)]
+    step = info.every(every)
+    length = max(step, round(segment_seconds * info.fps / step) * step)
+    length = max(length, 2 * WARMUP_ANALYSED * step)
+    starts = list(range(0, info.frames_total, length))
+    if len(starts) > 1 and info.frames_total - starts[-1] < length // 2:
+        starts.pop()  # no short last segment: the one before runs to the end
+    if len(starts) == 1:
+        return [(0, None)]
+    return [(s, e) for s, e in zip(starts, starts[1:])] + [(starts[-1], None)]
+
+
+def join_segments(payloads: list[dict]) -> dict:
+    """One video's segment results joined into one (global face IDs, summed counts); stops at
+    the first segment that failed, as a run from the start would."""
+    joined = {**{k: v for k, v in payloads[0].items() if k not in ("rows", "overlap")},
+              "rows": [], "frames_read": 0, "frames_analyzed": 0, "error": None}
+    tail: dict[tuple, int] = {}
+    next_id = 1
+    for k, part in enumerate(payloads):
+        if part.get("fatal"):
+            joined["error"] = part["fatal"] if k == 0 else \
+                f"the video could not be read past {part.get('start', 0)} ({part['fatal']})"
+            break
+        votes: dict[int, Counter] = {}
+        for frame, local, x, y, w, h in part["overlap"]:
+            gid = tail.get((frame, x, y, w, h))
+            if gid is not None:
+                votes.setdefault(local, Counter())[gid] += 1
+        mapping: dict[int, int] = {}
+        taken: set[int] = set()
+        for local in sorted({r["face_id"] for r in part["rows"]}):
+            choice = next((g for g, _ in votes.get(local, Counter()).most_common()
+                           if g not in taken), None)
+            if choice is None:
+                choice, next_id = next_id, next_id + 1
+            mapping[local] = choice
+            taken.add(choice)
+        rows = [{**r, "face_id": mapping[r["face_id"]]} for r in part["rows"]]
+        joined["rows"].extend(rows)
+        if rows:
+            next_id = max(next_id, max(r["face_id"] for r in rows) + 1)
+        joined["frames_read"] += part["frames_read"]
+        joined["frames_analyzed"] += part["frames_analyzed"]
+        if part.get("width"):
+            joined["width"], joined["height"] = part["width"], part["height"]
+        tail = {(r["frame"], r["x"], r["y"], r["w"], r["h"]): r["face_id"] for r in rows}
+        if part.get("error"):
+            joined["error"] = part["error"]
+            break
+    return joined
+
+
+def payload_to_result(payload: dict):
+    """A joined payload as :class:`fer.video.VideoResult` (summaries, JSON, lines)."""
+    from .video import VideoResult
+
+    result = VideoResult()
+    for key in ("fps", "frames_total", "duration", "every", "smoothing", "width", "height",
+                "name", "model", "frames_read", "frames_analyzed", "error", "rows"):
+        if key in payload and payload[key] is not None:
+            setattr(result, key, payload[key])
+    result.error = payload.get("error")
+    return result
+
+
+def analyze_videos(paths: Iterable[str | os.PathLike], csv_path: str | os.PathLike | None = None,
+                   *, address: str | None = "auto", model: str | None = None,
+                   detector: str = "auto", tta: str = "off", min_face: int = 40,
+                   every: int | None = None, smoothing: float = 0.6,
+                   segment_seconds: float | None = DEFAULT_SEGMENT_SECONDS,
+                   out_dir: str | os.PathLike | None = None, resume: bool = False,
+                   num_cpus: int | None = None, max_in_flight: int | None = None,
+                   progress: ProgressFn | None = None,
+                   emit: Callable[[str, Any], None] | None = None,
+                   notice: Callable[[str], None] | None = None) -> ArchiveRun:
+    """Expressions over videos (files or folders), one task per video or per segment of a
+    long one (``segment_seconds``; None: never split; ``out_dir`` writes each video's
+    annotated MP4 in its task, so those videos are not split).
+
+    ``csv_path``: with one video, the rows of ``python -m fer video FILE --csv`` (same columns,
+    same order); with several, :data:`VIDEO_ARCHIVE_FIELDS`. ``emit(video, result)`` gets each
+    video's :class:`fer.video.VideoResult` in input order at the end (or, for a video kept
+    from the earlier output, its rows)."""
+    from .video import probe_video
+
+    files = [str(p) for p in expand_videos(paths)]
+    single = len(files) == 1
+    options, detector_notice = _analyzer_options(model, detector, tta, min_face)
+    if detector_notice and notice:
+        notice(detector_notice)
+    if out_dir:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        segment_seconds = None
+    options.update(every=every, smoothing=float(smoothing or 0.0),
+                   out_dir=str(Path(out_dir).resolve()) if out_dir else None)
+    if resume and csv_path is None:
+        raise FerError("--resume needs --csv: it keeps the inputs already in that file")
+    settings = {k: options[k] for k in ("model", "detector", "tta", "min_face", "every",
+                                        "smoothing")}
+    settings["segment_seconds"] = segment_seconds
+    run = ArchiveRun(inputs=len(files), output=str(csv_path) if csv_path else None)
+    spool = Spool(spool_path(csv_path), settings, resume)
+    fields = VIDEO_FIELDS if single else VIDEO_ARCHIVE_FIELDS
+    ok = False
+    try:
+        if resume and csv_path and Path(csv_path).exists():
+            done = spool.keys()
+            groups = _read_csv_groups(Path(csv_path), None if single else "video")
+            spool.put_many((f"{files[0] if single else name}#kept", {"kept": True, "rows": rows})
+                           for name, rows in groups
+                           if (single or name in files)
+                           and f"{files[0] if single else name}#kept" not in done)
+        done = spool.keys()
+        plans: dict[str, list[tuple]] = {}
+        tasks: list[tuple[str, int, int, int | None]] = []
+        for name in files:
+            if f"{name}#kept" in done:
+                run.kept += 1
+                continue
+            if f"{name}#plan" in done:
+                plan = [tuple(p) for p in spool.get(f"{name}#plan")]
+            else:
+                try:
+                    info = probe_video(name)
+                except VideoError as exc:
+                    if single:
+                        raise
+                    spool.put_many([(f"{name}#plan", [[0, None]]),
+                                    (f"{name}#0", {"fatal": str(exc)})])
+                    plan = [(0, None)]
+                else:
+                    plan = plan_segments(info, every, segment_seconds)
+                    spool.put_many([(f"{name}#plan", [list(p) for p in plan])])
+                done = done | {f"{name}#plan"}
+            plans[name] = plan
+            tasks.extend((name, k, s, e) for k, (s, e) in enumerate(plan)
+                         if f"{name}#{k}" not in done)
+        if run.kept and notice:
+            notice(f"resuming: {run.kept} of {len(files)} videos were done before")
+        run.units = len(tasks)
+        started = time.perf_counter()
+        done_n = 0
+
+        def finished(task, who: dict, payload: dict) -> None:
+            nonlocal done_n
+            name, k = task[0], task[1]
+            spool.put_many([(f"{name}#{k}", payload)])
+            run.nodes.add(who["node"])
+            run.worker_pids.add(who["pid"])
+            run.frames += payload.get("frames_read", 0)
+            done_n += 1
+            if progress:
+                progress(done_n, len(tasks), time.perf_counter() - started)
+
+        if progress:
+            progress(0, len(tasks), 0.0)
+        if tasks and address is None:
+            run.workers = 1
+            local = {**options, "in_ray": False}
+            for task in tasks:
+                finished(task, *_video_task(task[0], task[2], task[3], local))
+        elif tasks:
+            cluster = _Cluster(address, num_cpus)
+            try:
+                run.workers = _run_video_tasks(cluster, options, tasks, finished, max_in_flight)
+            finally:
+                cluster.close()
+        run.elapsed_s = time.perf_counter() - started
+
+        def ordered() -> Iterator[dict]:
+            for name in files:
+                kept = spool.get(f"{name}#kept")
+                if kept is not None:
+                    yield from kept["rows"]
+                    if emit:
+                        emit(name, kept)
+                    continue
+                run.analysed += 1
+                joined = join_segments([spool.get(f"{name}#{k}")
+                                        for k in range(len(plans[name]))])
+                result = payload_to_result(joined)
+                if result.error:
+                    run.failed += 1
+                if single:
+                    yield from result.rows
+                else:
+                    yield from ({"video": name, **r, "error": ""} for r in result.rows)
+                    if result.error or not result.rows:
+                        yield {"video": name, "error": result.error or "no face found"}
+                if emit:
+                    emit(name, result)
+
+        if csv_path:
+            _write_atomically(csv_path, fields, ordered())
+        else:
+            for _ in ordered():
+                pass
+        ok = True
+    finally:
+        spool.close(remove=ok)
+    return run
+
+
+def _run_video_tasks(cluster: _Cluster, options: dict, tasks: list, finished,
+                     max_in_flight: int | None) -> int:
+    ray = cluster.ray
+    remote = ray.remote(num_cpus=1, max_retries=4)(_video_task)
+    cpus = cluster.cpus()
+    limit = max_in_flight or 2 * cpus
+    queue = iter(tasks)
+    in_flight: dict = {}
+
+    def submit() -> None:
+        task = next(queue, None)
+        if task is not None:
+            in_flight[remote.remote(task[0], task[2], task[3], options)] = task
+
+    for _ in range(limit):
+        submit()
+    while in_flight:
+        ready, _ = ray.wait(list(in_flight), num_returns=1)
+        task = in_flight.pop(ready[0])
+        try:
+            who, payload = ray.get(ready[0])
+        except ray.exceptions.RayError as exc:
+            who, payload = {"pid": 0, "node": None}, {"fatal": f"the task failed ({exc})"}
+        finished(task, who, payload)
+        submit()
+    return min(cpus, len(tasks))
+
+
+# --------------------------------------------------------------------------------------------
+# The CLI's side: ``python -m fer predict|video ... --ray``
+
+
+def add_archive_options(p, video: bool) -> None:
+    """--ray, --resume (and for videos --segment-seconds, --out-dir; for photos the
+    progress-bar switches the video command already has)."""
+    p.add_argument("--ray", nargs="?", const="auto", default=None, metavar="auto|ADDRESS",
+                   help="run on Ray (pip install -r requirements-ray.txt): auto starts a local "
+                        "instance, an address (host:port) joins a running cluster")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the inputs an earlier run with the same --csv finished and "
+                        "analyse the rest")
+    if video:
+        p.add_argument("--segment-seconds", type=float, default=DEFAULT_SEGMENT_SECONDS,
+                       metavar="S", help="with --ray, split videos longer than S seconds into "
+                                         "segments analysed in parallel (default 60)")
+        p.add_argument("--out-dir", default=None, metavar="DIR",
+                       help="write each video's annotated copy to DIR/<name>_annotated.mp4")
+    else:
+        p.add_argument("--batch-size", type=int, default=PHOTO_BATCH, metavar="N",
+                       help=f"with --ray, photos per task (default {PHOTO_BATCH})")
+        bar = p.add_mutually_exclusive_group()
+        bar.add_argument("--progress", dest="progress", action="store_true", default=None,
+                         help="show the progress bar on stderr even when it is not a terminal")
+        bar.add_argument("--no-progress", dest="progress", action="store_false",
+                         help="no progress bar")
+
+
+class _JsonList:
+    """Items printed as one JSON list, one at a time."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stdout
+        self.first = True
+
+    def add(self, item: dict) -> None:
+        text = "\n".join(" " + line for line in json.dumps(item, indent=1).splitlines())
+        self.stream.write(("[\n" if self.first else ",\n") + text)
+        self.first = False
+
+    def close(self) -> None:
+        self.stream.write("[]\n" if self.first else "\n]\n")
+
+
+def _bar(args, bar_cls, unit: str):
+    show = sys.stderr.isatty() if getattr(args, "progress", None) is None else args.progress
+    return bar_cls(unit=unit) if show else None
+
+
+def _ray_line(run: ArchiveRun, unit: str, address) -> None:
+    if address is None:
+        return
+    nodes = len(run.nodes)
+    print(f"ray: {run.units} {unit} in {run.elapsed_s:.1f} s "
+          f"({run.units / run.elapsed_s if run.elapsed_s > 0 else 0:.1f}/s) on {run.workers} "
+          f"worker{'s' * (run.workers != 1)}, {nodes} node{'s' * (nodes != 1)}",
+          file=sys.stderr)
+
+
+def run_predict_command(args, bar_cls) -> int:
+    """``python -m fer predict ... --ray`` (or ``--resume``): the rows, lines and JSON of the
+    single-process command, from :func:`predict_images`."""
+    if args.explain:
+        raise FerError("--explain needs TensorFlow and runs in one process: leave out --ray")
+    lines = None if args.json else sys.stdout
+    listing = _JsonList() if args.json else None
+    errors: list[str] = []
+
+    def emit(result: dict) -> None:
+        if result.get("kept"):
+            if listing:
+                listing.add({"image": result["image"], "kept": True})
+            return
+        if result.get("error"):
+            errors.append(result["error"])
+        if listing:
+            listing.add(result)
+        elif lines is not None and not result.get("error"):
+            faces = result["faces"]
+            if not faces:
+                print(f"{result['image']}: no face found")
+            for i, face in enumerate(faces, start=1):
+                x, y, w, h = face["box"]
+                print(f"{result['image']}: face {i} at x={x} y={y} w={w} h={h}: "
+                      f"{face['label']} {100 * face['confidence']:.1f}%")
+
+    bar = _bar(args, bar_cls, "photos")
+    try:
+        run = predict_images(args.paths, args.csv, address=args.ray, model=args.model,
+                             detector=args.detector, tta=args.tta, min_face=args.min_face,
+                             out=args.out, resume=args.resume, progress=bar, emit=emit,
+                             batch_size=max(1, args.batch_size),
+                             notice=lambda text: print(f"note: {text}", file=sys.stderr))
+    finally:
+        if bar is not None:
+            bar.finish()
+    if listing:
+        listing.close()
+    for message in errors:
+        print(f"error: {message}", file=sys.stderr)
+    _ray_line(run, "photos", args.ray)
+    return 1 if run.failed else 0
+
+
+def run_video_command(args, bar_cls) -> int:
+    """``python -m fer video FILES_OR_DIR... [--ray]``: each video's rows as the single-file
+    command gives them, from :func:`analyze_videos`."""
+    from .video import result_to_json
+
+    if not 0 <= args.smoothing < 1:
+        raise FerError(f"--smoothing must be at least 0 and below 1, not {args.smoothing}")
+    if args.every is not None and args.every < 1:
+        raise FerError(f"--every must be a positive number of frames, not {args.every}")
+    if args.out:
+        raise FerError("--out names one annotated video; with --ray or several videos use "
+                       "--out-dir DIR")
+    if args.segment_seconds is not None and args.segment_seconds <= 0:
+        raise FerError(f"--segment-seconds must be positive, not {args.segment_seconds}")
+    files = expand_videos(args.inputs)
+    single = len(files) == 1
+    listing = _JsonList() if args.json and not single else None
+    errors: list[str] = []
+
+    def emit(name: str, result) -> None:
+        if isinstance(result, dict):  # kept from the earlier output
+            if listing:
+                listing.add({"video": name, "kept": True})
+            elif not args.json:
+                print(f"{name}: kept from {args.csv}")
+            return
+        if args.json:
+            if listing:
+                listing.add({**result.to_dict(), "video": name})
+            else:
+                print(result_to_json(result))
+        else:
+            for line in result.summary_lines():
+                print(line)
+        if result.error:
+            errors.append(f"{result.error} (kept the {len(result.rows)} rows analysed before)"
+                          if single else f"{name}: {result.error}")
+
+    bar = _bar(args, bar_cls, "videos")
+    try:
+        run = analyze_videos(files, args.csv, address=args.ray, model=args.model,
+                             detector=args.detector, tta=args.tta, min_face=args.min_face,
+                             every=args.every,
+                             smoothing=0.0 if args.no_smoothing else args.smoothing,
+                             segment_seconds=args.segment_seconds if args.ray else None,
+                             out_dir=args.out_dir,
+                             resume=args.resume, progress=bar, emit=emit,
+                             notice=lambda text: print(f"note: {text}", file=sys.stderr))
+    finally:
+        if bar is not None:
+            bar.finish()
+    if listing:
+        listing.close()
+    for message in errors:
+        print(f"error: {message}", file=sys.stderr)
+    _ray_line(run, "videos" if run.units == run.inputs - run.kept else "segments", args.ray)
+    return 1 if errors else 0
