@@ -15,14 +15,6 @@ ROOT = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:  # `streamlit run` adds it; other launchers may not
     sys.path.insert(0, str(ROOT))
 
-# streamlit-webrtc's libsrtp binding (pylibsrtp) crashes the process with a segfault when it is
-# loaded after TensorFlow, so load it first, before any page can import TensorFlow.
-if "tensorflow" not in sys.modules:
-    try:
-        import streamlit_webrtc  # noqa: E402, F401
-    except ImportError:  # the Live page says so
-        pass
-
 import streamlit as st  # noqa: E402
 
 st.set_page_config(page_title="FER dashboard", page_icon=":material/mood:", layout="wide",

@@ -23,6 +23,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -36,14 +40,17 @@ FRAME_W, FRAME_H = 640, 480
 def build_untrained(folder: Path) -> None:
     import keras
 
-    from fer.architectures import build
+    from fer.training.architectures import build
+    from fer.training.export import write_serving_file
 
     keras.utils.set_random_seed(0)
     for name in ("shallow", "deep"):
-        build(name).save(folder / f"{name}.keras")
+        model = build(name)
+        model.save(folder / f"{name}.keras")
+        write_serving_file(model, folder / f"{name}.keras")
 
 
-def make_frame(detector) -> "np.ndarray":
+def make_frame(detector) -> np.ndarray:
     """A 640x480 BGR frame with the astronaut's face ~FACE_PX wide, near the centre."""
     import cv2
     import numpy as np
@@ -63,7 +70,7 @@ def make_frame(detector) -> "np.ndarray":
     return np.ascontiguousarray(frame[:, :, ::-1])
 
 
-def make_12mp() -> "np.ndarray":
+def make_12mp() -> np.ndarray:
     import cv2
     import numpy as np
     from skimage import data
@@ -125,12 +132,13 @@ def main() -> int:
     from fer.live import LiveProcessor, LiveSettings
     from fer.registry import available_models
     from fer.settings import models_dir
+    from fer.speed import machine
 
     detector_name = args.detector or available_detectors()[0]
     detector, notice = create_detector(detector_name)
     models = [m.name for m in available_models() if m.name in ("shallow", "deep")]
     kind = "untrained (built on the fly)" if args.untrained else "trained"
-    print(f"machine: {os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f} at start")
+    print(f"machine: {machine()}; load average {os.getloadavg()[0]:.2f} at start")
     print(f"models: {', '.join(models) or 'none'} in {models_dir()} ({kind}); "
           f"detector: {detector.name}" + (f" ({notice})" if notice else ""))
     if not models:

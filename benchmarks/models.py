@@ -1,4 +1,5 @@
-"""Inference speed of the installed models: faces/s and ms/face at batch 1 and 64.
+"""Inference speed of the installed models' serving files (LiteRT): faces/s and ms/face at
+batch 1 and 64.
 
     python benchmarks/models.py [--seconds 5] [--write-cards]
 
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -16,7 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fer.models import load_model  # noqa: E402
 from fer.registry import available_models  # noqa: E402
-from fer.speed import speed_report  # noqa: E402
+from fer.runtime import runtime_threads  # noqa: E402
+from fer.speed import machine, speed_report  # noqa: E402
 
 
 def main() -> None:
@@ -24,11 +25,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--write-cards", action="store_true")
     args = parser.parse_args()
-    print(f"machine: {os.cpu_count()} cores")
+    print(f"machine: {machine()}; runtime threads: {runtime_threads()}")
     for info in available_models():
         _, classifier = load_model(info)
         report = speed_report(classifier, args.seconds)
-        print(f"{info.name:8s} engine {report['engine']:11s} batch 1: {report['ms_per_face_batch1']:.3f} "
+        form = info.card.get("serving", {}).get("quantization", "?")
+        print(f"{info.name:8s} {info.serving_path.name} ({form}) batch 1: {report['ms_per_face_batch1']:.3f} "
               f"ms/face ({report['faces_per_s_batch1']:.0f} faces/s)   batch 64: "
               f"{report['ms_per_face_batch64']:.3f} ms/face ({report['faces_per_s_batch64']:.0f} faces/s)")
         if args.write_cards:

@@ -13,7 +13,6 @@ frames per second overall (decoding every frame included, and writing the annota
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -24,6 +23,7 @@ import numpy as np  # noqa: E402
 
 from fer.analyzer import Analyzer  # noqa: E402
 from fer.registry import available_models  # noqa: E402
+from fer.speed import machine  # noqa: E402
 from fer.video import analyze_video, probe_video  # noqa: E402
 
 
@@ -70,7 +70,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="fer-bench-") as tmp:
         video = Path(args.video) if args.video else make_clip(Path(tmp) / "clip.mp4", args.seconds)
         info = probe_video(video)
-        print(f"machine: {os.cpu_count()} cores; video: {video.name}, {info.width}x{info.height}, "
+        print(f"machine: {machine()}; video: {video.name}, {info.width}x{info.height}, "
               f"{info.fps:.2f} fps, {info.duration or 0:.1f} s, {info.codec}")
         for model in models:
             analyzer = Analyzer(model=model, detector=args.detector)

@@ -5,13 +5,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-from .architectures import ARCHITECTURES
-from .errors import FerError
-from .mixing import MIX_MODES
+from .errors import FerError, ModelNotFoundError
+
+TRAINING_COMMANDS = {
+    "train": "train a model on FER2013 and write it with its model card",
+    "card": "write the model card of a model trained elsewhere (e.g. on a GPU with the JAX "
+            "backend) from its run's state",
+    "ensemble": "average trained models into one model, with its card",
+    "precise-bn": "re-estimate a trained model's batch-norm statistics on the clean training "
+                  "images (and refresh its card)",
+    "export": "write a model's serving file (.tflite) and refresh its card",
+}
+"""The commands that need TensorFlow (:mod:`fer.training.commands`); their options are only
+built when one of them runs, so the serving commands never import the training package."""
 
 
 def _add_analyzer_options(p) -> None:
@@ -31,144 +40,6 @@ def _add_tta(p) -> None:
                        help="cheaper test-time augmentation: average the mirrored face only")
 
 
-def _add_train(sub) -> None:
-    p = sub.add_parser("train", help="train a model on FER2013 and write it with its model card")
-    p.add_argument("--arch", required=True, choices=ARCHITECTURES)
-    p.add_argument("--data", default=None, help="FER2013 root (Kaggle layout) or fer2013.csv "
-                   "(default: $FER2013_DIR or ../shared/datasets/fer2013)")
-    p.add_argument("--out", default="models")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--seed", type=int, default=1234)
-    p.add_argument("--weight-decay", type=float, default=0.01)
-    p.add_argument("--optimizer", default="adamw", choices=["adamw", "sgd"],
-                   help="AdamW, or SGD with Nesterov momentum 0.9")
-    p.add_argument("--erase-prob", type=float, default=0.5, help="random-erasing probability")
-    p.add_argument("--geometry", type=float, default=0.1,
-                   help="largest random shift and zoom, as a fraction of the side")
-    p.add_argument("--mix", default="none", choices=MIX_MODES,
-                   help="blend pairs of training faces and their labels (mixup, CutMix or both)")
-    p.add_argument("--mix-alpha", type=float, default=0.4, help="Beta(a, a) of the mixing weight")
-    p.add_argument("--mix-prob", type=float, default=0.5, help="share of batches that are mixed")
-    p.add_argument("--teacher", default=None, metavar="MODEL.keras",
-                   help="distil from this trained model as well as from the labels")
-    p.add_argument("--distill-alpha", type=float, default=0.5,
-                   help="weight of the teacher's soft targets in the loss (0-1)")
-    p.add_argument("--temperature", type=float, default=2.0, help="distillation temperature")
-    p.add_argument("--time-budget", type=float, default=None, metavar="MINUTES",
-                   help="fewer epochs than --epochs if the timed second epoch says they will "
-                        "not fit in MINUTES (the card records the count)")
-    p.add_argument("--limit", type=int, default=None, help="use only N training images")
-    p.add_argument("--val-limit", type=int, default=None, help="use only N validation images")
-    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    p.add_argument("--no-precise-bn", dest="precise_bn", action="store_false",
-                   help="keep the batch-norm statistics of the augmented training batches "
-                        "(default: re-estimate them on the clean training images at the end)")
-    p.add_argument("--checkpoint-every", type=int, default=1, metavar="N",
-                   help="save the resumable checkpoint every N epochs (default 1)")
-    p.set_defaults(func=_cmd_train)
-
-
-def _cmd_train(args) -> int:
-    from .dataset import fer2013_dir
-    from .training import TrainConfig, train
-
-    if args.teacher and not Path(args.teacher).is_file():
-        raise FerError(f"teacher model {args.teacher} not found")
-    cfg = TrainConfig(arch=args.arch, data=str(args.data or fer2013_dir()), out=args.out,
-                      epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
-                      weight_decay=args.weight_decay, optimizer=args.optimizer,
-                      seed=args.seed, erase_probability=args.erase_prob, geometry=args.geometry,
-                      mix=args.mix, mix_alpha=args.mix_alpha, mix_probability=args.mix_prob,
-                      teacher=args.teacher,
-                      distill_alpha=args.distill_alpha, temperature=args.temperature,
-                      time_budget=args.time_budget, limit=args.limit, val_limit=args.val_limit,
-                      resume=args.resume, checkpoint_every=args.checkpoint_every,
-                      precise_bn=args.precise_bn)
-    train(cfg)
-    return 0
-
-
-def _add_card(sub) -> None:
-    p = sub.add_parser("card", help="write the model card of a model trained elsewhere "
-                                    "(e.g. on a GPU with the JAX backend) from its run's state")
-    p.add_argument("--arch", required=True, choices=ARCHITECTURES)
-    p.add_argument("--out", default="models", help="folder with <arch>.keras and .checkpoints/")
-    p.add_argument("--data", default=None, help="FER2013 root or fer2013.csv for validation "
-                   "(default: $FER2013_DIR or ../shared/datasets/fer2013)")
-    p.set_defaults(func=_cmd_card)
-
-
-def _cmd_card(args) -> int:
-    from .dataset import fer2013_dir
-    from .training import write_card_from_checkpoint
-
-    try:
-        write_card_from_checkpoint(args.arch, args.out, str(args.data or fer2013_dir()))
-    except FileNotFoundError as exc:
-        raise FerError(str(exc)) from None
-    return 0
-
-
-def _add_ensemble(sub) -> None:
-    p = sub.add_parser("ensemble", help="average trained models into one model, with its card")
-    p.add_argument("members", nargs="+", metavar="MODEL.keras",
-                   help="two or more trained models (their .json cards are kept in the new card)")
-    p.add_argument("--name", required=True, help="the new model's name, e.g. deep")
-    p.add_argument("--out", default="models", help="folder to write <name>.keras and .json to")
-    p.add_argument("--data", default=None, help="FER2013 root or fer2013.csv for validation "
-                   "(default: $FER2013_DIR or ../shared/datasets/fer2013)")
-    p.set_defaults(func=_cmd_ensemble)
-
-
-def _cmd_ensemble(args) -> int:
-    from .dataset import fer2013_dir
-    from .ensemble import write_ensemble
-    from .model_card import accuracy_summary
-
-    missing = [m for m in args.members if not Path(m).is_file()]
-    if missing:
-        raise FerError(f"model file(s) not found: {', '.join(missing)}")
-    if len(args.members) < 2:
-        raise FerError("an ensemble needs two or more models")
-    try:
-        card = write_ensemble(args.members, args.out, args.name, args.data or fer2013_dir())
-    except (ValueError, OSError) as exc:  # not a Keras model, or members that do not fit
-        raise FerError(f"cannot build the ensemble: {exc}") from None
-    print(f"wrote {Path(args.out) / args.name}.keras: {accuracy_summary(card)}")
-    return 0
-
-
-def _add_precise_bn(sub) -> None:
-    p = sub.add_parser("precise-bn", help="re-estimate a trained model's batch-norm statistics "
-                                          "on the clean training images (and refresh its card)")
-    p.add_argument("model", metavar="MODEL.keras")
-    p.add_argument("--out", default=None, help="write here instead of over MODEL.keras")
-    p.add_argument("--data", default=None, help="FER2013 root or fer2013.csv "
-                   "(default: $FER2013_DIR or ../shared/datasets/fer2013)")
-    p.set_defaults(func=_cmd_precise_bn)
-
-
-def _cmd_precise_bn(args) -> int:
-    from .batchnorm import recalibrate_model_file
-    from .dataset import fer2013_dir
-    from .model_card import accuracy_summary
-
-    if not Path(args.model).is_file():
-        raise FerError(f"model file {args.model} not found")
-    try:
-        card = recalibrate_model_file(args.model, args.data or fer2013_dir(), args.out)
-    except (ValueError, OSError) as exc:
-        raise FerError(f"cannot recalibrate {args.model}: {exc}") from None
-    where = args.out or args.model
-    if card:
-        print(f"wrote {where}: {accuracy_summary(card)}")
-    else:
-        print(f"wrote {where} (it has no card to refresh)")
-    return 0
-
-
 def _add_predict(sub) -> None:
     p = sub.add_parser("predict", help="find faces and their expressions in photos")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders of images")
@@ -179,13 +50,18 @@ def _add_predict(sub) -> None:
     p.add_argument("--explain", default=None, metavar="DIR",
                    help="write a Grad-CAM heatmap overlay of each face to DIR "
                         "(<image stem>_face<i>_<label>.png)")
+    from .distributed import add_archive_options  # --ray, --resume (Ray itself loads on use)
+
+    add_archive_options(p, video=False)
     p.set_defaults(func=_cmd_predict)
 
 
 def _add_video(sub) -> None:
     p = sub.add_parser("video", help="expressions over a video: one row per frame and face, "
                                      "stable face IDs, an annotated copy")
-    p.add_argument("input", metavar="VIDEO", help="a video file (mp4, mov, avi, mkv, webm, ...)")
+    p.add_argument("inputs", nargs="+", metavar="VIDEO",
+                   help="a video file (mp4, mov, avi, mkv, webm, ...); several, or folders of "
+                        "videos, give one CSV with a video column")
     p.add_argument("--every", type=int, default=None, metavar="N",
                    help="analyse every N-th frame (default: about 5 frames per second of video)")
     p.add_argument("--out", default=None, metavar="FILE.mp4",
@@ -203,6 +79,9 @@ def _add_video(sub) -> None:
                      help="show the progress bar on stderr even when it is not a terminal")
     bar.add_argument("--no-progress", dest="progress", action="store_false",
                      help="no progress bar")
+    from .distributed import add_archive_options
+
+    add_archive_options(p, video=True)
     p.set_defaults(func=_cmd_video)
 
 
@@ -217,16 +96,21 @@ def _add_evaluate(sub) -> None:
     p.set_defaults(func=_cmd_evaluate)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(training: bool = False) -> argparse.ArgumentParser:
+    """The CLI's parser; ``training`` adds the options of the TensorFlow commands (else they
+    are listed by name and help only)."""
     parser = argparse.ArgumentParser(prog="python -m fer", description="Facial expression recognition")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_predict(sub)
     _add_video(sub)
     _add_evaluate(sub)
-    _add_train(sub)
-    _add_card(sub)
-    _add_ensemble(sub)
-    _add_precise_bn(sub)
+    if training:
+        from .training.commands import add_training_commands
+
+        add_training_commands(sub, TRAINING_COMMANDS)
+    else:
+        for name, text in TRAINING_COMMANDS.items():
+            sub.add_parser(name, help=text, add_help=False)
     return parser
 
 
@@ -260,22 +144,37 @@ def _out_path(out: str, image: Path, n_inputs: int) -> Path:
     return target / f"{image.stem}_annotated.png"
 
 
-def _cmd_predict(args) -> int:
+def _analyzer(args):
+    """The Analyzer the options ask for; its fallback notice goes to stderr."""
     from .analyzer import Analyzer
+
+    analyzer = Analyzer(model=args.model, detector=args.detector, tta=args.tta,
+                        min_face=args.min_face)
+    if analyzer.notice:
+        print(f"note: {analyzer.notice}", file=sys.stderr)
+    return analyzer
+
+
+def _cmd_predict(args) -> int:
+    if args.ray is not None or args.resume:
+        from .distributed import run_predict_command
+
+        return run_predict_command(args, _ProgressBar)
     from .drawing import annotate
     from .exports import results_to_rows, write_csv
     from .image_io import load_image, save_image
 
     files = _expand_paths(args.paths)
-    analyzer = Analyzer(model=args.model, detector=args.detector, tta=args.tta,
-                        min_face=args.min_face)
-    if analyzer.notice:
-        print(f"note: {analyzer.notice}", file=sys.stderr)
+    analyzer = None  # loaded at the first readable image: a bad file's error comes at once
     results, failures = [], 0
     for file in files:
         try:
             image = load_image(file)
+            if analyzer is None:
+                analyzer = _analyzer(args)
             faces = analyzer.analyze(image)
+        except ModelNotFoundError:
+            raise  # no model: one line for the whole command, not one per file
         except FerError as exc:
             failures += 1
             print(f"error: {exc}", file=sys.stderr)
@@ -312,7 +211,7 @@ def _write_explanations(analyzer, image, faces, file: Path, folder: Path) -> Non
     boxes = [f.box for f in faces]
     margin = margin_for(getattr(analyzer.detector, "name", None))
     # explain the label the analyzer gave (with --tta it may differ from the plain top class)
-    heatmaps = explain_faces(analyzer.classifier.model, image, boxes,
+    heatmaps = explain_faces(analyzer.model_info, image, boxes,
                              target=[f.label for f in faces], margin=margin)
     for i, (face, crop, heat) in enumerate(zip(faces, face_crops(image, boxes, margin), heatmaps),
                                            start=1):
@@ -331,8 +230,10 @@ class _ProgressBar:
 
     WIDTH = 28
 
-    def __init__(self, every: int = 1, stream=None, interval_s: float = 0.1):
+    def __init__(self, every: int = 1, stream=None, interval_s: float = 0.1,
+                 unit: str = "frames"):
         self.every = max(1, int(every))
+        self.unit = unit
         self.stream = stream or sys.stderr
         self.interval_s = interval_s
         self.last = -1.0
@@ -348,10 +249,10 @@ class _ProgressBar:
             frac = min(1.0, done / total)
             filled = int(round(frac * self.WIDTH))
             eta = (total - done) / rate if rate > 0 and done < total else 0.0
-            text = (f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{total} frames  "
+            text = (f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{total} {self.unit}  "
                     f"{analysed:.1f} analysed/s  ETA {int(eta // 60)}:{int(eta % 60):02d}")
         else:
-            text = f"{done} frames  {analysed:.1f} analysed/s  {elapsed:.0f} s"
+            text = f"{done} {self.unit}  {analysed:.1f} analysed/s  {elapsed:.0f} s"
         self.stream.write("\r" + text.ljust(78))
         self.stream.flush()
         self.shown = True
@@ -366,14 +267,18 @@ class _ProgressBar:
 def _cmd_video(args) -> int:
     import signal
 
-    from .analyzer import Analyzer
     from .video import analyze_video, probe_video, result_to_json, write_video_csv
 
     if not 0 <= args.smoothing < 1:
         raise FerError(f"--smoothing must be at least 0 and below 1, not {args.smoothing}")
     if args.every is not None and args.every < 1:
         raise FerError(f"--every must be a positive number of frames, not {args.every}")
-    source = Path(args.input)
+    if args.ray is not None or args.resume or args.out_dir or len(args.inputs) > 1 \
+            or Path(args.inputs[0]).is_dir():
+        from .distributed import run_video_command
+
+        return run_video_command(args, _ProgressBar)
+    source = Path(args.inputs[0])
     if not source.exists():
         raise FerError(f"{source} does not exist")
     if args.out:
@@ -384,10 +289,7 @@ def _cmd_video(args) -> int:
             raise FerError(f"--out {out} would overwrite the input video")
     info = probe_video(source)  # a file that is not a video fails here, before the model loads
     every = info.every(args.every)
-    analyzer = Analyzer(model=args.model, detector=args.detector, tta=args.tta,
-                        min_face=args.min_face)
-    if analyzer.notice:
-        print(f"note: {analyzer.notice}", file=sys.stderr)
+    analyzer = _analyzer(args)
     show_bar = sys.stderr.isatty() if args.progress is None else args.progress
     bar = _ProgressBar(every=every) if show_bar else None
 
@@ -458,8 +360,8 @@ def _cmd_evaluate(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(training=bool(argv) and argv[0] in TRAINING_COMMANDS)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -1,11 +1,12 @@
-"""Why this label: where in the face the model looked (Grad-CAM).
+"""Why this label: heatmaps of where in each face the model looked (Grad-CAM, see
+:mod:`fer.training.gradcam`).
 
-Grad-CAM (Selvaraju et al., 2017) weights the feature maps of the network's last convolution
-by the gradient of the class score, averaged over each map, and keeps the positive part: the
-regions whose features pushed the score up. The class score is the pre-softmax logit when the
-model ends in a softmax ``Dense`` layer (as ours do), else the output probability. A model
-without a convolution, or a face whose map comes out flat, falls back to gradient saliency
-(the absolute gradient of the score with respect to the input pixels, blurred).
+Grad-CAM needs gradients, so it needs the Keras model and TensorFlow. A server that loaded
+TensorFlow would keep it (a GB of memory, and Streamlit's per-rerun Keras clean-up, which starved
+the live video), so :func:`explain_faces` given a model name or file runs it in a short-lived
+worker process (:mod:`fer.training.explain_worker`) that exits when the maps are made. Given a
+Keras model object (a caller that already has TensorFlow, e.g. tests and notebooks), it runs in
+this process.
 
 The heatmaps cover the same crop the classifier sees (the detector's box widened by the margin,
 :data:`fer.preprocessing.FACE_MARGIN` unless the detector's own is passed), so
@@ -14,9 +15,14 @@ The heatmaps cover the same crop the classifier sees (the detector's box widened
 
 from __future__ import annotations
 
-import threading
-import weakref
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -28,9 +34,8 @@ from .preprocessing import FACE_MARGIN, Margin, crop_face, faces_to_model_input
 
 Box = tuple[int, int, int, int]
 
-_CONV_TYPES = ("Conv2D", "SeparableConv2D", "DepthwiseConv2D", "Conv2DTranspose")
-_cache: dict[int, tuple[Any, Any]] = {}
-_cache_lock = threading.Lock()
+WORKER_TIMEOUT_S = 300
+"""The worker imports TensorFlow and loads the model (seconds), then explains in well under one."""
 
 
 def face_crops(image_rgb: np.ndarray, boxes: Sequence[Box],
@@ -45,51 +50,9 @@ def face_crops(image_rgb: np.ndarray, boxes: Sequence[Box],
             for b in boxes]
 
 
-def last_conv_layer(model):
-    """The model's last convolution layer (searched by type, nested models included), or None."""
-    import keras
-
-    conv_classes = tuple(getattr(keras.layers, n) for n in _CONV_TYPES if hasattr(keras.layers, n))
-    for layer in reversed(model.layers):
-        if isinstance(layer, keras.Model):
-            inner = last_conv_layer(layer)
-            if inner is not None:
-                return inner
-        elif isinstance(layer, conv_classes):
-            return layer
-    return None
-
-
-def _explainer(model):
-    """(a Keras model giving [conv maps or None, scores], whether scores are logits), cached
-    per model."""
-    key = id(model)
-    with _cache_lock:
-        hit = _cache.get(key)
-        if hit is not None and hit[0]() is model:
-            return hit[1]
-    import keras
-
-    conv = last_conv_layer(model)
-    final = model.layers[-1]
-    logits = (isinstance(final, keras.layers.Dense)
-              and getattr(final.activation, "__name__", "") == "softmax")
-    head_input = final.input if logits else model.output
-    try:
-        outputs = [conv.output, head_input] if conv is not None else [head_input]
-        graph = keras.Model(model.inputs, outputs)
-    except (ValueError, AttributeError):  # a conv inside a nested model: no graph path to it
-        conv = None
-        graph = keras.Model(model.inputs, [head_input])
-    explainer = (graph, conv is not None, final if logits else None)
-    with _cache_lock:
-        _cache[key] = (weakref.ref(model), explainer)
-    return explainer
-
-
-def _target_indices(target: Any, n: int, predicted: np.ndarray) -> np.ndarray:
+def resolve_targets(target: Any, n: int, predicted: np.ndarray) -> np.ndarray:
     """Class index per face: None -> the model's top class; a name or index -> for all faces;
-    a sequence -> one per face."""
+    a sequence -> one per face (None in it: that face's top class)."""
     def one(t: Any) -> int:
         if isinstance(t, (int, np.integer)) and 0 <= int(t) < len(EMOTIONS):
             return int(t)
@@ -108,78 +71,77 @@ def _target_indices(target: Any, n: int, predicted: np.ndarray) -> np.ndarray:
                      for i, t in enumerate(targets)], int)
 
 
-def _normalise(maps: np.ndarray) -> np.ndarray:
-    out = np.zeros_like(maps, dtype=np.float32)
-    for i, m in enumerate(maps):
-        lo, hi = float(m.min()), float(m.max())
-        if hi - lo > 1e-12:
-            out[i] = (m - lo) / (hi - lo)
-    return out
+def _check_target(target: Any, n: int) -> Any:
+    """The target as plain JSON values, checked before any work is done."""
+    resolve_targets(target, n, np.zeros((n, len(EMOTIONS)), np.float32))
+    if target is None or isinstance(target, str):
+        return target
+    if isinstance(target, (int, np.integer)):
+        return int(target)
+    return [None if t is None else (t if isinstance(t, str) else int(t)) for t in target]
 
 
-def _gradcam(model, batch: np.ndarray, target: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Heatmaps (N, h, w) in [0, 1] at the network's resolution, and the class indices used.
-    An ensemble's map is the mean of its members' maps for the class the ensemble chose."""
-    import tensorflow as tf
+def _keras_path(model: Any) -> Path:
+    """The ``.keras`` file of a model name, :class:`fer.registry.ModelInfo` or path."""
+    from .registry import ModelInfo, get_model_info
 
-    from .ensemble import ensemble_members
-    from .tf_runtime import import_tensorflow
-
-    import_tensorflow()
-    members = ensemble_members(model)
-    if members:
-        predicted = model(tf.convert_to_tensor(batch, tf.float32), training=False).numpy()
-        targets = _target_indices(target, len(batch), predicted)
-        maps = np.mean([_gradcam(member, batch, targets)[0] for member in members], axis=0)
-        return _normalise(maps), targets
-    graph, has_conv, head = _explainer(model)
-    x = tf.convert_to_tensor(batch, tf.float32)
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch(x)
-        outs = graph(x, training=False)
-        outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
-        conv_maps, features = (outs[0], outs[1]) if has_conv else (None, outs[0])
-        scores = (tf.matmul(features, head.kernel) + head.bias) if head is not None else features
-        probs = tf.nn.softmax(scores) if head is not None else scores
-        targets = _target_indices(target, int(x.shape[0]), probs.numpy())
-        chosen = tf.gather(scores, targets, axis=1, batch_dims=1)
-        total = tf.reduce_sum(chosen)
-    cams = np.zeros((len(batch), *batch.shape[1:3]), np.float32)
-    flat = np.ones(len(batch), bool)
-    if has_conv:
-        grads = tape.gradient(total, conv_maps)
-        weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
-        raw = tf.nn.relu(tf.reduce_sum(weights * conv_maps, axis=-1)).numpy()
-        size = batch.shape[1:3]
-        for i, cam in enumerate(raw):
-            if float(cam.max()) > 1e-8 * max(1.0, float(np.abs(conv_maps[i]).max())):
-                cams[i] = cv2.resize(cam.astype(np.float32), (size[1], size[0]),
-                                     interpolation=cv2.INTER_CUBIC)
-                flat[i] = False
-    if flat.any():  # saliency: how much each input pixel moves the score
-        grads = np.abs(tape.gradient(total, x).numpy()[..., 0])
-        for i in np.flatnonzero(flat):
-            cams[i] = cv2.GaussianBlur(grads[i], (0, 0), sigmaX=max(1.0, batch.shape[1] / 24))
-    del tape
-    return _normalise(np.maximum(cams, 0)), targets
+    info = model if isinstance(model, ModelInfo) else get_model_info(str(model))
+    if not info.path.exists():
+        raise FerError(f"explanations need the Keras model {info.path}, which is not installed")
+    return info.path
 
 
-def explain_faces(model, image_rgb: np.ndarray, boxes: Sequence[Box],
+def _gradcam_in_worker(keras_path: Path, batch: np.ndarray, target: Any) -> np.ndarray:
+    if importlib.util.find_spec("tensorflow") is None:
+        raise FerError("explanations need TensorFlow, which this install does not have: "
+                       "pip install -r requirements.txt")
+    package_root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        filter(None, [package_root, os.environ.get("PYTHONPATH")])), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    with tempfile.TemporaryDirectory(prefix="fer-explain-") as tmp:
+        request, answer = Path(tmp) / "request.npz", Path(tmp) / "maps.npy"
+        np.savez(request, batch=batch, target=json.dumps(target), model=str(keras_path))
+        try:
+            done = subprocess.run([sys.executable, "-m", "fer.training.explain_worker",
+                                   str(request), str(answer)], env=env, capture_output=True,
+                                  text=True, timeout=WORKER_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise FerError(f"the explanation worker took over {WORKER_TIMEOUT_S} s") from None
+        if done.returncode != 0 or not answer.exists():
+            lines = [line for line in done.stderr.splitlines() if line.strip()]
+            raise FerError(f"the explanation worker failed: {lines[-1] if lines else done.returncode}")
+        return np.load(answer)
+
+
+def explain_faces(model: Any, image_rgb: np.ndarray, boxes: Sequence[Box],
                   target: Any = None, margin: Margin = FACE_MARGIN) -> list[np.ndarray]:
     """One heatmap per face: float32 (H, W) in [0, 1] with the shape of the face's crop from
-    :func:`face_crops`; 1 marks what pushed the score of ``target`` most. ``model`` is the Keras
-    model (``CompiledClassifier.model``); ``target`` None explains each face's top class, an
-    emotion name or index explains that class for every face, a sequence gives one per face.
-    ``margin`` is the crop margin (see :func:`face_crops`)."""
+    :func:`face_crops`; 1 marks what pushed the score of ``target`` most.
+
+    ``model`` is a model name, a :class:`fer.registry.ModelInfo` or a ``.keras`` path (explained
+    in a worker process), or a Keras model object (explained here). ``target`` None explains
+    each face's top class, an emotion name or index explains that class for every face, a
+    sequence gives one per face. ``margin`` is the crop margin (see :func:`face_crops`)."""
     boxes = [tuple(int(v) for v in b) for b in boxes]
     if not boxes:
         return []
-    size = int(model.input_shape[1])
+    target = _check_target(target, len(boxes))
+    keras_model = hasattr(model, "layers") and hasattr(model, "input_shape")
+    size = int(model.input_shape[1]) if keras_model else None
+    if not keras_model:
+        from .registry import ModelInfo, get_model_info
+
+        info = model if isinstance(model, ModelInfo) else get_model_info(str(model))
+        size = info.input_size
     batch = faces_to_model_input(np.asarray(image_rgb), boxes, size, margin)
-    maps, _ = _gradcam(model, batch, target)
-    crops = face_crops(image_rgb, boxes, margin)
+    if keras_model:
+        from .training.gradcam import gradcam
+
+        maps, _ = gradcam(model, batch, target)
+    else:
+        maps = _gradcam_in_worker(_keras_path(model), batch, target)
     heatmaps = []
-    for heat, crop in zip(maps, crops):
+    for heat, crop in zip(maps, face_crops(image_rgb, boxes, margin)):
         h, w = crop.shape[:2]
         resized = cv2.resize(heat, (w, h), interpolation=cv2.INTER_LINEAR)
         heatmaps.append(np.clip(resized, 0, 1).astype(np.float32))

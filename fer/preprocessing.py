@@ -15,7 +15,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from .architectures import INPUT_SIZE
+INPUT_SIZE = 48
+"""Side of the square grayscale face every model takes (FER2013's own size)."""
 
 FACE_MARGIN = 0.104
 """Default fraction of the box's width and height added on each side before cropping."""

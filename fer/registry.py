@@ -1,4 +1,6 @@
-"""The shipped models: what is in ``models/`` (``<name>.keras`` + ``<name>.json`` model card)."""
+"""The shipped models: what is in ``models/``. Each model is ``<name>.keras`` (training,
+explanations), ``<name>.tflite`` (its serving file, run by :mod:`fer.runtime`) and
+``<name>.json`` (its model card)."""
 
 from __future__ import annotations
 
@@ -21,6 +23,11 @@ class ModelInfo:
     name: str
     path: Path
     card: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def serving_path(self) -> Path:
+        """The flatbuffer that serving runs (beside the ``.keras`` file)."""
+        return self.path.with_suffix(".tflite")
 
     @property
     def input_size(self) -> int:
@@ -66,21 +73,25 @@ def _card(path: Path) -> dict:
 
 
 def available_models(folder: Path | None = None) -> list[ModelInfo]:
-    """Installed models in canonical order (shallow first), then any other ``.keras`` files."""
+    """Installed models in canonical order (shallow first), then any others: each ``.keras`` or
+    ``.tflite`` file (a serving-only install may hold just the latter)."""
     folder = Path(folder) if folder else models_dir()
-    files = {p.stem: p for p in sorted(folder.glob("*.keras"))} if folder.is_dir() else {}
+    found = sorted([*folder.glob("*.keras"), *folder.glob("*.tflite")]) if folder.is_dir() else []
+    files = {p.stem: p.with_suffix(".keras") for p in found}
     ordered = [n for n in MODEL_NAMES if n in files] + [n for n in files if n not in MODEL_NAMES]
     return [ModelInfo(n, files[n], _card(files[n])) for n in ordered]
 
 
 def get_model_info(name: str | None = None, folder: Path | None = None) -> ModelInfo:
-    """Look a model up by name (or a path to a ``.keras`` file); missing -> ModelNotFoundError."""
+    """Look a model up by name (or a path to its ``.keras`` or ``.tflite`` file); missing ->
+    ModelNotFoundError."""
     name = name or DEFAULT_MODEL
     as_path = Path(name)
-    if as_path.suffix == ".keras":
+    if as_path.suffix in (".keras", ".tflite"):
         if not as_path.exists():
             raise ModelNotFoundError(f"model file {as_path} does not exist")
-        return ModelInfo(as_path.stem, as_path, _card(as_path))
+        keras_path = as_path.with_suffix(".keras")
+        return ModelInfo(as_path.stem, keras_path, _card(keras_path))
     models = available_models(folder)
     for info in models:
         if info.name == name:

@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import time
 
 import numpy as np
+
+
+def machine() -> str:
+    """The CPU this process runs on: model, cores and widest vector unit, e.g. ``Intel(R)
+    Xeon(R) Processor, 2 cores, AVX-512``. Benchmarks print it: the machine varies between
+    sessions (2-3x between AVX2 and AVX-512), so only figures from one run compare."""
+    cpu, flags = platform.processor() or platform.machine(), ""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            info = fh.read()
+        cpu = next(line.split(":", 1)[1].strip() for line in info.splitlines()
+                   if line.startswith("model name"))
+        flags = next((line for line in info.splitlines() if line.startswith("flags")), "")
+    except (OSError, StopIteration):
+        pass
+    simd = "AVX-512" if " avx512f" in flags else "AVX2" if " avx2" in flags else None
+    return ", ".join(filter(None, [cpu, f"{os.cpu_count()} cores", simd]))
 
 
 def faces_per_second(classifier, batch_size: int, seconds: float = 2.0) -> float:

@@ -9,19 +9,9 @@ the models and detectors are thread-safe (each serialises its calls with a lock)
 from __future__ import annotations
 
 import hashlib
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-# streamlit-webrtc's libsrtp binding (pylibsrtp) segfaults when it is loaded after TensorFlow, so
-# load it before any page can import TensorFlow (streamlit_app.py does the same; this covers a
-# page file run on its own).
-if "tensorflow" not in sys.modules:
-    try:
-        import streamlit_webrtc  # noqa: F401
-    except ImportError:  # the Live page says so
-        pass
 
 import numpy as np
 import streamlit as st
@@ -249,13 +239,7 @@ class WebRtcUnavailable(RuntimeError):
 
 
 def import_webrtc():
-    """The ``streamlit_webrtc`` module. Its libsrtp binding segfaults when first loaded after
-    TensorFlow, which ``streamlit_app.py`` avoids by loading it first; if TensorFlow is already
-    in (another launcher), refuse with a message instead of crashing the server."""
-    if "streamlit_webrtc" not in sys.modules and "tensorflow" in sys.modules:
-        raise WebRtcUnavailable(
-            "The webcam component must be loaded before TensorFlow in this process; start "
-            "the app with `streamlit run streamlit_app.py`.")
+    """The ``streamlit_webrtc`` module, or WebRtcUnavailable saying how to install it."""
     try:
         import streamlit_webrtc
     except ImportError as exc:

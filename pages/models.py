@@ -87,7 +87,7 @@ def model_card(info: ModelInfo) -> None:
     speed_help = "One face at a time"
     if "faces_per_s_batch64" in speed:
         speed_help += f"; {speed['faces_per_s_batch64']:,.0f} faces/s in batches of 64"
-    speed_help += (f" ({speed.get('engine', 'engine not recorded')}, "
+    speed_help += (f" ({card.get('serving', {}).get('runtime') or speed.get('engine', 'engine not recorded')}, "
                    f"{training.get('machine', 'machine not recorded')}).")
     c3.metric("ms per face", f"{speed['ms_per_face_batch1']:.2f}"
               if "ms_per_face_batch1" in speed else DASH, help=speed_help)
@@ -96,6 +96,7 @@ def model_card(info: ModelInfo) -> None:
     c5.metric("File size", f"{mb:.1f} MB" if mb else DASH)
     if card.get("validation_split"):
         st.caption(f"Validated on {card['validation_split']}.")
+    serving_summary(card.get("serving"))
 
     left, right = st.columns(2)
     with left:
@@ -130,6 +131,25 @@ def model_card(info: ModelInfo) -> None:
                     f"TTA, {_pct(accuracy.get('shift'))} with 10 views)")
         if member.get("training"):
             _training_details(member["training"], member)
+
+
+def serving_summary(serving: dict | None) -> None:
+    """What the app runs: the serving file, its form and how that form was chosen."""
+    if not serving:
+        st.caption(f"Serving file {NOT_RECORDED}.")
+        return
+    st.caption(f"Runs from **{serving['file']}** ({serving['quantization']}, "
+               f"{serving['bytes'] / 1e6:.1f} MB, {serving.get('runtime', 'LiteRT')}); largest "
+               f"difference from the Keras model's probabilities on 512 PublicTest faces: "
+               f"{serving.get('max_abs_diff_vs_keras', float('nan')):.4f}. Rule: "
+               f"{serving.get('rule', NOT_RECORDED)}.")
+    candidates = serving.get("candidates") or {}
+    if len(candidates) > 1:
+        st.dataframe(pd.DataFrame([
+            {"form": form, "accuracy": _pct(c["accuracy"].get("off")),
+             "with flip TTA": _pct(c["accuracy"].get("flip")), "MB": round(c["bytes"] / 1e6, 2),
+             "shipped": form == serving["quantization"]}
+            for form, c in candidates.items()]), hide_index=True)
 
 
 def _training_details(training: dict, card: dict) -> None:

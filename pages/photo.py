@@ -8,16 +8,29 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from fer import explain
 from fer.charts import probability_bar_chart
 from fer.drawing import annotate
 from fer.emotions import DISPLAY_NAMES, EMOTIONS
-from fer.errors import ModelNotFoundError
+from fer.errors import FerError, ModelNotFoundError
 from fer.exports import ROW_FIELDS, results_to_rows, rows_to_csv
 from fer.image_io import image_to_png_bytes
 from fer.preprocessing import margin_for
-from pages._common import (FAILED, download_row, face_crop, for_display, get_analyzer, get_classifier, get_settings,
-                           memo, photo_input, require_model, run_or_report,
-                           show_model_missing, stem)
+from pages._common import (
+    FAILED,
+    download_row,
+    face_crop,
+    for_display,
+    get_analyzer,
+    get_classifier,
+    get_settings,
+    memo,
+    photo_input,
+    require_model,
+    run_or_report,
+    show_model_missing,
+    stem,
+)
 
 
 def faces_table(faces) -> pd.DataFrame:
@@ -35,21 +48,21 @@ def faces_table(faces) -> pd.DataFrame:
 def show_explanations(settings, image: np.ndarray, faces, key: tuple, margin) -> None:
     """Heatmaps of what the model looked at, one per face (fer.explain)."""
     try:
-        from fer import explain
-    except ImportError:
-        st.info("Explanations are not available yet (the fer.explain module is not installed).")
-        return
-    try:
-        _, classifier = get_classifier(settings.model)
+        info, _ = get_classifier(settings.model)
         boxes = [f.box for f in faces]
-        with st.spinner("Computing heatmaps…"):
+        # explain the label shown (with TTA it may differ from the plain top class)
+        with st.spinner("Computing heatmaps (a worker process loads the Keras model)…"):
             heatmaps = memo("photo_explain", key,
-                            lambda: explain.explain_faces(classifier.model, image, boxes,
-                                                          target=None, margin=margin))
+                            lambda: explain.explain_faces(info, image, boxes,
+                                                          target=[f.label for f in faces],
+                                                          margin=margin))
             crops = explain.face_crops(image, boxes, margin=margin)
             overlays = [explain.overlay_heatmap(c, h) for c, h in zip(crops, heatmaps)]
     except ModelNotFoundError as exc:
         show_model_missing(exc)
+        return
+    except FerError as exc:
+        st.warning(f"Could not compute the heatmaps: {exc}")
         return
     except Exception as exc:  # an optional view must never take the page down
         st.warning(f"Could not compute the heatmaps: {exc}")

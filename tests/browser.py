@@ -37,9 +37,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class ServerURL(str):
+    """The server's base URL, with the server's process id (benchmarks read its memory)."""
+
+    pid: int
+
+
 @contextmanager
 def streamlit_server(root: Path, env: dict, timeout: float = 120):
-    """Start ``streamlit run streamlit_app.py`` on a free localhost port; yields the base URL."""
+    """Start ``streamlit run streamlit_app.py`` on a free localhost port; yields the base URL
+    (a :class:`ServerURL`)."""
     port = free_port()
     log = open(Path(env.get("FER_CACHE_DIR", "/tmp")) / f"streamlit-{port}.log", "w+")
     proc = subprocess.Popen(
@@ -47,7 +54,8 @@ def streamlit_server(root: Path, env: dict, timeout: float = 120):
          "--server.address", "127.0.0.1", "--server.headless", "true",
          "--browser.gatherUsageStats", "false"],
         cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    url = ServerURL(f"http://127.0.0.1:{port}")
+    url.pid = proc.pid
     try:
         deadline = time.time() + timeout
         while True:
@@ -71,16 +79,19 @@ def streamlit_server(root: Path, env: dict, timeout: float = 120):
         log.close()
 
 
-def write_y4m(path: Path, frame_rgb: np.ndarray, frames: int = 30, fps: int = 15) -> Path:
-    """A YUV4MPEG2 (4:2:0) clip of one still frame, for chromium's fake camera."""
+def write_y4m(path: Path, frame_rgb: np.ndarray | list[np.ndarray], frames: int = 30,
+              fps: int = 15) -> Path:
+    """A YUV4MPEG2 (4:2:0) clip for chromium's fake camera: one still frame repeated
+    ``frames`` times, or a list of frames (all of one size) played once per loop."""
     import cv2
 
-    h, w = frame_rgb.shape[:2]
+    clip = list(frame_rgb) if isinstance(frame_rgb, list) else [frame_rgb] * frames
+    h, w = clip[0].shape[:2]
     h, w = h - h % 2, w - w % 2
-    yuv = cv2.cvtColor(np.ascontiguousarray(frame_rgb[:h, :w]), cv2.COLOR_RGB2YUV_I420)
     with open(path, "wb") as fh:
         fh.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
-        for _ in range(frames):
+        for frame in clip:
             fh.write(b"FRAME\n")
-            fh.write(yuv.tobytes())
+            fh.write(cv2.cvtColor(np.ascontiguousarray(frame[:h, :w]),
+                                  cv2.COLOR_RGB2YUV_I420).tobytes())
     return path

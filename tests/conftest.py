@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.shared_data import yunet_file
+from tests.shared_data import yunet_file, yunet_file_or_none
 
 # Tests never touch the network or the user's cache: one throw-away cache for the whole run
 # (the TFLite conversions in it are reused between tests).
@@ -26,18 +26,36 @@ def yunet_model() -> Path:
     return yunet_file()
 
 
+@pytest.fixture
+def face_detector(monkeypatch) -> str:
+    """The detector the app picks: ``yunet`` where the YuNet file is found (then pointed to by
+    ``$FER_YUNET_MODEL``), else ``haar``, as on a fresh clone (the test cache is empty and
+    downloads are off). For tests of features that work with either detector; under
+    ``CI=true`` a missing YuNet file still fails."""
+    path = yunet_file_or_none()
+    if path is None:
+        monkeypatch.delenv("FER_YUNET_MODEL", raising=False)
+        return "haar"
+    monkeypatch.setenv("FER_YUNET_MODEL", str(path))
+    return "yunet"
+
+
 @pytest.fixture(scope="session")
 def untrained_models_dir(tmp_path_factory) -> Path:
-    """A models folder with untrained shallow and deep networks and minimal cards: for tests of
+    """A models folder with untrained shallow and deep networks (each with its float serving
+    file) and minimal cards: for tests of
     the plumbing (pages, CLI, video) that must not depend on the shipped weights."""
     import keras
 
-    from fer.architectures import build
+    from fer.training.architectures import build
+    from fer.training.export import write_serving_file
 
     folder = tmp_path_factory.mktemp("models")
     keras.utils.set_random_seed(0)
     for name in ("shallow", "deep"):
-        build(name).save(folder / f"{name}.keras")
+        model = build(name)
+        model.save(folder / f"{name}.keras")
+        write_serving_file(model, folder / f"{name}.keras")
         (folder / f"{name}.json").write_text(json.dumps({
             "name": name, "input_size": [48, 48, 1],
             "validation": {"accuracy": 0.5}, "validation_tta": {"accuracy": 0.51},

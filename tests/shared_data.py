@@ -73,3 +73,11 @@ def yunet_file_or_none() -> Path | None:
     if _YUNET.exists() or os.environ.get("CI") == "true":
         return yunet_file()
     return None
+
+
+def copy_model(source: Path, name: str, target: Path) -> None:
+    """Copy a model's ``.keras`` file and its ``.tflite`` serving file (not its card)."""
+    import shutil
+
+    for suffix in (".keras", ".tflite"):
+        shutil.copy((source / name).with_suffix(suffix), (target / name).with_suffix(suffix))

@@ -6,11 +6,10 @@ import json
 import shutil
 
 import numpy as np
-import pytest
 
-from fer.batchnorm import recalibrate_batch_norm
 from fer.settings import PROJECT_ROOT
-from tests.shared_data import fer2013_root
+from fer.training.batchnorm import recalibrate_batch_norm
+from tests.shared_data import fer2013_or_synthetic, fer2013_root
 
 
 def _net():
@@ -62,7 +61,7 @@ def test_statistics_are_the_batch_average_of_clean_inputs_without_dropout():
 
 
 def test_nested_members_are_recalibrated():
-    from fer.ensemble import build_ensemble
+    from fer.training.ensemble import build_ensemble
 
     ensemble = build_ensemble([_net(), _net()], "e")
     data = np.random.default_rng(1).random((64, 8, 8, 1), dtype=np.float32) + 5
@@ -93,18 +92,18 @@ def test_cli_precise_bn_refreshes_the_card(tmp_path, capsys):
 
 
 def test_cli_precise_bn_bad_input(tmp_path, capsys):
-    from fer.architectures import build
     from fer.cli import main
+    from fer.training.architectures import build
 
     assert main(["precise-bn", str(tmp_path / "nope.keras")]) != 0
     assert "not found" in capsys.readouterr().err
     junk = tmp_path / "junk.keras"
     junk.write_bytes(b"zip? no")
-    assert main(["precise-bn", str(junk), "--data", str(fer2013_root())]) != 0
+    assert main(["precise-bn", str(junk), "--data", str(fer2013_or_synthetic())]) != 0
     assert "cannot recalibrate" in capsys.readouterr().err
     bare = tmp_path / "bare.keras"
     build("shallow").save(bare)
-    assert main(["precise-bn", str(bare), "--data", str(fer2013_root())]) == 0
+    assert main(["precise-bn", str(bare), "--data", str(fer2013_or_synthetic())]) == 0
     assert "no card to refresh" in capsys.readouterr().out
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from fer.settings import PROJECT_ROOT
-from tests.shared_data import fer2013_root
+from tests.shared_data import fer2013_or_synthetic
 
 SHALLOW = PROJECT_ROOT / "models" / "shallow.keras"
 
@@ -19,7 +19,7 @@ SHALLOW = PROJECT_ROOT / "models" / "shallow.keras"
 def members(tmp_path):
     """The shipped shallow model (with its card) and an untrained one (without): two members
     that disagree."""
-    from fer.architectures import build
+    from fer.training.architectures import build
 
     trained = tmp_path / "m1" / "shallow.keras"
     trained.parent.mkdir()
@@ -34,8 +34,9 @@ def members(tmp_path):
 def test_ensemble_outputs_the_mean_and_loads_as_a_plain_model(members, tmp_path):
     import keras
 
-    from fer.ensemble import build_ensemble, ensemble_members
-    from fer.inference import load_classifier
+    from fer.runtime import RuntimeClassifier
+    from fer.training.ensemble import build_ensemble, ensemble_members
+    from fer.training.export import write_serving_file
 
     nets = [keras.models.load_model(p, compile=False) for p in members]
     x = np.random.default_rng(0).random((6, 48, 48, 1), dtype=np.float32)
@@ -46,7 +47,7 @@ def test_ensemble_outputs_the_mean_and_loads_as_a_plain_model(members, tmp_path)
     loaded = keras.models.load_model(path, compile=False)
     assert len(ensemble_members(loaded)) == 2 and ensemble_members(nets[0]) == []
     assert np.allclose(loaded.predict(x, verbose=0), (outs[0] + outs[1]) / 2, atol=1e-5)
-    classifier = load_classifier(path)  # the compiled engine the app uses
+    classifier = RuntimeClassifier(write_serving_file(loaded, path))  # what the app runs
     assert np.allclose(classifier(x), (outs[0] + outs[1]) / 2, atol=1e-4)
     with pytest.raises(ValueError, match="two or more"):
         build_ensemble(nets[:1], "deep")
@@ -56,8 +57,8 @@ def test_ensemble_heatmap_is_the_mean_of_its_members(members, two_faces):
     import keras
 
     from fer.detection import HaarDetector
-    from fer.ensemble import build_ensemble
     from fer.explain import explain_faces
+    from fer.training.ensemble import build_ensemble
 
     nets = [keras.models.load_model(p, compile=False) for p in members]
     ensemble = build_ensemble([keras.models.load_model(p, compile=False) for p in members], "e")
@@ -74,10 +75,10 @@ def test_ensemble_heatmap_is_the_mean_of_its_members(members, two_faces):
 
 
 def test_write_ensemble_card_keeps_the_members_records(members, tmp_path):
-    from fer.ensemble import write_ensemble
+    from fer.training.ensemble import write_ensemble
 
-    card = write_ensemble(members, tmp_path / "out", "deep", fer2013_root(), speed_seconds=0.1,
-                          val_limit=200)
+    card = write_ensemble(members, tmp_path / "out", "deep", fer2013_or_synthetic(),
+                          speed_seconds=0.1, val_limit=200)
     saved = json.loads((tmp_path / "out" / "deep.json").read_text())
     assert saved == json.loads(json.dumps(card))
     assert card["architecture"].startswith("ensemble of 2: shallow, None")

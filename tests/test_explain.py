@@ -8,8 +8,9 @@ import pytest
 
 from fer.detection import HaarDetector
 from fer.errors import FerError
-from fer.explain import explain_faces, face_crops, last_conv_layer, overlay_heatmap
+from fer.explain import explain_faces, face_crops, overlay_heatmap
 from fer.preprocessing import FACE_MARGIN
+from fer.training.gradcam import last_conv_layer
 
 
 @pytest.mark.parametrize("name, conv", [("shallow", "block3_2_sep"), ("deep", "block4_2_conv")])

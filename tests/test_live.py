@@ -8,11 +8,12 @@ import pytest
 
 from fer.emotions import EMOTIONS, color_bgr
 from fer.live import LiveProcessor, LiveSettings, ice_servers_from_env
+from tests.shared_data import copy_model
 
 
 @pytest.fixture
-def live_env(models_env, yunet_model, monkeypatch):
-    monkeypatch.setenv("FER_YUNET_MODEL", str(yunet_model))
+def live_env(models_env, face_detector):
+    """Untrained models; detector "auto" finds YuNet where its file is, else Haar."""
     return models_env
 
 
@@ -26,7 +27,7 @@ def _color_pixels(image_bgr, color):
 
 
 def _processor(**settings):
-    return LiveProcessor(LiveSettings(**{"detector": "yunet", **settings}), draw_overlay=False)
+    return LiveProcessor(LiveSettings(**{"detector": "auto", **settings}), draw_overlay=False)
 
 
 def test_frame_is_annotated_and_queue_fed(live_env, frame_bgr):
@@ -55,7 +56,7 @@ def test_frame_is_annotated_and_queue_fed(live_env, frame_bgr):
 
 def test_overlay_draws_fps(live_env, frame_bgr):
     plain = _processor()
-    with_overlay = LiveProcessor(LiveSettings(detector="yunet"))
+    with_overlay = LiveProcessor(LiveSettings(detector="auto"))
     a = plain.process_bgr(frame_bgr)
     b = with_overlay.process_bgr(frame_bgr)
     corner = (slice(0, 30), slice(0, 100))
@@ -135,9 +136,7 @@ def test_both_models_picks_the_other_installed_model(live_env, frame_bgr):
 
 
 def test_both_models_with_one_model_installed(live_env, frame_bgr, tmp_path, monkeypatch):
-    import shutil
-
-    shutil.copy(live_env / "shallow.keras", tmp_path / "shallow.keras")
+    copy_model(live_env, "shallow", tmp_path)
     monkeypatch.setenv("FER_MODELS_DIR", str(tmp_path))
     processor = _processor(both_models=True)
     out = processor.process_bgr(frame_bgr)
@@ -177,7 +176,7 @@ def test_missing_model_reported_not_raised(tmp_path, monkeypatch, frame_bgr):
 
 
 def test_queue_drops_oldest_when_full(live_env, frame_bgr):
-    processor = LiveProcessor(LiveSettings(detector="yunet"), queue_size=2, draw_overlay=False)
+    processor = LiveProcessor(LiveSettings(detector="auto"), queue_size=2, draw_overlay=False)
     for _ in range(4):
         processor.process_bgr(frame_bgr)
     samples = processor.drain()

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fer.mixing import mix_batch, mixed_batches, mixing_recipe
+from fer.training.mixing import mix_batch, mixed_batches, mixing_recipe
 
 
 def _batch(n=16, size=48):

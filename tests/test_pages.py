@@ -5,7 +5,6 @@ compare pages handle real photos and bad files, and nothing crashes without a mo
 import enum
 import io
 import json
-import shutil
 import sys
 import types
 
@@ -13,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.shared_data import ROOT
+from tests.shared_data import ROOT, copy_model
 
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
@@ -35,8 +34,7 @@ def _navigation(request):
 
 
 @pytest.fixture
-def app_env(models_env, yunet_model, monkeypatch):
-    monkeypatch.setenv("FER_YUNET_MODEL", str(yunet_model))
+def app_env(models_env, face_detector, monkeypatch):
     monkeypatch.delenv("FER_ICE_SERVERS", raising=False)
     return models_env
 
@@ -99,14 +97,14 @@ def fake_webrtc(monkeypatch):
 # every page
 
 
-def test_home_and_sidebar(app_env):
+def test_home_and_sidebar(app_env, face_detector):
     at = _app()
     assert any("Facial expression recognition" in t for t in _texts(at, "title"))
     assert any("never uploaded" in t for t in _texts(at, "info"))
     model = at.sidebar.selectbox(key="fer_model")
     assert model.value == "shallow" and model.options[:2] == [
         "shallow: 50.0 % on PublicTest, 1.00 ms/face", "deep: 50.0 % on PublicTest, 1.00 ms/face"]
-    assert at.sidebar.selectbox(key="fer_detector").value == "yunet"
+    assert at.sidebar.selectbox(key="fer_detector").value == face_detector
     assert at.sidebar.slider(key="fer_min_face").value == 40
     tta = at.sidebar.selectbox(key="fer_tta")
     assert tta.value == "off" and tta.options == [
@@ -225,7 +223,7 @@ def test_compare_shows_both_models(app_env, astronaut):
 
 
 def test_compare_with_one_model(app_env, astronaut, tmp_path, monkeypatch):
-    shutil.copy(app_env / "shallow.keras", tmp_path / "shallow.keras")
+    copy_model(app_env, "shallow", tmp_path)
     monkeypatch.setenv("FER_MODELS_DIR", str(tmp_path))
     at = _app("pages/compare.py")
     assert any("deep model is not installed" in w.value for w in at.main.warning)
@@ -262,7 +260,7 @@ def _full_card(name: str, per_class_f1: float) -> dict:
 
 def test_models_page_full_cards(app_env, tmp_path, monkeypatch):
     for name in ("shallow", "deep"):
-        shutil.copy(app_env / f"{name}.keras", tmp_path / f"{name}.keras")
+        copy_model(app_env, name, tmp_path)
         (tmp_path / f"{name}.json").write_text(json.dumps(_full_card(name, 0.5)))
     monkeypatch.setenv("FER_MODELS_DIR", str(tmp_path))
     at = _app("pages/models.py")
@@ -279,7 +277,7 @@ def test_models_page_full_cards(app_env, tmp_path, monkeypatch):
 
 def test_models_page_shows_ensemble_members(app_env, tmp_path, monkeypatch):
     for name in ("shallow", "deep"):
-        shutil.copy(app_env / f"{name}.keras", tmp_path / f"{name}.keras")
+        copy_model(app_env, name, tmp_path)
         card = _full_card(name, 0.5)
         if name == "deep":
             card["members"] = [
@@ -299,7 +297,7 @@ def test_models_page_shows_ensemble_members(app_env, tmp_path, monkeypatch):
 
 
 def test_models_page_minimal_and_missing_cards(app_env, tmp_path, monkeypatch):
-    shutil.copy(app_env / "shallow.keras", tmp_path / "shallow.keras")  # no card, no deep
+    copy_model(app_env, "shallow", tmp_path)  # no card, no deep
     monkeypatch.setenv("FER_MODELS_DIR", str(tmp_path))
     at = _app("pages/models.py")
     assert not at.exception, at.exception
@@ -311,7 +309,8 @@ def test_models_page_minimal_and_missing_cards(app_env, tmp_path, monkeypatch):
 # live
 
 
-def test_live_page_streams_with_processor(app_env, fake_webrtc, astronaut, monkeypatch):
+def test_live_page_streams_with_processor(app_env, face_detector, fake_webrtc, astronaut,
+                                          monkeypatch):
     monkeypatch.setenv("FER_ICE_SERVERS", '[{"urls": ["stun:stun.example.org:3478"]}]')
     at = _app("pages/live.py")
     assert not at.exception, at.exception
@@ -323,7 +322,7 @@ def test_live_page_streams_with_processor(app_env, fake_webrtc, astronaut, monke
     assert call["mode"].name == "SENDRECV" and call["async_processing"] is True
     assert call["media_stream_constraints"] == {"video": True, "audio": False}
     assert call["rtc_configuration"] == {"iceServers": [{"urls": ["stun:stun.example.org:3478"]}]}
-    assert processor.settings.model == "shallow" and processor.settings.detector == "yunet"
+    assert processor.settings.model == "shallow" and processor.settings.detector == face_detector
 
     # frames arrive while playing: the page shows FPS, latency and the rolling chart
     for _ in range(3):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fer.training import TrainConfig, train
-from tests.shared_data import fer2013_root
+from tests.shared_data import fer2013_or_synthetic
 
 CARD_FIELDS = {"name", "file", "architecture", "parameters", "file_bytes", "input_size", "labels",
                "preprocessing", "augmentation", "training", "validation_split", "validation",
@@ -23,7 +23,7 @@ def _own_cache(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("arch", ["shallow", "deep"])
 def test_train_tiny_slice_writes_model_and_card(tmp_path, arch, capsys):
-    root = fer2013_root()
+    root = fer2013_or_synthetic()
     out = tmp_path / "models"
     cfg = TrainConfig(arch=arch, data=str(root), out=str(out), epochs=1, batch_size=64,
                       limit=256, val_limit=128, speed_seconds=0.2)
@@ -40,15 +40,17 @@ def test_train_tiny_slice_writes_model_and_card(tmp_path, arch, capsys):
         saved["training"]["notes"][-1]
     assert "epoch 1/1" in capsys.readouterr().out
 
-    from fer.inference import load_classifier
+    from fer.runtime import RuntimeClassifier
 
-    classifier = load_classifier(out / f"{arch}.keras")
+    assert saved["serving"]["file"] == f"{arch}.tflite"
+    assert saved["serving"]["quantization"] in ("float", "dynamic", "int8")
+    classifier = RuntimeClassifier(out / f"{arch}.tflite")
     probs = classifier(np.random.default_rng(0).random((3, 48, 48, 1), dtype=np.float32))
     assert probs.shape == (3, 7) and np.allclose(probs.sum(1), 1, atol=1e-4)
 
 
 def test_resume_continues_from_checkpoint(tmp_path, capsys):
-    root = fer2013_root()
+    root = fer2013_or_synthetic()
     out = tmp_path / "models"
     base = dict(arch="shallow", data=str(root), out=str(out), batch_size=64, limit=128,
                 val_limit=64, speed_seconds=0.1)
@@ -70,7 +72,7 @@ def test_resume_continues_from_checkpoint(tmp_path, capsys):
 def test_time_budget_shortens_the_run_and_card_can_be_rewritten(tmp_path, capsys):
     from fer.training import write_card_from_checkpoint
 
-    root = fer2013_root()
+    root = fer2013_or_synthetic()
     out = tmp_path / "models"
     card = train(TrainConfig(arch="shallow", data=str(root), out=str(out), epochs=8, batch_size=64,
                              limit=128, val_limit=64, speed_seconds=0.1, time_budget=0.001,
@@ -93,7 +95,7 @@ def test_distillation_loss_mixes_labels_and_teacher():
     import keras
     from keras import ops
 
-    from fer.distillation import distillation_objects
+    from fer.training.distillation import distillation_objects
 
     loss_class, accuracy = distillation_objects()
     labels = np.eye(7, dtype=np.float32)[[0, 3]]
@@ -110,12 +112,12 @@ def test_distillation_loss_mixes_labels_and_teacher():
 
 
 def test_distillation_from_a_teacher_writes_a_student(tmp_path):
-    from fer.architectures import build
+    from fer.training.architectures import build
 
     teacher = tmp_path / "teacher.keras"
     build("deep").save(teacher)
     out = tmp_path / "models"
-    card = train(TrainConfig(arch="shallow", data=str(fer2013_root()), out=str(out), epochs=1,
+    card = train(TrainConfig(arch="shallow", data=str(fer2013_or_synthetic()), out=str(out), epochs=1,
                              batch_size=64, limit=128, val_limit=64, speed_seconds=0.1,
                              teacher=str(teacher)))
     assert "distilled from teacher.keras" in card["training"]["loss"]
@@ -124,7 +126,7 @@ def test_distillation_from_a_teacher_writes_a_student(tmp_path):
 
 
 def test_mixing_and_geometry_reach_the_card_and_command(tmp_path, capsys):
-    root = fer2013_root()
+    root = fer2013_or_synthetic()
     card = train(TrainConfig(arch="shallow", data=str(root), out=str(tmp_path), epochs=1,
                              batch_size=64, limit=256, val_limit=64, speed_seconds=0.1,
                              geometry=0.2, mix="cutmix", mix_alpha=1.0, mix_probability=1.0,

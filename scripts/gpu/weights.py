@@ -36,7 +36,7 @@ def export(arch: str, rundir: str, dest: str, tag: str) -> None:
 
 
 def import_(arch: str, prefix: str, out: str) -> None:
-    from fer.architectures import build
+    from fer.training.architectures import build
 
     weights = np.load(f"{prefix}.npz")
     model = build(arch)

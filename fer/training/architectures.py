@@ -11,7 +11,8 @@ Budgets on this 2-core CPU (measured ~18 GMAC/s at batch 1) shaped them:
 
 from __future__ import annotations
 
-INPUT_SIZE = 48
+from ..preprocessing import INPUT_SIZE
+
 ARCHITECTURES = ("shallow", "deep")
 
 

@@ -36,8 +36,8 @@ def recalibrate_batch_norm(model, images: np.ndarray, batch_size: int = 256,
         images = images[np.random.default_rng(seed).permutation(len(images))]
 
     layers = list(_layers(model))
-    norms = [l for l in layers if isinstance(l, keras.layers.BatchNormalization)]
-    dropouts = [l for l in layers if isinstance(l, keras.layers.Dropout)]
+    norms = [ly for ly in layers if isinstance(ly, keras.layers.BatchNormalization)]
+    dropouts = [ly for ly in layers if isinstance(ly, keras.layers.Dropout)]
     if not norms or len(images) == 0:
         return 0
     saved_momentum = [n.momentum for n in norms]
@@ -65,19 +65,20 @@ def precise_bn_note(n_images: int) -> str:
             "(fer.batchnorm, PreciseBN)")
 
 
-def recalibrate_model_file(path, data, out=None, speed_seconds: float = 2.0) -> dict | None:
+def recalibrate_model_file(path, data, out=None, speed_seconds: float = 2.0,
+                           quantization: str = "auto") -> dict | None:
     """Recalibrate the model saved at ``path`` on the training split of ``data``, save it to
-    ``out`` (default: in place) and refresh the measured part of its card, if it has one
-    (noting the step and its command); returns the card."""
-    import json
+    ``out`` (default: in place) with its serving file, and refresh the measured part of its
+    card, if it has one (noting the step and its command); returns the card."""
     import os
+    import shutil
     from pathlib import Path
 
     import keras
 
-    from .dataset import load_split
-    from .model_card import measured_fields
-    from .preprocessing import to_model_input
+    from ..dataset import load_split
+    from ..preprocessing import to_model_input
+    from .model_card import refresh_card
     from .tf_runtime import import_tensorflow
 
     import_tensorflow()
@@ -90,15 +91,8 @@ def recalibrate_model_file(path, data, out=None, speed_seconds: float = 2.0) -> 
     tmp = out.with_name(out.stem + ".tmp.keras")
     model.save(tmp)
     os.replace(tmp, out)
-    card_path = path.with_suffix(".json")
-    if not card_path.exists():
-        return None
-    card = json.loads(card_path.read_text())
-    card.update(measured_fields(model, out, load_split(data, "test"), card.get("name", out.stem),
-                                str(data), speed_seconds))
-    training = card.setdefault("training", {})
-    training["notes"] = [*training.get("notes", []), precise_bn_note(len(train))]
+    if out != path and path.with_suffix(".json").exists():
+        shutil.copyfile(path.with_suffix(".json"), out.with_suffix(".json"))
     command = f"python -m fer precise-bn {path}" + (f" --out {out}" if out != path else "")
-    training["command"] = "\n".join(filter(None, [training.get("command"), command]))
-    out.with_suffix(".json").write_text(json.dumps(card, indent=1))
-    return card
+    return refresh_card(model, out, data, speed_seconds, quantization,
+                        note=precise_bn_note(len(train)), command=command)

@@ -51,7 +51,7 @@ def _member_card(path: Path) -> dict:
 
 def _member_summary(card: dict, index: int) -> dict:
     """What the ensemble's card keeps of a member's card: how it was trained and how it did."""
-    from .tta import CARD_KEYS
+    from ..tta import CARD_KEYS
 
     training = dict(card.get("training", {}))
     if training.get("command"):  # where the ensemble command below expects the member
@@ -68,22 +68,22 @@ def _member_summary(card: dict, index: int) -> dict:
 
 def write_ensemble(member_paths: Sequence[str | Path], out: str | Path, name: str,
                    data: str | Path, speed_seconds: float = 2.0,
-                   val_limit: int | None = None) -> dict:
+                   val_limit: int | None = None, quantization: str = "auto") -> dict:
     """Build, save and measure ``<out>/<name>.keras`` with its card, which keeps each member's
     training record (from the ``.json`` card beside each member file)."""
     import keras
 
-    from .dataset import load_split
+    from ..dataset import load_split
     from .model_card import measured_fields
     from .tf_runtime import import_tensorflow
 
     import_tensorflow()
+    paths = [Path(p) for p in member_paths]
+    members = [keras.models.load_model(p, compile=False) for p in paths]
+    model = build_ensemble(members, name)  # bad members fail here, before the dataset is needed
     val_split = load_split(data, "test")
     if val_limit:
         val_split = val_split.subset(val_limit, seed=0)
-    paths = [Path(p) for p in member_paths]
-    members = [keras.models.load_model(p, compile=False) for p in paths]
-    model = build_ensemble(members, name)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model_path = out / f"{name}.keras"
@@ -100,7 +100,7 @@ def write_ensemble(member_paths: Sequence[str | Path], out: str | Path, name: st
                         + ", ".join(str(s["architecture"]) for s in summaries)
                         + " (mean of their probabilities)",
         **measured_fields(model, model_path, val_split, name, str(data),
-                          speed_seconds),
+                          speed_seconds, quantization),
         "augmentation": " | ".join(f"member {i}: {s['augmentation']}"
                                    for i, s in enumerate(summaries, start=1)),
         "training": {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 
-from .emotions import NUM_CLASSES
+from ..emotions import NUM_CLASSES
 
 
 @functools.cache

@@ -16,15 +16,19 @@ from pathlib import Path
 
 import numpy as np
 
+from ..dataset import load_split
+from ..emotions import NUM_CLASSES
+from ..preprocessing import to_model_input
 from .architectures import build
-from .augmentation import (allow_jit_on_jax, augmentation_recipe, build_augmenter,
-                           random_erasing_layer)
+from .augmentation import (
+    allow_jit_on_jax,
+    augmentation_recipe,
+    build_augmenter,
+    random_erasing_layer,
+)
 from .batchnorm import PRECISE_BN_NOTE, precise_bn_note, recalibrate_batch_norm
-from .dataset import load_split
-from .emotions import NUM_CLASSES
 from .mixing import mixed_batches, mixing_recipe
 from .model_card import accuracy_summary, measured_fields
-from .preprocessing import to_model_input
 from .tf_runtime import import_tensorflow
 
 
@@ -56,6 +60,7 @@ class TrainConfig:
     precise_bn: bool = True  # re-estimate batch-norm statistics on clean images at the end
     checkpoint_every: int = 1  # epochs; on a GPU an epoch takes ~1 s and a deep save ~0.3 s
     speed_seconds: float = 2.0
+    quantization: str = "auto"  # the serving file's form (fer.training.export)
     log: object = field(default=None, repr=False)  # a text stream; None: sys.stdout
 
 
@@ -190,13 +195,9 @@ def _machine() -> str:
     """CPU model, cores and OS, plus the accelerator and Keras backend that trained."""
     import keras
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    desc = f"{cpu}, {os.cpu_count()} cores, {platform.system()}"
+    from ..speed import machine
+
+    desc = f"{machine()}, {platform.system()}"
     if keras.backend.backend() == "jax":
         import jax
 
@@ -308,7 +309,8 @@ def _card_summary(model_path: Path, card: dict) -> str:
 
 
 def write_card_from_checkpoint(arch: str, out: str, data: str | None = None,
-                               speed_seconds: float = 2.0, log=None) -> dict:
+                               speed_seconds: float = 2.0, log=None,
+                               quantization: str = "auto") -> dict:
     """The card for ``<out>/<arch>.keras`` from the run's saved state (a model trained on
     another machine or backend); ``data`` overrides where the validation split is read."""
     import_tensorflow()
@@ -320,7 +322,8 @@ def write_card_from_checkpoint(arch: str, out: str, data: str | None = None,
     state = json.loads(state_file.read_text())
     config = {k: v for k, v in state["config"].items() if k in TrainConfig.__dataclass_fields__}
     cfg = TrainConfig(**{**config, "out": out, "data": data or config["data"],
-                         "speed_seconds": speed_seconds, "log": log})
+                         "speed_seconds": speed_seconds, "log": log,
+                         "quantization": quantization})
     val_split = load_split(cfg.data, "test")
     if cfg.val_limit:
         val_split = val_split.subset(cfg.val_limit, cfg.seed)
@@ -365,7 +368,7 @@ def _config_dict(cfg: TrainConfig) -> dict:
 def write_model_card(model, model_path: Path, cfg: TrainConfig, state: dict, val_split) -> dict:
     """Evaluate and time the trained model and write ``<name>.json`` beside it."""
     measured = measured_fields(model, model_path, val_split, cfg.arch, str(cfg.data),
-                               cfg.speed_seconds)
+                               cfg.speed_seconds, cfg.quantization)
     card = {
         "name": cfg.arch,
         "architecture": cfg.arch,

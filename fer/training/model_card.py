@@ -1,0 +1,83 @@
+"""The measured part of a model card: the serving file, its accuracy on the validation split
+with each test-time augmentation, and its speed. Training (:mod:`fer.training`) and ensembles (:mod:`fer.ensemble`)
+add how the model was made."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..emotions import EMOTIONS
+from ..evaluation import classification_report
+from ..preprocessing import preprocessing_description, to_model_input
+from ..tta import CARD_KEYS, TTA_MODES
+
+
+def accuracy_summary(card: dict) -> str:
+    """One line of a card's validation accuracy in each TTA mode, for command-line output."""
+    return (f"validation accuracy {card['validation']['accuracy']:.4f} "
+            f"({card['validation_tta']['accuracy']:.4f} with flip TTA, "
+            f"{card['validation_tta_shift']['accuracy']:.4f} with 10 views)")
+
+
+def measured_fields(model, model_path: Path, val_split, name: str, data: str,
+                    speed_seconds: float = 2.0, quantization: str = "auto") -> dict:
+    """Write the serving file beside ``model_path`` (see :func:`fer.training.export.
+    write_chosen_serving_file`), then the card's measured part: file, size, input, labels,
+    preprocessing, the validation report per TTA mode and the speed, all of the serving file
+    that users run, and how it was chosen."""
+    from ..runtime import RuntimeClassifier
+    from ..speed import speed_report
+    from .export import write_chosen_serving_file
+
+    x = to_model_input(val_split.images, int(model.input_shape[1]))
+    serving = write_chosen_serving_file(model, model_path, x, val_split.labels, data,
+                                        quantization)
+    classifier = RuntimeClassifier(serving["path"])
+    reports = {CARD_KEYS[mode]: classification_report(
+        val_split.labels, classifier.predict_batched(x, tta=mode).argmax(1)) for mode in TTA_MODES}
+    return {
+        "file": model_path.name,
+        "parameters": int(model.count_params()),
+        "file_bytes": model_path.stat().st_size,
+        "serving": {k: v for k, v in serving.items() if k != "path"},
+        "input_size": [int(model.input_shape[1]), int(model.input_shape[2]), 1],
+        "labels": list(EMOTIONS),
+        "preprocessing": preprocessing_description(int(model.input_shape[1])),
+        "validation_split": f"PublicTest ({len(val_split)} images)",
+        **reports,
+        "tta": {"flip": "mirrored face averaged in (2 views)",
+                "shift": "mirror x {centre, 2-px shifts left/right/up/down} (10 views)"},
+        "speed": speed_report(classifier, speed_seconds),
+        "speed_command": "python benchmarks/models.py",
+        "evaluate_command": f"python -m fer evaluate --data {data} --model {name}",
+    }
+
+
+def refresh_card(model, model_path: Path, data: str, speed_seconds: float = 2.0,
+                 quantization: str = "auto", note: str | None = None,
+                 command: str | None = None) -> dict | None:
+    """Write the serving file of the model saved at ``model_path`` and, where a card is beside
+    it, re-measure the card's measured part (adding ``note`` and ``command`` to its training
+    record); returns the card, or None where there is none (the serving file is then the float
+    form: choosing a quantized one needs the card's validation split)."""
+    import json
+
+    from ..dataset import load_split
+    from .export import write_serving_file
+
+    card_path = model_path.with_suffix(".json")
+    if not card_path.exists():
+        write_serving_file(model, model_path, "float" if quantization == "auto" else quantization,
+                           data)
+        return None
+    card = json.loads(card_path.read_text())
+    card.update(measured_fields(model, model_path, load_split(data, "test"),
+                                card.get("name", model_path.stem), str(data), speed_seconds,
+                                quantization))
+    training = card.setdefault("training", {})
+    if note:
+        training["notes"] = [*training.get("notes", []), note]
+    if command:
+        training["command"] = "\n".join(filter(None, [training.get("command"), command]))
+    card_path.write_text(json.dumps(card, indent=1))
+    return card

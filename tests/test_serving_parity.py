@@ -1,0 +1,64 @@
+"""Each serving file (``.tflite``, run by LiteRT) gives its Keras model's answers on real faces:
+to float rounding for the float form, and within the quantization's error, with the same label
+on nearly every face, for a quantized one. The shipped files also match what their cards say."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fer.dataset import load_split
+from fer.preprocessing import to_model_input
+from fer.registry import MODEL_NAMES, get_model_info
+from fer.runtime import RuntimeClassifier
+from fer.settings import PROJECT_ROOT
+from tests.shared_data import fer2013_root
+
+PARITY_FACES = 512  # the first faces of PublicTest, as fer.training.export measures for the card
+
+
+def _keras(path):
+    import keras
+
+    return keras.models.load_model(path, compile=False)
+
+
+@pytest.fixture(scope="module")
+def public_test_faces() -> np.ndarray:
+    test = load_split(fer2013_root(), "test")
+    return to_model_input(test.images[:PARITY_FACES])
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_shipped_serving_file_matches_its_keras_model(name, public_test_faces):
+    info = get_model_info(name, PROJECT_ROOT / "models")
+    serving = info.card["serving"]
+    assert info.serving_path.name == serving["file"]
+    assert info.serving_path.stat().st_size == serving["bytes"]
+    keras_probs = np.asarray(_keras(info.path)(public_test_faces, training=False))
+    runtime_probs = RuntimeClassifier(info.serving_path).predict_batched(public_test_faces)
+    difference = float(np.abs(keras_probs - runtime_probs).max())
+    assert difference == pytest.approx(serving["max_abs_diff_vs_keras"], abs=1e-4)
+    same_label = float((keras_probs.argmax(1) == runtime_probs.argmax(1)).mean())
+    if serving["quantization"] == "float":
+        assert difference < 1e-4
+    else:
+        assert difference < 0.35 and same_label >= 0.95
+        assert float(np.abs(keras_probs - runtime_probs).mean()) < 0.02
+
+
+@pytest.mark.parametrize("form, tolerance", [("float", 1e-4), ("dynamic", 0.25)])
+def test_export_of_an_untrained_model_matches_keras(untrained_models_dir, two_faces, form,
+                                                   tolerance, tmp_path):
+    """No shared data needed: the conversion path itself, on crops of a real photo."""
+    from fer.training.export import write_serving_file
+
+    model = _keras(untrained_models_dir / "shallow.keras")
+    faces = to_model_input([two_faces[60:300, 150:350], two_faces[60:300, 662:862],
+                            two_faces[::2, ::2]])
+    path = write_serving_file(model, tmp_path / "shallow.keras", form)
+    assert path == tmp_path / "shallow.tflite"
+    runtime_probs = RuntimeClassifier(path)(faces)
+    keras_probs = np.asarray(model(faces, training=False))
+    assert runtime_probs.shape == (3, 7)
+    assert float(np.abs(keras_probs - runtime_probs).max()) < tolerance
