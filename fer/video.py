@@ -461,116 +461,186 @@ def analyze_video(source: Any, analyzer, every: int | None = None, smoothing: fl
     Raises :class:`VideoError` when not a single frame can be read; later faults end the
     analysis with ``result.error`` set and the partial rows kept.
     """
-    import av
-
     from .tracking import FaceTracker
 
     if every is not None and int(every) < 1:
         raise FerError(f"every must be a positive number of frames, not {every}")
-    smoothing = float(smoothing or 0.0)
     shown = _video_name(source, name)
     started = time.perf_counter()
     container, stream = _open_input(source, shown)
-    fps, _, duration, frames_total, total_exact = _stream_facts(container, stream)
-    step = analysis_step(every, fps)
     result = result if result is not None else VideoResult()
-    result.fps, result.frames_total, result.duration, result.every = fps, frames_total, duration, step
-    result.smoothing, result.name = smoothing, shown
-    result.model = getattr(analyzer, "model_name", "")
-    result.out_path = str(out_path) if out_path else None
-    tracker = FaceTracker(smoothing=smoothing)
-    if out_path:
-        try:
-            Path(out_path).parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            container.close()
-            raise VideoError(f"cannot write {out_path} ({exc.strerror or exc})") from None
-    writer = _AnnotatedWriter(out_path, fps) if out_path else None
-    tracks: list = []
-    start_time: float | None = None
-    last_t = 0.0
-    last_report = 0.0
-
-    def report() -> None:
-        nonlocal last_report
-        result.elapsed_s = time.perf_counter() - started
-        if progress is not None:
-            progress(result.frames_read, frames_total, result.elapsed_s)
-            last_report = result.elapsed_s
-
+    total_exact = _start_result(result, container, stream, every, smoothing, shown, analyzer,
+                                out_path)
+    writer = _open_writer(out_path, result.fps, container)
+    report = _Reporter(result, progress, started)
     try:
-        frames = container.decode(stream)
-        while True:
-            if should_cancel is not None and should_cancel():
-                result.cancelled = True
-                break
-            try:
-                frame = next(frames)
-            except StopIteration:
-                break
-            except av.FFmpegError as exc:
-                if result.frames_read == 0:
-                    raise VideoError(f"{shown} cannot be decoded; the file is damaged, truncated "
-                                     f"or in an unsupported format ({_ffmpeg_message(exc)})") from None
-                result.error = f"the video could not be decoded further ({_ffmpeg_message(exc)})"
-                break
-            index = result.frames_read
-            result.frames_read += 1
-            if frame.time is not None and start_time is None:
-                start_time = frame.time
-            t = (frame.time - start_time) if frame.time is not None and start_time is not None \
-                else index / fps
-            last_t = t
-            analyse = index % step == 0
-            rgb = None
-            if analyse or writer is not None:
-                rgb = _upright(frame.to_ndarray(format="rgb24"), getattr(frame, "rotation", 0))
-                if index == 0:
-                    result.height, result.width = rgb.shape[:2]
-            if analyse:
-                faces = analyzer.analyze(rgb)
-                boxes = [f.box for f in faces]
-                probs = np.array([f.probabilities for f in faces], np.float32).reshape(-1, len(EMOTIONS))
-                tracks = tracker.update(boxes, probs)
-                result.frames_analyzed += 1
-                for face, track in zip(faces, tracks):
-                    x, y, w, h = (int(v) for v in face.box)
-                    p = track.probabilities
-                    result.rows.append({
-                        "time": round(float(t), 3), "frame": index, "face_id": track.track_id,
-                        "x": x, "y": y, "w": w, "h": h, "label": track.label,
-                        "confidence": round(track.confidence, 4),
-                        **{e: round(float(v), 4) for e, v in zip(EMOTIONS, p)},
-                    })
-            if writer is not None:
-                writer.write(_draw_tracks(rgb, tracks) if tracks else rgb)
-            if analyse or time.perf_counter() - started - last_report > 0.25:
-                report()
-        if result.error is None and not result.cancelled and result.frames_read:
-            result.error = _truncation(result, frames_total, total_exact, last_t)
-        if result.frames_read == 0 and not result.cancelled:
-            raise VideoError(f"{shown} holds no video frame that can be decoded (the file is "
-                                 "damaged, truncated or in an unsupported format)")
+        frames = _decoded_frames(container.decode(stream), result, should_cancel, shown)
+        last_t = _analyse_frames(frames, analyzer, FaceTracker(smoothing=result.smoothing),
+                                 result, writer, report)
+        _check_ending(result, total_exact, last_t, shown)
     except VideoError:
         raise
     except Exception as exc:  # a fault part-way: keep what was analysed
-        if result.frames_read == 0:
-            raise VideoError(f"{shown} cannot be read ({_ffmpeg_message(exc)})") from None
-        result.error = f"{type(exc).__name__}: {_ffmpeg_message(exc)}" \
-            if not isinstance(exc, (av.FFmpegError, FerError, OSError)) else _ffmpeg_message(exc)
+        _keep_after_fault(result, exc, shown)
     finally:
-        try:
-            container.close()
-        finally:
-            if writer is not None:
-                try:
-                    writer.close()
-                except Exception as exc:
-                    result.error = result.error or f"the annotated video could not be finished ({exc})"
-                if writer.frames == 0:  # nothing read: leave no empty file behind
-                    Path(writer.path).unlink(missing_ok=True)
+        _close_video(container, writer, result)
     report()
     return result
+
+
+def _start_result(result: VideoResult, container, stream, every: int | None, smoothing: float,
+                  shown: str, analyzer, out_path) -> bool:
+    """Fill in what is known before the first frame (rate, length, step, names); returns
+    whether the container's frame count is exact."""
+    fps, _, duration, frames_total, total_exact = _stream_facts(container, stream)
+    result.fps, result.frames_total, result.duration = fps, frames_total, duration
+    result.every = analysis_step(every, fps)
+    result.smoothing, result.name = float(smoothing or 0.0), shown
+    result.model = getattr(analyzer, "model_name", "")
+    result.out_path = str(out_path) if out_path else None
+    return total_exact
+
+
+def _open_writer(out_path, fps: float, container) -> _AnnotatedWriter | None:
+    """The annotated video's writer (None without ``out_path``); when its folder cannot be
+    made, the input is closed and a VideoError says why."""
+    if not out_path:
+        return None
+    try:
+        Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        container.close()
+        raise VideoError(f"cannot write {out_path} ({exc.strerror or exc})") from None
+    return _AnnotatedWriter(out_path, fps)
+
+
+class _Reporter:
+    """Calls ``progress(frames_read, frames_total, elapsed_s)`` and keeps ``elapsed_s``."""
+
+    def __init__(self, result: VideoResult, progress: ProgressFn | None, started: float):
+        self.result, self.progress, self.started = result, progress, started
+        self.last = 0.0
+
+    def due(self) -> bool:
+        """A quarter of a second since the last report (between analysed frames)."""
+        return time.perf_counter() - self.started - self.last > 0.25
+
+    def __call__(self) -> None:
+        result = self.result
+        result.elapsed_s = time.perf_counter() - self.started
+        if self.progress is not None:
+            self.progress(result.frames_read, result.frames_total, result.elapsed_s)
+            self.last = result.elapsed_s
+
+
+def _decoded_frames(frames, result: VideoResult, should_cancel: Callable[[], bool] | None,
+                    shown: str):
+    """The frames until the end, a cancel (``result.cancelled``) or a decoding fault
+    (``result.error``; a VideoError when no frame was read yet)."""
+    import av
+
+    while True:
+        if should_cancel is not None and should_cancel():
+            result.cancelled = True
+            return
+        try:
+            frame = next(frames)
+        except StopIteration:
+            return
+        except av.FFmpegError as exc:
+            if result.frames_read == 0:
+                raise VideoError(f"{shown} cannot be decoded; the file is damaged, truncated "
+                                 f"or in an unsupported format ({_ffmpeg_message(exc)})") from None
+            result.error = f"the video could not be decoded further ({_ffmpeg_message(exc)})"
+            return
+        yield frame
+
+
+def _analyse_frames(frames, analyzer, tracker, result: VideoResult,
+                    writer: _AnnotatedWriter | None, report: _Reporter) -> float:
+    """Analyse every ``result.every``-th frame and write each frame, with the latest tracks
+    drawn on it, to ``writer``; returns the last frame's time (s)."""
+    tracks: list = []
+    start_time: float | None = None
+    last_t = 0.0
+    for frame in frames:
+        index = result.frames_read
+        result.frames_read += 1
+        if frame.time is not None and start_time is None:
+            start_time = frame.time
+        t = (frame.time - start_time) if frame.time is not None and start_time is not None \
+            else index / result.fps
+        last_t = t
+        analyse = index % result.every == 0
+        rgb = None
+        if analyse or writer is not None:
+            rgb = frame_rgb(frame)
+            if index == 0:
+                result.height, result.width = rgb.shape[:2]
+        if analyse:
+            faces = analyzer.analyze(rgb)
+            tracks = track_faces(tracker, faces)
+            result.frames_analyzed += 1
+            result.rows.extend(video_row(t, index, f, tr) for f, tr in zip(faces, tracks))
+        if writer is not None:
+            writer.write(_draw_tracks(rgb, tracks) if tracks else rgb)
+        if analyse or report.due():
+            report()
+    return last_t
+
+
+def frame_rgb(frame) -> np.ndarray:
+    """A decoded frame as an upright RGB array."""
+    return _upright(frame.to_ndarray(format="rgb24"), getattr(frame, "rotation", 0))
+
+
+def track_faces(tracker, faces: list) -> list:
+    """The tracker's tracks for one frame's faces (one per face, in the same order)."""
+    probs = np.array([f.probabilities for f in faces], np.float32).reshape(-1, len(EMOTIONS))
+    return tracker.update([f.box for f in faces], probs)
+
+
+def video_row(t: float, index: int, face, track) -> dict:
+    """One row of :data:`VIDEO_FIELDS`: the face's box, its track's ID and smoothed scores."""
+    x, y, w, h = (int(v) for v in face.box)
+    return {"time": round(float(t), 3), "frame": index, "face_id": track.track_id,
+            "x": x, "y": y, "w": w, "h": h, "label": track.label,
+            "confidence": round(track.confidence, 4),
+            **{e: round(float(v), 4) for e, v in zip(EMOTIONS, track.probabilities)}}
+
+
+def _check_ending(result: VideoResult, total_exact: bool, last_t: float, shown: str) -> None:
+    """``result.error`` when the stream ended early; a VideoError when no frame was read."""
+    if result.error is None and not result.cancelled and result.frames_read:
+        result.error = _truncation(result, result.frames_total, total_exact, last_t)
+    if result.frames_read == 0 and not result.cancelled:
+        raise VideoError(f"{shown} holds no video frame that can be decoded (the file is "
+                         "damaged, truncated or in an unsupported format)")
+
+
+def _keep_after_fault(result: VideoResult, exc: Exception, shown: str) -> None:
+    """A fault part-way keeps the rows and sets ``result.error``; before the first frame it
+    is a VideoError."""
+    import av
+
+    if result.frames_read == 0:
+        raise VideoError(f"{shown} cannot be read ({_ffmpeg_message(exc)})") from None
+    result.error = f"{type(exc).__name__}: {_ffmpeg_message(exc)}" \
+        if not isinstance(exc, (av.FFmpegError, FerError, OSError)) else _ffmpeg_message(exc)
+
+
+def _close_video(container, writer: _AnnotatedWriter | None, result: VideoResult) -> None:
+    """Close the input, then finish the annotated video (removed when nothing was written)."""
+    try:
+        container.close()
+    finally:
+        if writer is not None:
+            try:
+                writer.close()
+            except Exception as exc:
+                result.error = result.error or f"the annotated video could not be finished ({exc})"
+            if writer.frames == 0:  # nothing read: leave no empty file behind
+                Path(writer.path).unlink(missing_ok=True)
 
 
 def analyze_video_bytes(data: bytes, analyzer, name: str = "video.mp4", annotate: bool = True,
