@@ -129,7 +129,8 @@ def main() -> int:
     from fer.analyzer import Analyzer
     from fer.detection import available_detectors, create_detector
     from fer.errors import ModelNotFoundError
-    from fer.live import LiveProcessor, LiveSettings
+    from fer.config import AnalysisConfig
+    from fer.live import LiveProcessor
     from fer.registry import available_models
     from fer.settings import models_dir
     from fer.speed import machine
@@ -155,8 +156,8 @@ def main() -> int:
     if len(models) == 2:
         configs.append(("shallow", True))
     for model, both in configs:
-        processor = LiveProcessor(LiveSettings(model=model, detector=detector.name,
-                                               both_models=both))
+        processor = LiveProcessor(AnalysisConfig(model=model, detector=detector.name),
+                                  both_models=both)
         try:
             r = run_stream(processor, frame, args.seconds)
         except (ModelNotFoundError, RuntimeError) as exc:

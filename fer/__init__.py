@@ -1,14 +1,15 @@
 """fer: facial expression recognition on FER2013-trained CNNs, usable without Streamlit.
 
-    from fer import Analyzer
-    faces = Analyzer(model="deep", detector="yunet").analyze("photo.jpg")
+    from fer import AnalysisConfig, get_analyzer
+    faces = get_analyzer(AnalysisConfig(model="deep", detector="yunet")).analyze("photo.jpg")
 """
 
-from .analyzer import Analyzer, FaceResult
+from .analyzer import Analyzer, FaceResult, get_analyzer
+from .config import AnalysisConfig
 from .emotions import EMOTIONS
 from .errors import DatasetError, FerError, ImageLoadError, ModelNotFoundError, VideoError
 
-__all__ = ["Analyzer", "FaceResult", "EMOTIONS", "FerError", "ImageLoadError",
+__all__ = ["AnalysisConfig", "Analyzer", "FaceResult", "get_analyzer", "EMOTIONS", "FerError", "ImageLoadError",
            "ModelNotFoundError", "DatasetError", "VideoError"]
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from .config import DEFAULT_DETECTOR, MIN_FACE, AnalysisConfig
 from .emotions import EMOTIONS, ScoredMixin
 from .preprocessing import faces_to_model_input, margin_for
 from .tta import tta_mode
@@ -33,14 +35,15 @@ class FaceResult(ScoredMixin):
 
 class Analyzer:
     """Detector + classifier. ``model`` is a model name, a ``ModelInfo`` or a loaded classifier;
-    ``detector`` a name (``auto``, ``yunet``, ``haar``) or a detector object. ``notice`` holds
-    a one-line message when the requested detector was replaced by the fallback.
-    ``detect_max_side`` caps the resolution faces are searched at (live video trades the
-    smallest findable face for speed); faces are still classified at full resolution."""
+    ``detector`` a name (``auto``, ``yunet``, ``haar``) or a detector object. The analyzer
+    knows its model's name, its detector's crop margin and, in ``notice``, a one-line message
+    when the requested detector was replaced by the fallback. Most callers want the shared
+    one for a configuration: :func:`get_analyzer`."""
 
-    def __init__(self, model: Any = None, detector: Any = "auto", tta: bool | str = False,
-                 min_face: int = 40, detect_max_side: int | None = None):
-        from .detection import create_detector
+    def __init__(self, model: Any = None, detector: Any = DEFAULT_DETECTOR,
+                 tta: bool | str = False, min_face: int = MIN_FACE,
+                 detect_max_side: int | None = None):
+        from .detection import get_detector
         from .models import load_model
 
         if hasattr(model, "input_size") and callable(model):
@@ -49,43 +52,58 @@ class Analyzer:
             self.model_info, self.classifier = load_model(model)
         self.notice: str | None = None
         if isinstance(detector, str):
-            self.detector, self.notice = create_detector(detector)
+            self.detector, self.notice = get_detector(detector)
         else:
             self.detector = detector
         self.tta = tta_mode(tta)
-        self.min_face = min_face
+        self.min_face = int(min_face)
         self.detect_max_side = detect_max_side
+
+    @classmethod
+    def from_config(cls, config: AnalysisConfig) -> Analyzer:
+        return cls(model=config.model, detector=config.detector, tta=config.tta,
+                   min_face=config.min_face, detect_max_side=config.detect_max_side)
 
     @property
     def model_name(self) -> str:
         return self.model_info.name if self.model_info else "custom"
 
-    def analyze(self, image: Any, bgr: bool = False) -> list[FaceResult]:
-        """All faces in ``image`` (path, bytes, file, PIL image or array; arrays are RGB unless
-        ``bgr``), left to right."""
-        rgb = self._to_rgb(image, bgr)
+    @property
+    def detector_name(self) -> str:
+        return getattr(self.detector, "name", "custom")
+
+    @property
+    def margin(self) -> tuple[float, float]:
+        """The crop margin that matches FER2013's framing for this detector's boxes."""
+        return margin_for(getattr(self.detector, "name", None))
+
+    def detect(self, image_rgb: np.ndarray) -> list:
+        """The faces' detections (boxes, scores, landmarks), left to right."""
         if self.detect_max_side:
-            detections = self.detector.detect(rgb, min_face=self.min_face,
-                                              max_side=self.detect_max_side)
-        else:
-            detections = self.detector.detect(rgb, min_face=self.min_face)
-        boxes = [d.box for d in detections]
-        probabilities = self.classify(rgb, boxes)
+            return self.detector.detect(image_rgb, min_face=self.min_face,
+                                        max_side=self.detect_max_side)
+        return self.detector.detect(image_rgb, min_face=self.min_face)
+
+    def analyze(self, image: Any, bgr: bool = False, detections: list | None = None
+                ) -> list[FaceResult]:
+        """All faces in ``image`` (path, bytes, file, PIL image or array; arrays are RGB unless
+        ``bgr``), left to right. ``detections`` from :meth:`detect` skip the search (two models
+        classifying the same boxes)."""
+        rgb = self._to_rgb(image, bgr)
+        if detections is None:
+            detections = self.detect(rgb)
+        probabilities = self.classify(rgb, [d.box for d in detections])
         return [FaceResult(d.box, d.score, p, d.landmarks) for d, p in zip(detections, probabilities)]
 
     def analyze_frame(self, frame_bgr: np.ndarray) -> list[FaceResult]:
         """A video frame as OpenCV and streamlit-webrtc give it (BGR uint8)."""
         return self.analyze(frame_bgr, bgr=True)
 
-    def analyze_batch(self, images: list[Any]) -> list[list[FaceResult]]:
-        return [self.analyze(im) for im in images]
-
     def classify(self, image_rgb: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
         """Expression probabilities ``(len(boxes), 7)`` for given boxes, in one batch."""
         if not boxes:
             return np.zeros((0, len(EMOTIONS)), np.float32)
-        batch = faces_to_model_input(image_rgb, boxes, self.classifier.input_size,
-                                     margin_for(getattr(self.detector, "name", None)))
+        batch = faces_to_model_input(image_rgb, boxes, self.classifier.input_size, self.margin)
         return self.classifier(batch, tta=self.tta)
 
     @staticmethod
@@ -100,3 +118,30 @@ class Analyzer:
 
                 image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
         return load_image(image)
+
+
+_analyzers: dict[tuple, Analyzer] = {}
+_analyzers_lock = threading.Lock()
+_MAX_ANALYZERS = 32
+
+
+def get_analyzer(config: AnalysisConfig) -> Analyzer:
+    """The process's one :class:`Analyzer` for ``config``: models and detectors load once and
+    are shared by every page, session, frame and job (they are thread-safe). A retrained model
+    file or another models folder gives a new one. Raises ModelNotFoundError."""
+    from .detection import get_detector
+    from .registry import get_model_info
+
+    serving = get_model_info(config.model).serving_path
+    stamp = serving.stat().st_mtime_ns if serving.exists() else None
+    detector_key = get_detector(config.detector)  # cached; its identity tracks the YuNet setting
+    key = (config.analyzer_fields, str(serving.resolve()), stamp, id(detector_key[0]))
+    with _analyzers_lock:
+        analyzer = _analyzers.get(key)
+    if analyzer is None:
+        analyzer = Analyzer.from_config(config)
+        with _analyzers_lock:
+            if len(_analyzers) >= _MAX_ANALYZERS:
+                _analyzers.pop(next(iter(_analyzers)))
+            analyzer = _analyzers.setdefault(key, analyzer)
+    return analyzer

@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+from .analyzer import get_analyzer
+from .config import MIN_FACE, SMOOTHING, AnalysisConfig
 from .errors import FerError, ModelNotFoundError
 
 TRAINING_COMMANDS = {
@@ -28,7 +30,7 @@ def _add_analyzer_options(p) -> None:
     p.add_argument("--model", default=None, help="shallow (default), deep, or a .keras file")
     p.add_argument("--detector", default="auto", choices=["auto", "yunet", "haar"])
     _add_tta(p)
-    p.add_argument("--min-face", type=int, default=40, help="smallest face side in pixels")
+    p.add_argument("--min-face", type=int, default=MIN_FACE, help="smallest face side in pixels")
 
 
 def _add_tta(p) -> None:
@@ -72,8 +74,8 @@ def _add_video(sub) -> None:
     _add_analyzer_options(p)
     p.add_argument("--no-smoothing", action="store_true",
                    help="raw per-frame probabilities (default: smoothed over time)")
-    p.add_argument("--smoothing", type=float, default=0.6,
-                   help="weight of the past in the smoothing, 0 to <1 (default 0.6)")
+    p.add_argument("--smoothing", type=float, default=SMOOTHING,
+                   help=f"weight of the past in the smoothing, 0 to <1 (default {SMOOTHING})")
     bar = p.add_mutually_exclusive_group()
     bar.add_argument("--progress", dest="progress", action="store_true", default=None,
                      help="show the progress bar on stderr even when it is not a terminal")
@@ -144,12 +146,16 @@ def _out_path(out: str, image: Path, n_inputs: int) -> Path:
     return target / f"{image.stem}_annotated.png"
 
 
-def _analyzer(args):
-    """The Analyzer the options ask for; its fallback notice goes to stderr."""
-    from .analyzer import Analyzer
+def analysis_config(args) -> AnalysisConfig:
+    """The configuration the analyzer options ask for."""
+    smoothing = getattr(args, "smoothing", SMOOTHING)
+    return AnalysisConfig(model=args.model, detector=args.detector, tta=args.tta,
+                          min_face=args.min_face,
+                          smoothing=0.0 if getattr(args, "no_smoothing", False) else smoothing)
 
-    analyzer = Analyzer(model=args.model, detector=args.detector, tta=args.tta,
-                        min_face=args.min_face)
+
+def _announced(analyzer):
+    """``analyzer``, its fallback notice (if any) said on stderr."""
     if analyzer.notice:
         print(f"note: {analyzer.notice}", file=sys.stderr)
     return analyzer
@@ -171,7 +177,7 @@ def _cmd_predict(args) -> int:
         try:
             image = load_image(file)
             if analyzer is None:
-                analyzer = _analyzer(args)
+                analyzer = _announced(get_analyzer(analysis_config(args)))
             faces = analyzer.analyze(image)
         except ModelNotFoundError:
             raise  # no model: one line for the whole command, not one per file
@@ -203,19 +209,12 @@ def _write_explanations(analyzer, image, faces, file: Path, folder: Path) -> Non
     """Grad-CAM overlays, one PNG per face, named ``<stem>_face<i>_<label>.png``."""
     import cv2
 
-    from .explain import explain_faces, face_crops, overlay_heatmap
+    from .explain import explain_analysis
     from .image_io import save_image
-    from .preprocessing import margin_for
 
     folder.mkdir(parents=True, exist_ok=True)
-    boxes = [f.box for f in faces]
-    margin = margin_for(getattr(analyzer.detector, "name", None))
-    # explain the label the analyzer gave (with --tta it may differ from the plain top class)
-    heatmaps = explain_faces(analyzer.model_info, image, boxes,
-                             target=[f.label for f in faces], margin=margin)
-    for i, (face, crop, heat) in enumerate(zip(faces, face_crops(image, boxes, margin), heatmaps),
-                                           start=1):
-        overlay = overlay_heatmap(crop, heat)
+    for i, (face, (_, overlay)) in enumerate(zip(faces, explain_analysis(analyzer, image, faces)),
+                                             start=1):
         side = min(overlay.shape[:2])
         if side < 160:  # small faces: enlarge so the map can be read
             factor = -(-160 // side)
@@ -265,12 +264,9 @@ class _ProgressBar:
 
 
 def _cmd_video(args) -> int:
-    import signal
+    from .video import analyze_video, probe_video
 
-    from .video import analyze_video, probe_video, result_to_json, write_video_csv
-
-    if not 0 <= args.smoothing < 1:
-        raise FerError(f"--smoothing must be at least 0 and below 1, not {args.smoothing}")
+    config = analysis_config(args)  # checks --smoothing
     if args.every is not None and args.every < 1:
         raise FerError(f"--every must be a positive number of frames, not {args.every}")
     if args.ray is not None or args.resume or args.out_dir or len(args.inputs) > 1 \
@@ -278,6 +274,32 @@ def _cmd_video(args) -> int:
         from .distributed import run_video_command
 
         return run_video_command(args, _ProgressBar)
+    source = _video_source(args)
+    info = probe_video(source)  # a file that is not a video fails here, before the model loads
+    every = info.every(args.every)
+    analyzer = _announced(get_analyzer(config))
+    show_bar = sys.stderr.isatty() if args.progress is None else args.progress
+    bar = _ProgressBar(every=every) if show_bar else None
+    try:
+        result = _interruptible(lambda cancelled: analyze_video(
+            source, analyzer, every=every, smoothing=config.smoothing, out_path=args.out,
+            progress=bar, should_cancel=cancelled))
+    finally:
+        if bar is not None:
+            bar.finish()
+    _report_video(result, args, bar)
+    if result.error:
+        print(f"error: {result.error} (kept the {len(result.rows)} rows analysed before)",
+              file=sys.stderr)
+        return 1
+    if result.cancelled:
+        print(f"interrupted: kept the {len(result.rows)} rows analysed before", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _video_source(args) -> Path:
+    """The one input video, checked along with ``--out`` before anything is decoded."""
     source = Path(args.inputs[0])
     if not source.exists():
         raise FerError(f"{source} does not exist")
@@ -287,53 +309,46 @@ def _cmd_video(args) -> int:
             raise FerError(f"--out {out} must name an .mp4 file (the annotated video is MP4)")
         if out.exists() and out.resolve() == source.resolve():
             raise FerError(f"--out {out} would overwrite the input video")
-    info = probe_video(source)  # a file that is not a video fails here, before the model loads
-    every = info.every(args.every)
-    analyzer = _analyzer(args)
-    show_bar = sys.stderr.isatty() if args.progress is None else args.progress
-    bar = _ProgressBar(every=every) if show_bar else None
+    return source
 
-    # Ctrl-C stops the analysis but keeps (and writes) what was analysed
+
+def _interruptible(work):
+    """``work(cancelled)`` where the first Ctrl-C makes ``cancelled()`` true (the analysis
+    stops and keeps what it has) and a second one stops at once."""
+    import signal
+
     interrupted = []
-    previous = signal.getsignal(signal.SIGINT)
 
     def on_interrupt(signum, frame):
-        if interrupted:  # a second Ctrl-C: stop at once
+        if interrupted:
             raise KeyboardInterrupt
         interrupted.append(signum)
 
     try:
-        signal.signal(signal.SIGINT, on_interrupt)
+        previous = signal.signal(signal.SIGINT, on_interrupt)
     except ValueError:  # not the main thread
         previous = None
     try:
-        result = analyze_video(source, analyzer, every=every,
-                               smoothing=0.0 if args.no_smoothing else args.smoothing,
-                               out_path=args.out, progress=bar,
-                               should_cancel=lambda: bool(interrupted))
+        return work(lambda: bool(interrupted))
     finally:
-        if bar is not None:
-            bar.finish()
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
+
+
+def _report_video(result, args, bar) -> None:
+    """The CSV, and the JSON or the per-face summary lines on stdout."""
+    from .video import result_to_json, write_video_csv
+
     if args.csv:
         write_video_csv(result.rows, args.csv)
     if args.json:
         print(result_to_json(result))
-    else:
-        for line in result.summary_lines():
-            print(line)
-        if bar is not None:
-            print(f"analysed {result.frames_analyzed} frames in {result.elapsed_s:.1f} s "
-                  f"({result.analysed_fps:.1f} analysed frames/s)", file=sys.stderr)
-    if result.error:
-        print(f"error: {result.error} (kept the {len(result.rows)} rows analysed before)",
-              file=sys.stderr)
-        return 1
-    if result.cancelled:
-        print(f"interrupted: kept the {len(result.rows)} rows analysed before", file=sys.stderr)
-        return 130
-    return 0
+        return
+    for line in result.summary_lines():
+        print(line)
+    if bar is not None:
+        print(f"analysed {result.frames_analyzed} frames in {result.elapsed_s:.1f} s "
+              f"({result.analysed_fps:.1f} analysed frames/s)", file=sys.stderr)
 
 
 def _cmd_evaluate(args) -> int:

@@ -29,6 +29,7 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
+from fer.config import MIN_FACE
 from fer.errors import FerError
 from fer.settings import cache_dir
 
@@ -96,7 +97,7 @@ class FaceDetector(Protocol):
 
     name: str
 
-    def detect(self, image_rgb: np.ndarray, min_face: int = 40,
+    def detect(self, image_rgb: np.ndarray, min_face: int = MIN_FACE,
                max_side: int | None = None) -> list[Detection]:
         """Faces at least ``min_face`` px (shorter box side, original pixels), sorted by x.
         ``max_side`` caps the detection resolution (default: the detector's own)."""
@@ -209,7 +210,7 @@ class HaarDetector:
             )
         self._lock = threading.Lock()
 
-    def detect(self, image_rgb: np.ndarray, min_face: int = 40,
+    def detect(self, image_rgb: np.ndarray, min_face: int = MIN_FACE,
                max_side: int | None = None) -> list[Detection]:
         """Faces at least ``min_face`` px wide in original pixels, sorted left to right."""
         image_rgb, min_face, scale = _search_plan(image_rgb, min_face, max_side or HAAR_MAX_SIDE,
@@ -271,7 +272,7 @@ class YuNetDetector:
         self._input_size: tuple[int, int] = (320, 320)
         self._lock = threading.Lock()
 
-    def detect(self, image_rgb: np.ndarray, min_face: int = 40,
+    def detect(self, image_rgb: np.ndarray, min_face: int = MIN_FACE,
                max_side: int | None = None) -> list[Detection]:
         """Faces at least ``min_face`` px (shorter box side, original pixels), sorted left to right."""
         image_rgb, min_face, scale = _search_plan(image_rgb, min_face, max_side or DETECT_MAX_SIDE,
@@ -411,3 +412,19 @@ def create_detector(name: str = "auto") -> tuple[FaceDetector, str | None]:
     except FerError as err:
         notice = f"{err} Using the built-in Haar detector."
     return HaarDetector(), notice
+
+
+_detectors: dict[tuple, tuple[FaceDetector, str | None]] = {}
+_detectors_lock = threading.Lock()
+
+
+def get_detector(name: str = "auto") -> tuple[FaceDetector, str | None]:
+    """:func:`create_detector`'s answer, one per process for each name and YuNet setting
+    (``$FER_YUNET_MODEL``, the cache folder, downloads on or off): detectors are thread-safe,
+    and asking twice must not download twice."""
+    key = ((name or "").strip().lower(), os.environ.get("FER_YUNET_MODEL"),
+           str(cache_dir()), _downloads_disabled())
+    with _detectors_lock:
+        if key not in _detectors:
+            _detectors[key] = create_detector(name)
+        return _detectors[key]

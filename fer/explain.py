@@ -148,6 +148,17 @@ def explain_faces(model: Any, image_rgb: np.ndarray, boxes: Sequence[Box],
     return heatmaps
 
 
+def explain_analysis(analyzer, image_rgb: np.ndarray, faces: Sequence) -> list[tuple[np.ndarray,
+                                                                                   np.ndarray]]:
+    """``(crop, overlay)`` per face that ``analyzer`` found: the crop it classified and the
+    heatmap of the label it gave (with TTA that may differ from the plain top class)."""
+    boxes = [f.box for f in faces]
+    heatmaps = explain_faces(analyzer.model_info or analyzer.model_name, image_rgb, boxes,
+                             target=[f.label for f in faces], margin=analyzer.margin)
+    crops = face_crops(image_rgb, boxes, analyzer.margin)
+    return [(crop, overlay_heatmap(crop, heat)) for crop, heat in zip(crops, heatmaps)]
+
+
 def overlay_heatmap(crop_rgb: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45) -> np.ndarray:
     """The crop with the heatmap blended over it in the JET colour map (RGB uint8)."""
     crop = np.asarray(crop_rgb)

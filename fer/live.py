@@ -3,11 +3,11 @@
 streamlit-webrtc calls :meth:`LiveProcessor.__call__` for every video frame on its own thread.
 The processor
 
-* reads the current :class:`LiveSettings` (model, detector, flip TTA, minimum face size, both
-  models) at every frame, so a change in the sidebar takes effect without restarting the stream;
-* keeps one :class:`~fer.analyzer.Analyzer` per (model, detector, tta, min_face) and one detector
-  object per detector name, so switching back and forth is cheap (the models themselves are
-  loaded once per process by :func:`fer.models.load_model`);
+* reads the configuration the page last set with :meth:`LiveProcessor.configure` (an
+  :class:`~fer.config.AnalysisConfig` and the both-models switch) at every frame, so a change in
+  the sidebar takes effect without restarting the stream;
+* takes its analyzers from :func:`fer.analyzer.get_analyzer` (one per configuration per process,
+  shared with the other pages), searching faces at :data:`LIVE_DETECT_MAX_SIDE`;
 * follows faces with a :class:`~fer.tracking.FaceTracker` whose smoothing stops labels flickering;
 * draws boxes and labels (both-models mode: the other model's label as a second line), and a small
   FPS / latency overlay;
@@ -27,16 +27,16 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
 import numpy as np
 
+from .config import AnalysisConfig
 from .drawing import annotate_bgr
 from .emotions import DISPLAY_NAMES, EMOTIONS
 from .tracking import FaceTracker
-from .tta import tta_mode
 
 log = logging.getLogger(__name__)
 
@@ -56,56 +56,13 @@ ICE_SERVERS_ENV = "FER_ICE_SERVERS"
 
 
 @dataclass(frozen=True)
-class Settings:
-    """An immutable snapshot of the live settings, taken once per frame."""
+class LiveRequest:
+    """What the page asked for: the analysis configuration, and whether a second model labels
+    each face too (``other_model``: which; None picks the first other installed model)."""
 
-    model: str = "shallow"
-    detector: str = "auto"
-    tta: str = "off"  # a fer.tta mode
-    min_face: int = 40
+    config: AnalysisConfig
     both_models: bool = False
-    other_model: str | None = None  # both-models mode; None: the first other installed model
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "tta", tta_mode(self.tta))  # True/False from callers
-
-
-class LiveSettings:
-    """Thread-safe holder of the settings the page changes while the stream runs.
-
-    Set attributes one by one (``settings.model = "deep"``) or several at once with
-    :meth:`update`; the frame thread reads a consistent :meth:`snapshot`."""
-
-    _FIELDS = tuple(f.name for f in fields(Settings))
-
-    def __init__(self, **values: Any) -> None:
-        object.__setattr__(self, "_lock", threading.Lock())
-        object.__setattr__(self, "_current", Settings(**values))
-
-    def snapshot(self) -> Settings:
-        with self._lock:
-            return self._current
-
-    def update(self, **changes: Any) -> Settings:
-        unknown = set(changes) - set(self._FIELDS)
-        if unknown:
-            raise AttributeError(f"unknown live setting(s): {', '.join(sorted(unknown))}")
-        with self._lock:
-            object.__setattr__(self, "_current", replace(self._current, **changes))
-            return self._current
-
-    def __getattr__(self, name: str) -> Any:
-        if name in LiveSettings._FIELDS:
-            return getattr(self.snapshot(), name)
-        raise AttributeError(name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name not in self._FIELDS:
-            raise AttributeError(f"unknown live setting {name!r}")
-        self.update(**{name: value})
-
-    def __repr__(self) -> str:
-        return f"LiveSettings({self.snapshot()})"
+    other_model: str | None = None
 
 
 @dataclass
@@ -167,23 +124,19 @@ def _draw_overlay(frame: np.ndarray, lines: list[str]) -> None:
 class LiveProcessor:
     """The webrtc ``video_frame_callback``: ``processor(frame) -> frame``.
 
-    ``analyzer_factory(model, detector, tta, min_face)`` may replace the built-in cache of
-    analyzers (tests, or sharing the page's cached ones)."""
+    ``analyzer_factory(config)`` may replace :func:`fer.analyzer.get_analyzer` (tests)."""
 
-    def __init__(self, settings: LiveSettings | None = None, queue_size: int = DEFAULT_QUEUE_SIZE,
-                 smoothing: float = 0.6, analyzer_factory: Callable[..., Any] | None = None,
+    def __init__(self, config: AnalysisConfig | None = None, both_models: bool = False,
+                 queue_size: int = DEFAULT_QUEUE_SIZE,
+                 analyzer_factory: Callable[[AnalysisConfig], Any] | None = None,
                  draw_overlay: bool = True) -> None:
-        self.settings = settings if settings is not None else LiveSettings()
         self.queue: queue.Queue[LiveSample] = queue.Queue(maxsize=queue_size)
-        self.smoothing = smoothing
         self.draw_overlay = draw_overlay
         self._factory = analyzer_factory
-        self._analyzers: dict[tuple, Any] = {}
-        self._detectors: dict[str, tuple[Any, str | None]] = {}
-        self._lock = threading.Lock()  # one frame at a time; guards the caches and trackers
-        self._tracker = FaceTracker(smoothing=smoothing)
-        self._other_tracker = FaceTracker(smoothing=smoothing)
-        self._track_key: tuple | None = None
+        self._lock = threading.Lock()  # one frame at a time; guards the trackers
+        self.configure(config or AnalysisConfig(), both_models)
+        self._tracker = self._other_tracker = FaceTracker()
+        self._active: LiveRequest | None = None  # the request the trackers and analyzers follow
         self._other_name: str | None = None
         self._t0 = time.monotonic()
         self._last_frame_t: float | None = None
@@ -196,42 +149,53 @@ class LiveProcessor:
         self.errors = 0
         self.current = None  # the Analyzer used for the last frame
         self.other = None  # the second model's Analyzer in both-models mode
+        self._other_problem: str | None = None
         self.last_tracks: list = []
         self.last_extra_lines: list[list[str]] | None = None
 
+    def configure(self, config: AnalysisConfig, both_models: bool = False,
+                  other_model: str | None = None) -> None:
+        """Set what the next frames are analysed with (the page calls this on every rerun; the
+        frame thread picks it up at its next frame: one attribute, replaced whole)."""
+        self.request = LiveRequest(config.with_(detect_max_side=LIVE_DETECT_MAX_SIDE),
+                                   bool(both_models), other_model)
+
     # ---------------------------------------------------------------- analyzers
 
-    def _detector(self, name: str) -> tuple[Any, str | None]:
-        if name not in self._detectors:
-            from .detection import create_detector
+    def analyzer(self, config: AnalysisConfig):
+        """The analyzer for ``config`` (shared per process)."""
+        if self._factory is not None:
+            return self._factory(config)
+        from .analyzer import get_analyzer
 
-            self._detectors[name] = create_detector(name)
-        return self._detectors[name]
+        return get_analyzer(config)
 
-    def analyzer(self, model: str, detector: str, tta: bool | str, min_face: int):
-        """The (cached) Analyzer for these settings."""
-        tta = tta_mode(tta)
-        key = (model, detector, tta, int(min_face))
-        if key not in self._analyzers:
-            if self._factory is not None:
-                analyzer = self._factory(model, detector, tta, int(min_face))
-            else:
-                from .analyzer import Analyzer
-
-                det, notice = self._detector(detector)
-                analyzer = Analyzer(model=model, detector=det, tta=tta, min_face=int(min_face),
-                                    detect_max_side=LIVE_DETECT_MAX_SIDE)
-                analyzer.notice = notice
-            self._analyzers[key] = analyzer
-        return self._analyzers[key]
-
-    def _other_model_name(self, s: Settings) -> str | None:
-        if s.other_model and s.other_model != s.model:
-            return s.other_model
+    def _other_model_name(self, request: LiveRequest) -> str | None:
+        model = request.config.model
+        if request.other_model and request.other_model != model:
+            return request.other_model
         from .registry import available_models
 
-        others = [m.name for m in available_models() if m.name != s.model]
+        others = [m.name for m in available_models() if m.name != model]
         return others[0] if others else None
+
+    def _follow(self, request: LiveRequest) -> None:
+        """Take up a new request: its analyzers (loading a model takes seconds, once: not part
+        of a frame's latency) and fresh tracks (smoothing across a change of model would mix
+        unrelated scores)."""
+        self.current = self.analyzer(request.config)
+        self.other, self._other_problem = None, None
+        self._other_name = self._other_model_name(request) if request.both_models else None
+        if self._other_name:
+            try:
+                self.other = self.analyzer(request.config.with_(model=self._other_name))
+            except Exception as exc:  # the main model keeps working without the second one
+                self._other_problem = f"Both models: {self._other_name} unavailable ({exc})."
+        smoothing = request.config.smoothing
+        self._tracker = FaceTracker(smoothing=smoothing)
+        self._other_tracker = FaceTracker(smoothing=smoothing)
+        self._active = request
+        self.latency_ms = 0.0  # the new configuration has its own speed
 
     # ---------------------------------------------------------------- frames
 
@@ -242,7 +206,7 @@ class LiveProcessor:
         return last is not None and time.monotonic() - last <= within_s
 
     def reset(self) -> None:
-        """Forget tracks and timing (call when a stream ends); cached analyzers stay."""
+        """Forget tracks and timing (call when a stream ends)."""
         with self._lock:
             self._tracker.reset()
             self._other_tracker.reset()
@@ -265,60 +229,44 @@ class LiveProcessor:
                 return frame_bgr
 
     def _process(self, frame_bgr: np.ndarray, start: float) -> np.ndarray:
-        s = self.settings.snapshot()
-        key = (s.model, s.detector, s.tta, s.min_face, s.both_models)
+        request = self.request
         gap = start - self._last_frame_t if self._last_frame_t is not None else None
-        if key != self._track_key or (gap is not None and gap > RESET_GAP_S):
-            # other model or a pause: smoothing across it would mix unrelated scores
+        if request != self._active:
+            self._follow(request)
+        elif gap is not None and gap > RESET_GAP_S:  # a pause: start the tracks afresh
             self._tracker.reset()
             self._other_tracker.reset()
-            self._track_key = key
-            self._other_name = self._other_model_name(s) if s.both_models else None
-            self.latency_ms = 0.0  # the new configuration has its own speed
         if gap is not None and gap > RESET_GAP_S:
             self.fps = 0.0
-        # Getting the analyzers may load a model (seconds, once): not part of a frame's latency.
-        analyzer = self.analyzer(s.model, s.detector, s.tta, s.min_face)
-        other, other_problem = None, None
-        if s.both_models and self._other_name:
-            try:
-                other = self.analyzer(self._other_name, s.detector, s.tta, s.min_face)
-            except Exception as exc:  # the main model keeps working without the second one
-                other_problem = f"Both models: {self._other_name} unavailable ({exc})."
         work_start = time.monotonic()
-        self.current = analyzer
-
-        faces = analyzer.analyze_frame(frame_bgr)
+        faces = self.current.analyze_frame(frame_bgr)
         boxes = [f.box for f in faces]
-        probs = (np.stack([f.probabilities for f in faces]) if faces
-                 else np.zeros((0, len(EMOTIONS)), np.float32))
-        tracks = self._tracker.update(boxes, probs)
-
-        notice = getattr(analyzer, "notice", None)
-        extra_lines = None
-        self.other = None
-        if s.both_models:
-            other_name = self._other_name
-            if other is None:
-                notice = other_problem or "Both models: no second model is installed."
-            else:
-                self.other = other
-                if boxes:
-                    rgb = np.ascontiguousarray(frame_bgr[:, :, ::-1])
-                    other_probs = other.classify(rgb, boxes)
-                else:
-                    other_probs = np.zeros((0, len(EMOTIONS)), np.float32)
-                other_tracks = self._other_tracker.update(boxes, other_probs)
-                extra_lines = [[f"{other_name}: {DISPLAY_NAMES[t.label]} {100 * t.confidence:.0f}%"]
-                               for t in other_tracks]
-
+        tracks = self._tracker.update(boxes, _stacked(faces))
+        extra_lines = self._other_lines(frame_bgr, boxes) if request.both_models else None
         out = annotate_bgr(frame_bgr, tracks, numbered=False, extra_lines=extra_lines)
-        self.last_tracks = tracks
-        self.last_extra_lines = extra_lines
+        self.last_tracks, self.last_extra_lines = tracks, extra_lines
+        self._time_frame((time.monotonic() - work_start) * 1000, gap)
+        self._last_frame_t = start
+        self.frames += 1
+        if self.draw_overlay:
+            self._draw_figures(out, request)
+        self._report_frame(start, tracks, request)
+        return out
 
-        # Moving averages; the first ones are plain means, so a slow first frame (warm-up)
-        # does not linger in the figures.
-        latency = (time.monotonic() - work_start) * 1000
+    def _other_lines(self, frame_bgr: np.ndarray, boxes: list) -> list[list[str]] | None:
+        """The second model's smoothed label under each face (both-models mode)."""
+        if self.other is None:
+            return None
+        if boxes:
+            other_probs = self.other.classify(np.ascontiguousarray(frame_bgr[:, :, ::-1]), boxes)
+        else:
+            other_probs = np.zeros((0, len(EMOTIONS)), np.float32)
+        return [[f"{self._other_name}: {DISPLAY_NAMES[t.label]} {100 * t.confidence:.0f}%"]
+                for t in self._other_tracker.update(boxes, other_probs)]
+
+    def _time_frame(self, latency: float, gap: float | None) -> None:
+        """Moving averages of latency and FPS; the first ones are plain means, so a slow first
+        frame (warm-up) does not linger in the figures."""
         self._latency_n = 0 if self.latency_ms == 0 else self._latency_n
         a = max(EMA_ALPHA, 1 / (self._latency_n + 1))
         self.latency_ms = (1 - a) * self.latency_ms + a * latency
@@ -333,26 +281,27 @@ class LiveProcessor:
         elif self.fps == 0:
             self.fps = 1000.0 / max(latency, 1e-3)  # first frame: what processing allows
             self._fps_estimated = True
-        self._last_frame_t = start
-        self.frames += 1
 
-        model_name = getattr(analyzer, "model_name", s.model)
-        if self.draw_overlay:
-            names = model_name + (f" + {self._other_name}" if self.other is not None else "")
-            lines = [f"{self.fps:4.1f} FPS  {self.latency_ms:3.0f} ms",
-                     names + (f" (TTA: {s.tta})" if s.tta != "off" else "")]
-            _draw_overlay(out, lines)
+    def _draw_figures(self, out: np.ndarray, request: LiveRequest) -> None:
+        names = self.current.model_name + (f" + {self._other_name}" if self.other else "")
+        tta = request.config.tta
+        _draw_overlay(out, [f"{self.fps:4.1f} FPS  {self.latency_ms:3.0f} ms",
+                            names + (f" (TTA: {tta})" if tta != "off" else "")])
 
+    def _report_frame(self, start: float, tracks: list, request: LiveRequest) -> None:
+        notice = getattr(self.current, "notice", None)
+        if request.both_models and self.other is None:
+            notice = self._other_problem or "Both models: no second model is installed."
         main = max(tracks, key=lambda t: t.box[2] * t.box[3]) if tracks else None
         self._put(LiveSample(
             time=start - self._t0,
             probabilities=main.probabilities.copy() if main is not None else None,
             label=main.label if main is not None else None,
-            faces=len(tracks), fps=self.fps, latency_ms=self.latency_ms, model=model_name,
-            detector=getattr(getattr(analyzer, "detector", None), "name", s.detector),
+            faces=len(tracks), fps=self.fps, latency_ms=self.latency_ms,
+            model=getattr(self.current, "model_name", request.config.model),
+            detector=getattr(self.current, "detector_name", request.config.detector),
             notice=notice,
         ))
-        return out
 
     def __call__(self, frame):
         """streamlit-webrtc's ``video_frame_callback``: ``av.VideoFrame`` in, annotated out
@@ -383,10 +332,10 @@ class LiveProcessor:
         if last is not None and last[0] == message and now - last[1] < ERROR_REPORT_INTERVAL_S:
             return
         self._last_error = (message, now)
-        s = self.settings.snapshot()
+        config = self.request.config
         self._put(LiveSample(time=now - self._t0, probabilities=None, label=None, faces=0,
-                             fps=self.fps, latency_ms=self.latency_ms, model=s.model,
-                             detector=s.detector, error=message))
+                             fps=self.fps, latency_ms=self.latency_ms, model=config.model,
+                             detector=config.detector, error=message))
 
     def _put(self, item: LiveSample) -> None:
         """Enqueue, dropping the oldest items when full."""
@@ -409,6 +358,13 @@ class LiveProcessor:
             except queue.Empty:
                 break
         return items
+
+
+def _stacked(faces: list) -> np.ndarray:
+    """The faces' probabilities as one ``(N, 7)`` array."""
+    if not faces:
+        return np.zeros((0, len(EMOTIONS)), np.float32)
+    return np.stack([f.probabilities for f in faces])
 
 
 def _is_user_error(exc: BaseException) -> bool:

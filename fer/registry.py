@@ -4,15 +4,16 @@ explanations), ``<name>.tflite`` (its serving file, run by :mod:`fer.runtime`) a
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .config import DEFAULT_MODEL
 from .errors import ModelNotFoundError
 from .settings import models_dir
 
 MODEL_NAMES = ("shallow", "deep")
-DEFAULT_MODEL = "shallow"
 
 HOW_TO_TRAIN = ("train one with `python -m fer train --arch {name} --data "
                 "../shared/datasets/fer2013` (see README)")
@@ -63,11 +64,20 @@ class ModelInfo:
 
 
 def _card(path: Path) -> dict:
+    """The model card beside ``path`` ({} when missing or unreadable); parsed once per version
+    of the file, since pages and frames look models up often."""
     card_path = path.with_suffix(".json")
-    if not card_path.exists():
-        return {}
     try:
-        return json.loads(card_path.read_text())
+        stat = card_path.stat()
+    except OSError:
+        return {}
+    return _parsed_card(str(card_path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed_card(card_path: str, mtime_ns: int, size: int) -> dict:
+    try:
+        return json.loads(Path(card_path).read_text())
     except (OSError, ValueError):
         return {}
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .config import SMOOTHING
 from .emotions import EMOTIONS, ScoredMixin
 
 Box = tuple[int, int, int, int]
@@ -39,7 +40,7 @@ class FaceTracker:
     moving average of each track's probabilities (0: no smoothing). A track survives
     ``max_missed`` updates without a match (a detector blink) before it is dropped."""
 
-    def __init__(self, iou_threshold: float = 0.3, smoothing: float = 0.6, max_missed: int = 5):
+    def __init__(self, iou_threshold: float = 0.3, smoothing: float = SMOOTHING, max_missed: int = 5):
         if not 0 <= smoothing < 1:
             raise ValueError("smoothing must be in [0, 1)")
         self.iou_threshold = iou_threshold

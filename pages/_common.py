@@ -1,9 +1,10 @@
-"""Shared UI of the dashboard pages: the sidebar settings, cached models/detectors/analyzers,
-photo input and the messages shown when something is missing.
+"""Shared UI of the dashboard pages: the sidebar (which builds the session's
+:class:`fer.config.AnalysisConfig`), photo input, and the messages shown when something is
+missing.
 
 Imported by the pages as ``from pages._common import ...`` (Streamlit puts the app's folder on
-``sys.path``). Objects behind ``st.cache_resource`` are shared by all sessions of the process:
-the models and detectors are thread-safe (each serialises its calls with a lock).
+``sys.path``). Models, detectors and analyzers are not cached here: :func:`fer.get_analyzer`
+keeps one of each per process, shared by all sessions (they are thread-safe).
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from fer.detection import YUNET_UNAVAILABLE_NOTICE, available_detectors, create_detector
+from fer.config import DEFAULT_MODEL, MIN_FACE, AnalysisConfig
+from fer.detection import YUNET_UNAVAILABLE_NOTICE, available_detectors, get_detector
 from fer.errors import ImageLoadError, ModelNotFoundError
 from fer.image_io import IMAGE_EXTENSIONS, load_image
-from fer.registry import DEFAULT_MODEL, ModelInfo, available_models, get_model_info
-from fer.tta import TTA_LABELS, TTA_MODES, tta_mode
+from fer.registry import ModelInfo, available_models, get_model_info
+from fer.tta import TTA_LABELS, TTA_MODES
 
 #: File types the photo uploaders accept (without dots).
 IMAGE_TYPES = [ext.lstrip(".") for ext in IMAGE_EXTENSIONS]
@@ -32,175 +34,94 @@ DETECTOR_LABELS = {"yunet": "YuNet (accurate, landmarks)", "haar": "Haar cascade
 
 # session_state keys of the sidebar widgets
 K_MODEL, K_DETECTOR, K_MIN_FACE, K_TTA = "fer_model", "fer_detector", "fer_min_face", "fer_tta"
-K_SETTINGS = "fer_settings"
-
-MIN_FACE_DEFAULT = 40
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What the sidebar chose. ``model`` is None when no model is installed."""
-
-    model: str | None
-    detector: str
-    min_face: int
-    tta: str  # a fer.tta mode: off, flip or shift
-    models: tuple[str, ...] = ()
-    detector_notice: str | None = None
-
-    @property
-    def has_model(self) -> bool:
-        return self.model is not None
-
-
-# --------------------------------------------------------------------------------------------
-# cached resources
-
-
-def _model_key(name: str) -> tuple[str, int]:
-    """(resolved path, mtime) of an installed model: retraining or another models folder gives
-    another cache entry. Raises ModelNotFoundError."""
-    info = get_model_info(name)
-    path = Path(info.path)
-    if not path.exists():
-        raise ModelNotFoundError(f"model file {path} does not exist")
-    return str(path.resolve()), path.stat().st_mtime_ns
-
-
-@st.cache_resource(show_spinner=False)
-def _detector(name: str) -> tuple[Any, str | None]:
-    return create_detector(name)
-
-
-def get_detector(name: str) -> tuple[Any, str | None]:
-    """The detector object for ``name`` and its fallback notice (one per process)."""
-    return _detector(name)
-
-
-@st.cache_resource(show_spinner="Loading the model…")
-def _classifier(path: str, mtime_ns: int):
-    from fer.models import load_model
-
-    return load_model(get_model_info(path))
-
-
-def get_classifier(name: str):
-    """``(ModelInfo, CompiledClassifier)`` of an installed model, one loaded copy per process.
-    Raises ModelNotFoundError."""
-    return _classifier(*_model_key(name))
-
-
-@st.cache_resource(show_spinner="Preparing the analyzer…")
-def _analyzer(path: str, mtime_ns: int, detector: str, tta: str, min_face: int):
-    from fer.analyzer import Analyzer
-
-    info, classifier = _classifier(path, mtime_ns)
-    det, notice = _detector(detector)
-    analyzer = Analyzer(model=info, detector=det, tta=tta, min_face=min_face)
-    analyzer.notice = notice
-    return analyzer
-
-
-def get_analyzer(model: str, detector: str = "auto", tta: bool | str = False,
-                 min_face: int = MIN_FACE_DEFAULT):
-    """A cached :class:`fer.analyzer.Analyzer`; raises ModelNotFoundError."""
-    return _analyzer(*_model_key(model), detector, tta_mode(tta), int(min_face))
 
 
 # --------------------------------------------------------------------------------------------
 # sidebar
 
 
-def _installed() -> dict[str, ModelInfo]:
+def installed_models() -> dict[str, ModelInfo]:
+    """The installed models by name, in canonical order (shallow first)."""
     return {m.name: m for m in available_models()}
 
 
-def _default_detector(options: list[str]) -> str:
-    return options[0]  # available_detectors() lists the best first
-
-
-def _tta_setting() -> str:
-    value = st.session_state.get(K_TTA, "off")
-    return value if value in TTA_MODES else "off"
-
-
-def default_settings() -> Settings:
-    """Settings from session_state where the sidebar set them, defaults otherwise (nothing
-    drawn): a page rendered on its own still works."""
-    installed = _installed()
-    model = st.session_state.get(K_MODEL)
-    if model not in installed:
-        model = DEFAULT_MODEL if DEFAULT_MODEL in installed else next(iter(installed), None)
-    detectors = available_detectors()
-    detector = st.session_state.get(K_DETECTOR)
-    if detector not in detectors:
-        detector = _default_detector(detectors)
-    return Settings(model=model, detector=detector,
-                    min_face=int(st.session_state.get(K_MIN_FACE, MIN_FACE_DEFAULT)),
-                    tta=_tta_setting(), models=tuple(installed))
-
-
-def sidebar() -> Settings:
-    """Draw the shared settings in the sidebar and return them (also kept in session_state for
-    :func:`get_settings`)."""
-    installed = _installed()
-    detectors = available_detectors()
+def _repair_state(installed: dict[str, ModelInfo], detectors: list[str]) -> None:
+    """Valid values for every sidebar widget in session_state: defaults on a first run, and a
+    replacement for a value that went away (a model was removed)."""
     state = st.session_state
-    # sensible defaults, and repair values that are no longer valid (a model was removed)
     if state.get(K_MODEL) not in installed:
         state[K_MODEL] = (DEFAULT_MODEL if DEFAULT_MODEL in installed
                           else next(iter(installed), None))
     if state.get(K_DETECTOR) not in detectors:
-        state[K_DETECTOR] = _default_detector(detectors)
+        state[K_DETECTOR] = detectors[0]  # available_detectors() lists the best first
     if not isinstance(state.get(K_MIN_FACE), int):
-        state[K_MIN_FACE] = MIN_FACE_DEFAULT
+        state[K_MIN_FACE] = MIN_FACE
     if state.get(K_TTA) not in TTA_MODES:
         state[K_TTA] = "off"
 
-    notice = None
+
+def _config_from_state() -> AnalysisConfig | None:
+    """The configuration the sidebar's widgets hold; None when no model is installed."""
+    state = st.session_state
+    if state.get(K_MODEL) is None:
+        return None
+    return AnalysisConfig(model=state[K_MODEL], detector=state[K_DETECTOR], tta=state[K_TTA],
+                          min_face=state[K_MIN_FACE])
+
+
+def sidebar() -> AnalysisConfig | None:
+    """Draw the shared settings in the sidebar and return the session's configuration."""
+    installed = installed_models()
+    detectors = available_detectors()
+    _repair_state(installed, detectors)
     with st.sidebar:
         st.subheader("Settings")
         if installed:
-            model = st.selectbox(
+            st.selectbox(
                 "Model", list(installed), key=K_MODEL,
                 format_func=lambda name: installed[name].summary(),
                 help="shallow: small and fast; deep: more accurate, slower. Accuracy is on "
                      "FER2013's PublicTest split; ms/face is one face at a time on the machine "
-                     "that trained it.")
+                     "that measured it.")
         else:
-            model = None
             st.warning("No trained model is installed yet: see the Models page.")
         detector = st.selectbox(
             "Face detector", detectors, key=K_DETECTOR,
             format_func=lambda name: DETECTOR_LABELS.get(name, name),
             help="YuNet finds smaller, turned and partly hidden faces; the Haar cascade ships "
                  "with OpenCV and always works.")
-        if "yunet" not in detectors:
-            st.caption(YUNET_UNAVAILABLE_NOTICE)
-        else:
-            try:
-                notice = get_detector(detector)[1]
-            except Exception as exc:  # a broken detector file must not break every page
-                notice = f"Face detector unavailable: {exc}"
-            if notice:
-                st.caption(notice)
-        min_face = st.slider("Minimum face size (px)", 16, 200, step=4, key=K_MIN_FACE,
-                             help="Smaller faces are ignored (shorter side of the face box, "
-                                  "in image pixels).")
-        tta_help = ("Classify several views of each face and average them: the mirrored face "
-                    "(twice the work), or also 2-pixel shifts of both (ten times the work). "
-                    "More accurate, slower.")
-        if model is not None:
-            shown = [f"{TTA_LABELS[m].split(' (')[0].lower()} {100 * a:.1f} %"
-                     for m, a in installed[model].accuracy_by_tta().items()]
-            tta_help += f" {model} on PublicTest: " + ", ".join(shown) + "."
-        tta = st.selectbox("Test-time augmentation", TTA_MODES, key=K_TTA,
-                           format_func=TTA_LABELS.get, help=tta_help)
+        _detector_caption(detector, detectors)
+        st.slider("Minimum face size (px)", 16, 200, step=4, key=K_MIN_FACE,
+                  help="Smaller faces are ignored (shorter side of the face box, in image "
+                       "pixels).")
+        st.selectbox("Test-time augmentation", TTA_MODES, key=K_TTA, format_func=TTA_LABELS.get,
+                     help=_tta_help(installed.get(st.session_state[K_MODEL])))
         st.caption("Everything runs on this machine; no image leaves it.")
-    settings = Settings(model=model, detector=detector, min_face=int(min_face), tta=str(tta),
-                        models=tuple(installed), detector_notice=notice)
-    state[K_SETTINGS] = settings
-    return settings
+    return _config_from_state()
+
+
+def _detector_caption(detector: str, detectors: list[str]) -> None:
+    """Why YuNet is missing, or why the chosen detector fell back, under the selectbox."""
+    if "yunet" not in detectors:
+        st.caption(YUNET_UNAVAILABLE_NOTICE)
+        return
+    try:
+        notice = get_detector(detector)[1]
+    except Exception as exc:  # a broken detector file must not break every page
+        notice = f"Face detector unavailable: {exc}"
+    if notice:
+        st.caption(notice)
+
+
+def _tta_help(model: ModelInfo | None) -> str:
+    text = ("Classify several views of each face and average them: the mirrored face (twice "
+            "the work), or also 2-pixel shifts of both (ten times the work). More accurate, "
+            "slower.")
+    if model is None:
+        return text
+    measured = [f"{TTA_LABELS[m].split(' (')[0].lower()} {100 * a:.1f} %"
+                for m, a in model.accuracy_by_tta().items()]
+    return text + f" {model.name} on PublicTest: " + ", ".join(measured) + "."
 
 
 def ensure_entry_point() -> None:
@@ -220,14 +141,12 @@ def ensure_entry_point() -> None:
         st.rerun()
 
 
-def get_settings() -> Settings:
-    """The settings the sidebar drew in this run (or defaults when it was not drawn).
-    Pages call this first: it also makes sure the entry point (navigation, sidebar) ran."""
+def get_config() -> AnalysisConfig | None:
+    """The session's configuration, as the sidebar holds it (None: no model installed). Pages
+    call this first: it also makes sure the entry point (navigation, sidebar) ran."""
     ensure_entry_point()
-    settings = st.session_state.get(K_SETTINGS)
-    if isinstance(settings, Settings):
-        return settings
-    return default_settings()
+    _repair_state(installed_models(), available_detectors())
+    return _config_from_state()
 
 
 # --------------------------------------------------------------------------------------------
@@ -270,9 +189,9 @@ def show_model_missing(exc: BaseException | None = None, name: str | None = None
         st.error(f"**Model not available.** {text}.", icon=":material/error:")
 
 
-def require_model(settings: Settings) -> bool:
-    """True when the chosen model can be used; otherwise shows why and returns False."""
-    if settings.model is None:
+def require_model(config: AnalysisConfig | None) -> bool:
+    """True when a model is installed; otherwise shows why and returns False."""
+    if config is None:
         show_model_missing(name=None)
         return False
     return True

@@ -14,6 +14,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from fer.analyzer import get_analyzer
 from fer.batch import analyze_batch, batch_summary, emotion_distribution, results_to_json
 from fer.emotions import DISPLAY_NAMES, EMOTIONS, color_hex
 from fer.errors import FerError, ModelNotFoundError
@@ -23,8 +24,7 @@ from pages._common import (
     analyse_again_button,
     download_row,
     finished_job,
-    get_analyzer,
-    get_settings,
+    get_config,
     request_cancel,
     require_model,
     run_job,
@@ -57,8 +57,8 @@ def rows_table(results: list[dict]) -> pd.DataFrame:
                                  **{e: DISPLAY_NAMES[e] for e in EMOTIONS}})
 
 
-def run_batch(items: list[tuple[str, bytes]], key: tuple, settings) -> None:
-    analyzer = get_analyzer(settings.model, settings.detector, settings.tta, settings.min_face)
+def run_batch(items: list[tuple[str, bytes]], key: tuple, config) -> None:
+    analyzer = get_analyzer(config)
     job = start_job(JOB, key, results=[])
     st.button("Cancel", key="batch_cancel", on_click=request_cancel, args=(JOB,),
               icon=":material/stop:", help="Stop; the photos analysed so far are kept.")
@@ -114,7 +114,7 @@ def main() -> None:
     st.title("Batch")
     st.caption("Many photos at once, or a zip of them: every face in one table, a gallery and "
                "the mix of expressions over the whole batch.")
-    settings = get_settings()
+    config = get_config()
     uploads = st.file_uploader(
         "Upload photos or a zip", type=[*IMAGE_TYPES, "zip"], accept_multiple_files=True,
         key="batch_upload",
@@ -123,13 +123,13 @@ def main() -> None:
     if not uploads:
         st.info("Choose photos or a zip archive to analyse.", icon=":material/upload:")
         return
-    if not require_model(settings):
+    if not require_model(config):
         return
     items = [(u.name, u.getvalue()) for u in uploads]
     digest = hashlib.sha1()
     for name, data in items:
         digest.update(name.encode() + b"\0" + hashlib.sha1(data).digest())
-    key = (digest.hexdigest(), settings.model, settings.detector, settings.tta, settings.min_face)
+    key = (digest.hexdigest(), config)
 
     finished = finished_job(JOB, key)
     if finished is not None:
@@ -145,7 +145,7 @@ def main() -> None:
                      key="batch_start", icon=":material/play_arrow:"):
         return
     try:
-        run_batch(items, key, settings)
+        run_batch(items, key, config)
     except ModelNotFoundError as exc:
         st.session_state.pop(JOB, None)
         show_model_missing(exc)

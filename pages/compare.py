@@ -7,7 +7,7 @@ import time
 
 import streamlit as st
 
-from fer.analyzer import FaceResult
+from fer.analyzer import get_analyzer
 from fer.charts import comparison_bar_chart
 from fer.drawing import annotate
 from fer.emotions import DISPLAY_NAMES
@@ -16,9 +16,7 @@ from fer.tta import TTA_LABELS
 from pages._common import (
     FAILED,
     for_display,
-    get_analyzer,
-    get_detector,
-    get_settings,
+    get_config,
     memo,
     photo_input,
     run_or_report,
@@ -26,31 +24,24 @@ from pages._common import (
 )
 
 
-def compare(photo, settings, names: list[str]) -> dict:
-    """Detect once, classify with each model; timings in ms."""
-    detector, _ = get_detector(settings.detector)
+def compare(photo, config, names: list[str]) -> dict:
+    """Detect once, classify the same boxes with each model; timings in ms."""
+    analyzers = {name: get_analyzer(config.with_(model=name)) for name in names}
     t0 = time.perf_counter()
-    detections = detector.detect(photo.image, min_face=settings.min_face)
+    detections = analyzers[names[0]].detect(photo.image)
     detect_ms = (time.perf_counter() - t0) * 1000
-    boxes = [d.box for d in detections]
     results = {}
-    for name in names:
-        analyzer = get_analyzer(name, settings.detector, settings.tta, settings.min_face)
+    for name, analyzer in analyzers.items():
         t0 = time.perf_counter()
-        probabilities = analyzer.classify(photo.image, boxes)
-        ms = (time.perf_counter() - t0) * 1000
-        results[name] = {
-            "faces": [FaceResult(d.box, d.score, p, d.landmarks)
-                      for d, p in zip(detections, probabilities)],
-            "ms": ms,
-        }
-    return {"detect_ms": detect_ms, "boxes": boxes, "models": results}
+        faces = analyzer.analyze(photo.image, detections=detections)
+        results[name] = {"faces": faces, "ms": (time.perf_counter() - t0) * 1000}
+    return {"detect_ms": detect_ms, "boxes": [d.box for d in detections], "models": results}
 
 
 def main() -> None:
     st.title("Compare models")
     st.caption("The same photo and the same face boxes through both models.")
-    settings = get_settings()
+    config = get_config()
     installed = [m.name for m in available_models()]
     names = [n for n in MODEL_NAMES if n in installed]
     missing = [n for n in MODEL_NAMES if n not in installed]
@@ -66,9 +57,9 @@ def main() -> None:
     if photo is None:
         st.info("Choose a photo to compare the models on.", icon=":material/upload:")
         return
-    key = (photo.digest, tuple(names), settings.detector, settings.tta, settings.min_face)
+    key = (photo.digest, tuple(names), config.with_(model=names[0]))
     result = run_or_report("Running both models…",
-                           lambda: memo("compare", key, lambda: compare(photo, settings, names)))
+                           lambda: memo("compare", key, lambda: compare(photo, config, names)))
     if result is FAILED:
         return
 
@@ -78,9 +69,9 @@ def main() -> None:
                    "face detector.", icon=":material/search_off:")
         st.image(for_display(photo.image), caption=photo.name)
         return
-    st.caption(f"{n} face{'s' if n != 1 else ''} found by {settings.detector} in "
+    st.caption(f"{n} face{'s' if n != 1 else ''} found by {config.detector} in "
                f"{result['detect_ms']:.0f} ms"
-               + (f" · TTA: {TTA_LABELS[settings.tta].lower()}" if settings.tta != "off" else ""))
+               + (f" · TTA: {TTA_LABELS[config.tta].lower()}" if config.tta != "off" else ""))
 
     columns = st.columns(len(names))
     for column, name in zip(columns, names):

@@ -11,8 +11,14 @@ import streamlit as st
 
 from fer.charts import timeline_chart, timeline_dataframe
 from fer.emotions import DISPLAY_NAMES
-from fer.live import LiveProcessor, LiveSettings, ice_servers_from_env
-from pages._common import WebRtcUnavailable, get_settings, import_webrtc, require_model
+from fer.live import LiveProcessor, ice_servers_from_env
+from pages._common import (
+    WebRtcUnavailable,
+    get_config,
+    import_webrtc,
+    installed_models,
+    require_model,
+)
 
 WINDOW_S = 30.0  # the rolling chart shows the last 30 s
 REFRESH_S = 1.0
@@ -23,7 +29,7 @@ def processor_for_session() -> LiveProcessor:
     """This session's processor, kept across reruns (its analyzers and tracks survive)."""
     processor = st.session_state.get(K_PROCESSOR)
     if not isinstance(processor, LiveProcessor):
-        processor = LiveProcessor(LiveSettings())
+        processor = LiveProcessor()
         st.session_state[K_PROCESSOR] = processor
     return processor
 
@@ -74,8 +80,8 @@ def main() -> None:
     st.title("Live")
     st.caption("Press START and allow the camera. Frames are analysed on this machine; the "
                "sidebar settings apply immediately, without restarting the stream.")
-    settings = get_settings()
-    if not require_model(settings):
+    config = get_config()
+    if not require_model(config):
         return
 
     try:
@@ -86,11 +92,9 @@ def main() -> None:
 
     both = st.toggle("Both models", key="live_both_models",
                      help="Also run the other model on each face and show its label below.",
-                     disabled=len(settings.models) < 2)
+                     disabled=len(installed_models()) < 2)
     processor = processor_for_session()
-    processor.settings.update(model=settings.model, detector=settings.detector,
-                              tta=settings.tta, min_face=settings.min_face,
-                              both_models=bool(both) and len(settings.models) >= 2)
+    processor.configure(config, both_models=bool(both) and len(installed_models()) >= 2)
 
     ice_servers, ice_warning = ice_servers_from_env()
     if ice_warning:

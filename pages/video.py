@@ -17,6 +17,7 @@ import io
 import pandas as pd
 import streamlit as st
 
+from fer.analyzer import get_analyzer
 from fer.charts import timeline_chart
 from fer.emotions import DISPLAY_NAMES, EMOTIONS
 from fer.errors import FerError, ModelNotFoundError, VideoError
@@ -34,8 +35,7 @@ from pages._common import (
     analyse_again_button,
     download_row,
     finished_job,
-    get_analyzer,
-    get_settings,
+    get_config,
     memo,
     request_cancel,
     require_model,
@@ -79,11 +79,11 @@ def _format_eta(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def run_analysis(data: bytes, name: str, key: tuple, settings, every: int, smoothing: bool,
+def run_analysis(data: bytes, name: str, key: tuple, config, every: int, smoothing: bool,
                  annotate: bool) -> None:
     """Analyse with a progress bar and a Cancel button; the job (and its partial result) is in
     session_state from the start."""
-    analyzer = get_analyzer(settings.model, settings.detector, settings.tta, settings.min_face)
+    analyzer = get_analyzer(config)
     job = start_job(JOB, key, result=VideoResult(name=name))
     st.button("Cancel", key="video_cancel", on_click=request_cancel, args=(JOB,),
               icon=":material/stop:", help="Stop the analysis; what was analysed so far is kept.")
@@ -106,7 +106,7 @@ def run_analysis(data: bytes, name: str, key: tuple, settings, every: int, smoot
 
     run_job(job, lambda: analyze_video_bytes(
         data, analyzer, name=name, annotate=annotate, every=every,
-        smoothing=0.6 if smoothing else 0.0, progress=progress, result=job["result"]))
+        smoothing=config.smoothing if smoothing else 0.0, progress=progress, result=job["result"]))
     bar.progress(1.0, text="Done")
 
 
@@ -160,7 +160,7 @@ def main() -> None:
     st.title("Video")
     st.caption("Upload a recorded video: faces are followed from frame to frame with a stable "
                "ID, and their expressions charted over time.")
-    settings = get_settings()
+    config = get_config()
     uploaded = st.file_uploader("Upload a video", type=VIDEO_TYPES, key="video_upload",
                                 help="MP4, MOV, AVI, MKV or WebM. The video is analysed on this "
                                      "machine; its temporary copy is deleted straight after.")
@@ -179,7 +179,7 @@ def main() -> None:
     duration = f"{info.duration:.1f} s, " if info.duration else ""
     st.caption(f"{name}: {duration}{info.width}×{info.height}, {info.fps:.2f} frames/s"
                f"{', ' + info.codec if info.codec else ''}")
-    if not require_model(settings):
+    if not require_model(config):
         return
 
     c1, c2, c3 = st.columns(3)
@@ -192,7 +192,7 @@ def main() -> None:
     annotate = c3.toggle("Annotated video", value=True, key="video_annotate",
                          help="Write a copy of the video with the boxes and labels drawn.")
     every = every_for(info.fps, RATES[rate])
-    key = (digest, settings.model, settings.detector, settings.tta, settings.min_face, every,
+    key = (digest, config, every,
            bool(smoothing), bool(annotate))
 
     finished = finished_job(JOB, key)
@@ -212,7 +212,7 @@ def main() -> None:
                      icon=":material/play_arrow:"):
         return
     try:
-        run_analysis(data, name, key, settings, every, smoothing, annotate)
+        run_analysis(data, name, key, config, every, smoothing, annotate)
     except ModelNotFoundError as exc:
         st.session_state.pop(JOB, None)
         show_model_missing(exc)

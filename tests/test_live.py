@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from fer.emotions import EMOTIONS, color_bgr
-from fer.live import LiveProcessor, LiveSettings, ice_servers_from_env
+from fer.config import AnalysisConfig
+from fer.live import LiveProcessor, ice_servers_from_env
 from tests.shared_data import copy_model
 
 
@@ -26,8 +27,9 @@ def _color_pixels(image_bgr, color):
     return int(np.all(image_bgr == np.array(color, np.uint8), axis=2).sum())
 
 
-def _processor(**settings):
-    return LiveProcessor(LiveSettings(**{"detector": "auto", **settings}), draw_overlay=False)
+def _processor(both_models=False, **config):
+    return LiveProcessor(AnalysisConfig(**{"detector": "auto", **config}), both_models=both_models,
+                         draw_overlay=False)
 
 
 def test_frame_is_annotated_and_queue_fed(live_env, frame_bgr):
@@ -56,7 +58,7 @@ def test_frame_is_annotated_and_queue_fed(live_env, frame_bgr):
 
 def test_overlay_draws_fps(live_env, frame_bgr):
     plain = _processor()
-    with_overlay = LiveProcessor(LiveSettings(detector="auto"))
+    with_overlay = LiveProcessor(AnalysisConfig(detector="auto"))
     a = plain.process_bgr(frame_bgr)
     b = with_overlay.process_bgr(frame_bgr)
     corner = (slice(0, 30), slice(0, 100))
@@ -83,26 +85,27 @@ def test_settings_change_mid_stream_switches_model(live_env, frame_bgr):
     processor.process_bgr(frame_bgr)
     assert processor.current.model_name == "shallow"
     first = processor.current
-    processor.settings.model = "deep"  # as the sidebar does while streaming
+    config = processor.request.config
+    processor.configure(config.with_(model="deep"))  # as the sidebar does while streaming
     processor.process_bgr(frame_bgr)
     assert processor.current.model_name == "deep"
     assert processor.drain()[-1].model == "deep"
-    processor.settings.update(model="shallow", tta=True, min_face=60)
+    processor.configure(config.with_(tta=True, min_face=60))
     processor.process_bgr(frame_bgr)
     assert processor.current.model_name == "shallow" and processor.current.tta == "flip"
     assert processor.current.min_face == 60
-    processor.settings.update(tta=False, min_face=40)
+    processor.configure(config)
     processor.process_bgr(frame_bgr)
-    assert processor.current is first  # analyzers are cached per settings
+    assert processor.current is first  # one analyzer per configuration, shared by the process
 
 
-def test_settings_are_validated():
-    settings = LiveSettings(model="deep")
-    assert settings.model == "deep" and settings.snapshot().model == "deep"
-    with pytest.raises(AttributeError):
-        settings.modle = "shallow"
-    with pytest.raises(AttributeError):
-        settings.update(colour="red")
+def test_a_rerun_with_the_same_settings_keeps_the_tracks(live_env, frame_bgr):
+    processor = _processor()
+    processor.process_bgr(frame_bgr)
+    tracker = processor._tracker
+    processor.configure(AnalysisConfig(detector="auto"))  # the page's next rerun, nothing changed
+    processor.process_bgr(frame_bgr)
+    assert processor._tracker is tracker and processor.last_tracks[0].hits == 2
 
 
 def _tag_rows(image_bgr, color, box):
@@ -152,7 +155,7 @@ def test_error_in_analysis_returns_raw_frame_and_is_reported(frame_bgr):
         def analyze_frame(self, frame):
             raise RuntimeError("boom")
 
-    processor = LiveProcessor(LiveSettings(), analyzer_factory=lambda *a: Broken())
+    processor = LiveProcessor(analyzer_factory=lambda config: Broken())
     out = processor.process_bgr(frame_bgr)
     assert out is frame_bgr
     samples = processor.drain()
@@ -169,14 +172,14 @@ def test_error_in_analysis_returns_raw_frame_and_is_reported(frame_bgr):
 
 def test_missing_model_reported_not_raised(tmp_path, monkeypatch, frame_bgr):
     monkeypatch.setenv("FER_MODELS_DIR", str(tmp_path))
-    processor = LiveProcessor(LiveSettings(detector="haar"))
+    processor = LiveProcessor(AnalysisConfig(detector="haar"))
     assert processor.process_bgr(frame_bgr) is frame_bgr
     (sample,) = processor.drain()
     assert "train" in sample.error and "Error" not in sample.error  # the user-facing message
 
 
 def test_queue_drops_oldest_when_full(live_env, frame_bgr):
-    processor = LiveProcessor(LiveSettings(detector="auto"), queue_size=2, draw_overlay=False)
+    processor = LiveProcessor(AnalysisConfig(detector="auto"), queue_size=2, draw_overlay=False)
     for _ in range(4):
         processor.process_bgr(frame_bgr)
     samples = processor.drain()
@@ -214,11 +217,11 @@ def test_model_loading_is_not_frame_latency(frame_bgr):
         def analyze_frame(self, frame):
             return []
 
-    def slow_factory(*args):
+    def slow_factory(config):
         time.sleep(0.3)  # loading a model
         return Quick()
 
-    processor = LiveProcessor(LiveSettings(), analyzer_factory=slow_factory, draw_overlay=False)
+    processor = LiveProcessor(analyzer_factory=slow_factory, draw_overlay=False)
     processor.process_bgr(frame_bgr)
     assert 0 < processor.latency_ms < 150
 
@@ -236,8 +239,7 @@ def test_fps_and_latency_averages_forget_a_slow_first_frame(frame_bgr):
             time.sleep(next(delays))
             return []
 
-    processor = LiveProcessor(LiveSettings(), analyzer_factory=lambda *a: Fake(),
-                              draw_overlay=False)
+    processor = LiveProcessor(analyzer_factory=lambda config: Fake(), draw_overlay=False)
     processor.process_bgr(frame_bgr)
     assert processor.latency_ms > 200 and processor.fps > 0
     for _ in range(30):
@@ -249,15 +251,16 @@ def test_fps_and_latency_averages_forget_a_slow_first_frame(frame_bgr):
 def test_live_analyzers_search_faces_at_reduced_resolution(models_env):
     from fer.live import LIVE_DETECT_MAX_SIDE, LiveProcessor
 
-    analyzer = LiveProcessor().analyzer("shallow", "haar", False, 40)
-    assert analyzer.detect_max_side == LIVE_DETECT_MAX_SIDE
+    processor = LiveProcessor(AnalysisConfig(detector="haar"))
+    processor.process_bgr(np.zeros((120, 160, 3), np.uint8))
+    assert processor.current.detect_max_side == LIVE_DETECT_MAX_SIDE
 
 
 def test_streaming_follows_the_frames(models_env, astronaut):
     from fer.live import LiveProcessor
 
     processor = LiveProcessor()
-    processor.settings.update(model="shallow", detector="haar")
+    processor.configure(AnalysisConfig(model="shallow", detector="haar"))
     assert not processor.streaming()
     processor.process_bgr(np.ascontiguousarray(astronaut[:, :, ::-1]))
     assert processor.streaming()

@@ -322,7 +322,8 @@ def test_live_page_streams_with_processor(app_env, face_detector, fake_webrtc, a
     assert call["mode"].name == "SENDRECV" and call["async_processing"] is True
     assert call["media_stream_constraints"] == {"video": True, "audio": False}
     assert call["rtc_configuration"] == {"iceServers": [{"urls": ["stun:stun.example.org:3478"]}]}
-    assert processor.settings.model == "shallow" and processor.settings.detector == face_detector
+    assert processor.request.config.model == "shallow"
+    assert processor.request.config.detector == face_detector
 
     # frames arrive while playing: the page shows FPS, latency and the rolling chart
     for _ in range(3):
@@ -344,7 +345,7 @@ def test_live_page_streams_with_processor(app_env, face_detector, fake_webrtc, a
     at.toggle(key="live_both_models").set_value(True)
     at.run()
     assert not at.exception, at.exception
-    assert processor.settings.model == "deep" and processor.settings.both_models
+    assert processor.request.config.model == "deep" and processor.request.both_models
 
 
 def test_live_page_default_ice_servers(app_env, fake_webrtc):
