@@ -21,7 +21,10 @@ st.set_page_config(page_title="FER dashboard", page_icon=":material/mood:", layo
                    menu_items={"About": "Facial expression recognition (FER2013's seven "
                                         "expressions). Everything runs locally."})
 
+from fer.runtime import configure_opencv_threads  # noqa: E402
 from pages._common import sidebar  # noqa: E402
+
+configure_opencv_threads()  # the server's frames are small and its cores shared: see there
 
 PAGES_DIR = ROOT / "pages"
 

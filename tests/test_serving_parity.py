@@ -62,3 +62,16 @@ def test_export_of_an_untrained_model_matches_keras(untrained_models_dir, two_fa
     keras_probs = np.asarray(model(faces, training=False))
     assert runtime_probs.shape == (3, 7)
     assert float(np.abs(keras_probs - runtime_probs).max()) < tolerance
+
+
+def test_small_batches_run_on_one_thread_and_agree_with_large_ones(untrained_models_dir):
+    from fer.runtime import SMALL_BATCH
+
+    classifier = RuntimeClassifier(untrained_models_dir / "deep.tflite", threads=2)
+    faces = np.random.default_rng(0).random((3 * SMALL_BATCH, 48, 48, 1), dtype=np.float32)
+    in_small = np.concatenate([classifier(faces[i:i + SMALL_BATCH])
+                               for i in range(0, len(faces), SMALL_BATCH)])
+    assert classifier._large is None  # frames and photos never start the threaded engine
+    in_one = classifier(faces)
+    assert classifier._large is not None
+    assert np.abs(in_small - in_one).max() < 1e-5
