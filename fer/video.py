@@ -19,7 +19,6 @@ import json
 import os
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -30,7 +29,7 @@ import numpy as np
 
 from .emotions import COLORS_RGB, DISPLAY_NAMES, EMOTIONS
 from .errors import FerError, VideoError
-from .exports import VIDEO_FIELDS, rows_to_csv, write_csv
+from .results import Results, summarize_faces, video_row
 
 ANALYSED_PER_SECOND = 5.0
 """Default analysis rate: about this many frames per second of video are analysed."""
@@ -46,7 +45,7 @@ ProgressFn = Callable[[int, "int | None", float], None]
 @dataclass
 class VideoResult:
     """What :func:`analyze_video` found. ``rows`` hold one dict per (analysed frame, face) with
-    the columns of :data:`fer.exports.VIDEO_FIELDS`; ``frames_total`` is the container's count
+    the columns of :data:`fer.results.VIDEO_COLUMNS`; ``frames_total`` is the container's count
     or an estimate from its duration (None when unknown)."""
 
     rows: list[dict] = field(default_factory=list)
@@ -140,64 +139,12 @@ def _ordinal(n: int) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Summaries and tables
-
-
-def summarize_faces(rows: list[dict]) -> list[dict]:
-    """Per face ID: analysed frames it was seen in, first and last time seen (s), seconds seen
-    (estimated from the analysis interval), the dominant emotion and its share, the share of
-    time in each emotion (one key per emotion, 0..1, by the row labels) and the mean confidence.
-    Sorted by face ID."""
-    by_id: dict[int, list[dict]] = {}
-    for row in rows:
-        by_id.setdefault(int(row["face_id"]), []).append(row)
-    out = []
-    for face_id in sorted(by_id):
-        face_rows = by_id[face_id]
-        n = len(face_rows)
-        counts = Counter(r["label"] for r in face_rows)
-        mean = {e: float(np.mean([r[e] for r in face_rows])) for e in EMOTIONS}
-        # the most frequent label; ties go to the higher mean probability
-        dominant = max(EMOTIONS, key=lambda e: (counts.get(e, 0), mean[e]))
-        times = [float(r["time"]) for r in face_rows]
-        out.append({
-            "face_id": face_id, "frames": n,
-            "first_seen": round(min(times), 3), "last_seen": round(max(times), 3),
-            "dominant": dominant, "dominant_share": round(counts[dominant] / n, 4),
-            **{e: round(counts.get(e, 0) / n, 4) for e in EMOTIONS},
-            "mean_confidence": round(float(np.mean([r["confidence"] for r in face_rows])), 4),
-        })
-    return out
-
-
-def rows_to_dataframe(rows: list[dict]):
-    """The rows as a pandas DataFrame with the :data:`VIDEO_FIELDS` columns (also when empty)."""
-    import pandas as pd
-
-    return pd.DataFrame(rows, columns=VIDEO_FIELDS)
-
-
-def rows_to_long(rows: list[dict], face_id: int | None = None):
-    """Long format for charts: columns ``time, face_id, emotion, probability`` (one face when
-    ``face_id`` is given)."""
-    import pandas as pd
-
-    wide = rows_to_dataframe(rows)
-    if face_id is not None:
-        wide = wide[wide["face_id"] == face_id]
-    long = wide.melt(id_vars=["time", "face_id"], value_vars=list(EMOTIONS),
-                     var_name="emotion", value_name="probability")
-    long["probability"] = long["probability"].astype(float)
-    return long.reset_index(drop=True) if len(long) else pd.DataFrame(
-        columns=["time", "face_id", "emotion", "probability"])
-
-
-def video_rows_to_csv(rows: list[dict]) -> str:
-    return rows_to_csv(rows, VIDEO_FIELDS)
+# Tables (fer.results) and JSON
 
 
 def write_video_csv(rows: list[dict], path: str | os.PathLike) -> None:
-    write_csv(rows, path, VIDEO_FIELDS)
+    """The rows as the CSV of :data:`fer.results.VIDEO_COLUMNS` (see :class:`~fer.results.Results`)."""
+    Results.from_video(rows).to_csv(path)
 
 
 def result_to_json(result: VideoResult, indent: int | None = 1) -> str:
@@ -598,15 +545,6 @@ def track_faces(tracker, faces: list) -> list:
     """The tracker's tracks for one frame's faces (one per face, in the same order)."""
     probs = np.array([f.probabilities for f in faces], np.float32).reshape(-1, len(EMOTIONS))
     return tracker.update([f.box for f in faces], probs)
-
-
-def video_row(t: float, index: int, face, track) -> dict:
-    """One row of :data:`VIDEO_FIELDS`: the face's box, its track's ID and smoothed scores."""
-    x, y, w, h = (int(v) for v in face.box)
-    return {"time": round(float(t), 3), "frame": index, "face_id": track.track_id,
-            "x": x, "y": y, "w": w, "h": h, "label": track.label,
-            "confidence": round(track.confidence, 4),
-            **{e: round(float(v), 4) for e, v in zip(EMOTIONS, track.probabilities)}}
 
 
 def _check_ending(result: VideoResult, total_exact: bool, last_t: float, shown: str) -> None:

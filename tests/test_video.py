@@ -19,16 +19,14 @@ from fer.analyzer import Analyzer, FaceResult
 from fer.emotions import EMOTIONS
 from fer.errors import VideoError
 from fer.exports import VIDEO_FIELDS
+from fer.results import Results
 from fer.video import (
     _AnnotatedWriter,
     analyze_video,
     analyze_video_bytes,
     default_every,
     result_to_json,
-    rows_to_dataframe,
-    rows_to_long,
     summarize_faces,
-    video_rows_to_csv,
 )
 
 FPS, SECONDS, SIZE = 10, 3.0, (320, 240)
@@ -282,22 +280,22 @@ def test_faceless_video_has_no_rows_and_says_so(clips):
     assert result.frames_analyzed == 15
     assert "No face was found in the 15 analysed frames" in result.message
     assert result.summary["message"] == result.message
-    frame = rows_to_dataframe(result.rows)
+    frame = Results.from_video(result).to_dataframe()
     assert list(frame.columns) == VIDEO_FIELDS and len(frame) == 0
-    assert video_rows_to_csv(result.rows).strip() == ",".join(VIDEO_FIELDS)
+    assert Results.from_video(result.rows).to_csv().strip() == ",".join(VIDEO_FIELDS)
     assert json.loads(result_to_json(result))["rows"] == []
 
 
 def test_exports(clips):
     result = analyze_video(clips["face"], StubAnalyzer(faces=2))
-    frame = rows_to_dataframe(result.rows)
+    frame = Results.from_video(result).to_dataframe()
     assert list(frame.columns) == VIDEO_FIELDS and len(frame) == 30
-    csv_lines = video_rows_to_csv(result.rows).strip().splitlines()
+    csv_lines = Results.from_video(result).to_csv().strip().splitlines()
     assert csv_lines[0] == ",".join(VIDEO_FIELDS) and len(csv_lines) == 31
     data = json.loads(result_to_json(result))
     assert data["frames_analyzed"] == 15 and data["every"] == 2 and len(data["rows"]) == 30
     assert [f["face_id"] for f in data["faces"]] == [1, 2]
-    long = rows_to_long(result.rows, face_id=2)
+    long = Results.from_video(result).timeline(face_id=2)
     assert list(long.columns) == ["time", "face_id", "emotion", "probability"]
     assert len(long) == 15 * 7 and set(long["emotion"]) == set(EMOTIONS)
     assert summarize_faces([]) == []
