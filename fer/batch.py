@@ -8,8 +8,9 @@ data is refused with a message (a zip bomb must not exhaust memory); the limit i
 the bytes actually decompressed, not on the sizes the archive claims.
 
 A photo that cannot be read gets its own result with an ``error`` and the rest go on. Results
-are ``{"image", "faces": [FaceResult.to_dict()...], "error"?}`` as :func:`fer.exports.
-results_to_rows` expects, plus ``thumbnail``: a small annotated JPEG (bytes) for a gallery.
+are ``{"image", "faces": [FaceResult.to_dict()...], "error"?}`` as
+:meth:`fer.results.Results.from_images` takes them, plus ``thumbnail``: a small annotated JPEG
+(bytes) for a gallery.
 """
 
 from __future__ import annotations
@@ -17,14 +18,12 @@ from __future__ import annotations
 import io
 import os
 import zipfile
-from collections import Counter
 from collections.abc import Callable
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
 
-from .emotions import EMOTIONS
 from .errors import FerError
 from .image_io import IMAGE_EXTENSIONS
 
@@ -97,20 +96,20 @@ def _zip_entries(name: str, source: Any, max_files: int, max_bytes: int) -> list
                        f"{max_bytes / 2**20:.0f} MB are accepted from one archive")]
     budget = {"left": max_bytes, "refused": False}
 
-    def reader(member: zipfile.ZipInfo, shown: str) -> Callable[[], bytes]:
+    def reader(member: zipfile.ZipInfo, member_name: str) -> Callable[[], bytes]:
         def read() -> bytes:
             if budget["refused"]:
                 raise FerError(f"skipped: {name} unpacks to more than "
                                f"{max_bytes / 2**20:.0f} MB")
             if member.flag_bits & 0x1:
-                raise FerError(f"{shown} is encrypted")
+                raise FerError(f"{member_name} is encrypted")
             try:
                 with archive.open(member) as fh:
                     # the sizes in an archive can lie: never decompress past the budget
                     chunk = fh.read(budget["left"] + 1)
             except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError,
                     RuntimeError) as exc:
-                raise FerError(f"{shown} cannot be unpacked ({exc})") from None
+                raise FerError(f"{member_name} cannot be unpacked ({exc})") from None
             if len(chunk) > budget["left"]:
                 budget["refused"] = True
                 raise FerError(f"{name} unpacks to more than {max_bytes / 2**20:.0f} MB "
@@ -138,16 +137,10 @@ def expand_items(items: list[tuple[str, Any]], max_files: int = MAX_ZIP_FILES,
 
 def thumbnail(image_rgb: np.ndarray, faces: list, side: int = THUMBNAIL_SIDE) -> np.ndarray:
     """The photo shrunk to at most ``side`` pixels, with its (rescaled) faces drawn on it."""
-    import cv2
-
     from .drawing import annotate
+    from .image_io import shrink_to_side
 
-    h, w = image_rgb.shape[:2]
-    scale = min(1.0, side / max(h, w))
-    small = image_rgb
-    if scale < 1:
-        small = cv2.resize(image_rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
-                           interpolation=cv2.INTER_AREA)
+    small, scale = shrink_to_side(image_rgb, side)
 
     class _Scaled:
         def __init__(self, face):
@@ -209,8 +202,9 @@ def _analyze_entries(entries: list[_Entry], analyzer, progress: ProgressFn | Non
 
 def emotion_distribution(results: list[dict]) -> dict[str, int]:
     """How many faces of the batch got each label, all seven emotions in canonical order."""
-    counts = Counter(face["label"] for r in results for face in r.get("faces") or [])
-    return {e: int(counts.get(e, 0)) for e in EMOTIONS}
+    from .results import Results
+
+    return Results.from_images(results).distribution()
 
 
 def batch_summary(results: list[dict]) -> dict[str, int]:
@@ -223,26 +217,22 @@ def batch_summary(results: list[dict]) -> dict[str, int]:
     }
 
 
+def thumbnail_caption(result: dict) -> str:
+    """``photo.jpg: Happy, Sad`` (the file name without its folders, the faces' labels)."""
+    from .emotions import DISPLAY_NAMES
+
+    labels = ", ".join(DISPLAY_NAMES[f["label"]] for f in result.get("faces") or []) or "no face"
+    return f"{result['image'].rsplit('/', 1)[-1]}: {labels}"
+
+
 def results_for_json(results: list[dict]) -> list[dict]:
     """The results without their thumbnails (for JSON downloads)."""
     return [{k: v for k, v in r.items() if k != "thumbnail"} for r in results]
 
 
 def results_to_json(results: list[dict], indent: int | None = 1) -> str:
-    from .exports import rows_to_json
+    """The results, nested as :func:`analyze_batch` gives them, without thumbnails, as JSON
+    (the flat table: :meth:`fer.results.Results.from_images`)."""
+    from .results import rows_to_json
 
     return rows_to_json(results_for_json(results), indent=indent)
-
-
-def items_from_paths(paths: list[str | os.PathLike]) -> list[tuple[str, Path]]:
-    """``(name, path)`` pairs for files (a folder gives its images, as the CLI does)."""
-    from .image_io import list_images
-
-    items = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            items.extend((str(p), p) for p in list_images(path))
-        else:
-            items.append((str(path), path))
-    return items

@@ -110,6 +110,18 @@ def bgr_to_rgb(image_bgr: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(image_bgr), cv2.COLOR_BGR2RGB)
 
 
+def shrink_to_side(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """``image`` shrunk (area interpolation) so that its longest side is at most ``max_side``,
+    and the factor applied to it; an image small enough comes back as itself, factor 1.0
+    (never enlarged)."""
+    height, width = image.shape[:2]
+    scale = max_side / max(height, width)
+    if scale >= 1:
+        return image, 1.0
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), scale
+
+
 def list_images(folder: str | os.PathLike[str]) -> list[Path]:
     """Image files directly inside ``folder`` (not in sub-folders), sorted, matched by extension.
 

@@ -20,7 +20,7 @@ import streamlit as st
 from fer.config import DEFAULT_MODEL, MIN_FACE, AnalysisConfig
 from fer.detection import YUNET_UNAVAILABLE_NOTICE, available_detectors, get_detector
 from fer.errors import ImageLoadError, ModelNotFoundError
-from fer.image_io import IMAGE_EXTENSIONS, load_image
+from fer.image_io import IMAGE_EXTENSIONS, load_image, shrink_to_side
 from fer.registry import ModelInfo, available_models, get_model_info
 from fer.tta import TTA_LABELS, TTA_MODES
 
@@ -244,14 +244,7 @@ def memo(slot: str, key: tuple, compute):
 
 def for_display(image: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarray:
     """A copy shrunk so its longest side is at most ``max_side`` (what the browser gets)."""
-    h, w = image.shape[:2]
-    scale = max_side / max(h, w)
-    if scale >= 1:
-        return image
-    import cv2
-
-    return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
-                      interpolation=cv2.INTER_AREA)
+    return shrink_to_side(image, max_side)[0]
 
 
 def face_crop(image: np.ndarray, box, margin: float = 0.15) -> np.ndarray:

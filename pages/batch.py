@@ -15,10 +15,10 @@ import pandas as pd
 import streamlit as st
 
 from fer.analyzer import get_analyzer
-from fer.batch import analyze_batch, batch_summary, emotion_distribution, results_to_json
+from fer.batch import analyze_batch, batch_summary, results_to_json, thumbnail_caption
 from fer.emotions import DISPLAY_NAMES, EMOTIONS, color_hex
 from fer.errors import FerError, ModelNotFoundError
-from fer.exports import ROW_FIELDS, results_to_rows, rows_to_csv
+from fer.results import Results
 from pages._common import (
     IMAGE_TYPES,
     analyse_again_button,
@@ -49,12 +49,9 @@ def distribution_chart(counts: dict[str, int]) -> alt.Chart:
     ).properties(height=240)
 
 
-def rows_table(results: list[dict]) -> pd.DataFrame:
+def rows_table(table: Results) -> pd.DataFrame:
     """One row per face (and per photo without a face or with an error)."""
-    frame = pd.DataFrame(results_to_rows(results), columns=ROW_FIELDS)
-    frame["label"] = frame["label"].map(lambda v: DISPLAY_NAMES.get(v, v) if isinstance(v, str) else v)
-    return frame.rename(columns={"image": "file", "face": "face #",
-                                 **{e: DISPLAY_NAMES[e] for e in EMOTIONS}})
+    return table.to_dataframe(display=True).rename(columns={"image": "file", "face": "face #"})
 
 
 def run_batch(items: list[tuple[str, bytes]], key: tuple, config) -> None:
@@ -83,29 +80,25 @@ def show_results(results: list[dict], notice: str | None = None) -> None:
         if result.get("error"):
             st.error(result["error"], icon=":material/broken_image:")
 
+    table = Results.from_images(results)
     if counts["faces"]:
         st.subheader("Expressions in the batch")
-        st.altair_chart(distribution_chart(emotion_distribution(results)), width="stretch")
+        st.altair_chart(distribution_chart(table.distribution()), width="stretch")
 
     st.subheader("All faces")
-    st.dataframe(rows_table(results), hide_index=True)
+    st.dataframe(rows_table(table), hide_index=True)
 
-    shown = [r for r in results if r.get("thumbnail")]
-    if shown:
+    gallery = [r for r in results if r.get("thumbnail")]
+    if gallery:
         st.subheader("Gallery")
-        if len(shown) > GALLERY_MAX:
-            st.caption(f"The first {GALLERY_MAX} of {len(shown)} photos.")
-        shown = shown[:GALLERY_MAX]
-        captions = []
-        for r in shown:
-            faces = r["faces"]
-            labels = ", ".join(DISPLAY_NAMES[f["label"]] for f in faces) or "no face"
-            captions.append(f"{r['image'].rsplit('/', 1)[-1]}: {labels}")
-        st.image([r["thumbnail"] for r in shown], caption=captions, width=200)
+        if len(gallery) > GALLERY_MAX:
+            st.caption(f"The first {GALLERY_MAX} of {len(gallery)} photos.")
+        gallery = gallery[:GALLERY_MAX]
+        st.image([r["thumbnail"] for r in gallery], caption=[thumbnail_caption(r) for r in gallery],
+                 width=200)
 
     download_row([
-        ("Results (CSV)", rows_to_csv(results_to_rows(results), ROW_FIELDS), "batch-faces.csv",
-         "text/csv"),
+        ("Results (CSV)", table.to_csv(), "batch-faces.csv", "text/csv"),
         ("Results (JSON)", results_to_json(results), "batch-faces.json", "application/json"),
     ])
 

@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from fer import explain
+from fer.analyzer import get_analyzer
 from fer.charts import probability_bar_chart
 from fer.drawing import annotate
-from fer.emotions import DISPLAY_NAMES, EMOTIONS
-from fer.analyzer import get_analyzer
+from fer.emotions import DISPLAY_NAMES
 from fer.errors import ModelNotFoundError
-from fer.exports import ROW_FIELDS, results_to_rows, rows_to_csv
 from fer.image_io import image_to_png_bytes
+from fer.results import Results
 from pages._common import (
     FAILED,
     download_row,
@@ -29,18 +28,6 @@ from pages._common import (
     show_model_missing,
     stem,
 )
-
-
-def faces_table(faces) -> pd.DataFrame:
-    """One row per face: number, box, label, confidence and the seven probabilities."""
-    rows = []
-    for i, face in enumerate(faces, start=1):
-        x, y, w, h = face.box
-        rows.append({"face": i, "label": DISPLAY_NAMES[face.label],
-                     "confidence": round(face.confidence, 3), "x": x, "y": y, "w": w, "h": h,
-                     **{DISPLAY_NAMES[e]: round(float(p), 3)
-                        for e, p in zip(EMOTIONS, face.probabilities)}})
-    return pd.DataFrame(rows)
 
 
 def show_explanations(analyzer, image: np.ndarray, faces, key: tuple) -> None:
@@ -75,18 +62,19 @@ def show_faces(photo, faces) -> None:
             with right:
                 st.altair_chart(probability_bar_chart(face.scores), width="stretch")
     st.subheader("All faces")
-    st.dataframe(faces_table(faces), hide_index=True)
+    table = Results.from_faces(faces, image=photo.name).to_dataframe(display=True)
+    st.dataframe(table.drop(columns=["image", "error"]), hide_index=True)
 
 
-def downloads(photo, faces, annotated: np.ndarray, config) -> None:
+def downloads(photo, faces, annotated_image: np.ndarray, config) -> None:
     result = {"image": photo.name, "model": config.model, "detector": config.detector,
               "tta": config.tta, "faces": [f.to_dict() for f in faces]}
     base = stem(photo.name)
     download_row([
-        ("Annotated image (PNG)", lambda: image_to_png_bytes(annotated), f"{base}-annotated.png",
-         "image/png"),
+        ("Annotated image (PNG)", lambda: image_to_png_bytes(annotated_image),
+         f"{base}-annotated.png", "image/png"),
         ("Results (JSON)", json.dumps(result, indent=1), f"{base}-faces.json", "application/json"),
-        ("Results (CSV)", rows_to_csv(results_to_rows([result]), ROW_FIELDS), f"{base}-faces.csv",
+        ("Results (CSV)", Results.from_images([result]).to_csv(), f"{base}-faces.csv",
          "text/csv"),
     ])
 
@@ -117,12 +105,12 @@ def main() -> None:
                    "minimum face size or the other face detector.", icon=":material/search_off:")
         st.image(for_display(photo.image), caption=photo.name)
         return
-    annotated = annotate(photo.image, faces, numbered=True)
+    annotated_image = annotate(photo.image, faces, numbered=True)
     n = len(faces)
-    st.image(for_display(annotated), caption=f"{photo.name}: {n} face{'s' if n != 1 else ''} "
-                                             f"({config.model} model)")
+    st.image(for_display(annotated_image),
+             caption=f"{photo.name}: {n} face{'s' if n != 1 else ''} ({config.model} model)")
     show_faces(photo, faces)
-    downloads(photo, faces, annotated, config)
+    downloads(photo, faces, annotated_image, config)
     if st.checkbox("Why this label?", key="photo_explain",
                    help="Show, for each face, which parts of the face drove the prediction."):
         show_explanations(analyzer, photo.image, faces, key)

@@ -17,12 +17,12 @@ from fer.batch import (
     batch_summary,
     emotion_distribution,
     expand_items,
-    items_from_paths,
     results_to_json,
 )
 from fer.emotions import EMOTIONS
 from fer.errors import FerError
 from fer.exports import ROW_FIELDS, results_to_rows, rows_to_csv
+from fer.image_io import list_images
 
 
 def _jpeg(image: np.ndarray) -> bytes:
@@ -126,7 +126,8 @@ def test_paths_and_file_objects(analyzer, astronaut, tmp_path):
     (tmp_path / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     archive = tmp_path / "set.zip"
     archive.write_bytes(_zip({"c.jpg": _jpeg(astronaut)}))
-    items = items_from_paths([tmp_path]) + [("set.zip", archive), ("upload.jpg", io.BytesIO(photo.read_bytes()))]
+    items = [(str(p), p) for p in list_images(tmp_path)]
+    items += [("set.zip", archive), ("upload.jpg", io.BytesIO(photo.read_bytes()))]
     results = analyze_batch(items, analyzer, thumbnails=False)
     assert [r["image"].split("/")[-1] for r in results] == ["a.jpg", "b.png", "c.jpg", "upload.jpg"]
     assert [len(r["faces"]) for r in results] == [1, 0, 1, 1]

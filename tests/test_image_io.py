@@ -487,3 +487,13 @@ def test_list_images(tmp_path):
         list_images(tmp_path / "missing")
     with pytest.raises(ImageLoadError, match="not a folder"):
         list_images(tmp_path / "a.png")
+
+
+def test_shrink_to_side_keeps_the_aspect_and_never_enlarges():
+    wide = np.zeros((300, 1200, 3), np.uint8)
+    small, scale = image_io.shrink_to_side(wide, 400)
+    assert small.shape == (100, 400, 3) and scale == pytest.approx(1 / 3)
+    same, scale = image_io.shrink_to_side(wide, 1200)
+    assert same is wide and scale == 1.0
+    tall = np.zeros((1000, 3, 3), np.uint8)  # a side never rounds to 0
+    assert image_io.shrink_to_side(tall, 100)[0].shape == (100, 1, 3)
