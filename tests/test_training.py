@@ -137,3 +137,44 @@ def test_mixing_and_geometry_reach_the_card_and_command(tmp_path, capsys):
     assert "--geometry 0.2 --mix cutmix --mix-alpha 1 --mix-prob 1" in command
     assert "--seed 7" in command and "--no-precise-bn" in command
     assert not any("batch-norm" in n for n in card["training"]["notes"])
+
+
+SHIPPED_TRAIN_COMMANDS = [  # the recipes in models/deep.json and models/shallow.json
+    "KERAS_BACKEND=jax python -m fer train --arch deep --data ../shared/datasets/fer2013 "
+    "--out members/1 --epochs 294 --erase-prob 0.5 --optimizer sgd --lr 0.05 "
+    "--weight-decay 0.005",
+    "KERAS_BACKEND=jax python -m fer train --arch deep --data ../shared/datasets/fer2013 "
+    "--out members/2 --epochs 291 --erase-prob 0.5 --geometry 0.2 --mix both --mix-alpha 1 "
+    "--mix-prob 0.5 --optimizer sgd --lr 0.05 --weight-decay 0.005 --seed 11",
+    "KERAS_BACKEND=jax python -m fer train --arch shallow --data ../shared/datasets/fer2013 "
+    "--out models --epochs 440 --erase-prob 0.25",
+]
+
+
+@pytest.mark.parametrize("command", SHIPPED_TRAIN_COMMANDS)
+def test_train_options_come_from_the_config_and_repeat_the_shipped_commands(command):
+    """The options generated from TrainConfig's fields parse a card's command back into the
+    config that writes the same command."""
+    import shlex
+
+    from fer.cli import build_parser
+    from fer.training.config import config_from_args, train_command
+
+    env, _, options = command.partition(" python -m fer train ")
+    args = build_parser(training=True).parse_args(["train", *shlex.split(options)])
+    cfg = config_from_args(args)
+    assert train_command(cfg, {"config": {"backend": env.split("=")[1]}}) == command
+
+
+def test_train_options_defaults_and_switches_match_the_config():
+    from fer.cli import build_parser
+    from fer.training.config import config_from_args
+
+    args = build_parser(training=True).parse_args(["train", "--arch", "shallow"])
+    assert config_from_args(args, data="d") == TrainConfig(arch="shallow", data="d")
+    args = build_parser(training=True).parse_args(
+        ["train", "--arch", "deep", "--no-precise-bn", "--resume", "--quantize", "int8",
+         "--lr", "0.1", "--mix-prob", "1", "--limit", "5"])
+    cfg = config_from_args(args, data="d")
+    assert (cfg.precise_bn, cfg.resume, cfg.quantization) == (False, True, "int8")
+    assert (cfg.learning_rate, cfg.mix_probability, cfg.limit) == (0.1, 1.0, 5)

@@ -11,7 +11,6 @@ import os
 import platform
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -27,41 +26,10 @@ from .augmentation import (
     random_erasing_layer,
 )
 from .batchnorm import PRECISE_BN_NOTE, precise_bn_note, recalibrate_batch_norm
+from .config import TrainConfig, train_command
 from .mixing import mixed_batches, mixing_recipe
 from .model_card import accuracy_summary, measured_fields
 from .tf_runtime import import_tensorflow
-
-
-@dataclass
-class TrainConfig:
-    arch: str
-    data: str
-    out: str = "models"
-    epochs: int = 30
-    batch_size: int = 128
-    learning_rate: float = 2e-3
-    weight_decay: float = 0.01
-    label_smoothing: float = 0.1
-    warmup_epochs: int = 1
-    erase_probability: float = 0.5
-    geometry: float = 0.1  # largest random shift and zoom, a fraction of the side
-    mix: str = "none"  # mixup | cutmix | both (fer.mixing)
-    mix_alpha: float = 0.4
-    mix_probability: float = 0.5
-    optimizer: str = "adamw"  # or "sgd" (Nesterov momentum 0.9)
-    teacher: str | None = None  # a trained .keras model to distil from
-    distill_alpha: float = 0.5
-    temperature: float = 2.0
-    time_budget: float | None = None  # minutes; shortens `epochs` after the first timed epoch
-    seed: int = 1234
-    limit: int | None = None  # use only this many training images (tests, probes)
-    val_limit: int | None = None
-    resume: bool = False
-    precise_bn: bool = True  # re-estimate batch-norm statistics on clean images at the end
-    checkpoint_every: int = 1  # epochs; on a GPU an epoch takes ~1 s and a deep save ~0.3 s
-    speed_seconds: float = 2.0
-    quantization: str = "auto"  # the serving file's form (fer.training.export)
-    log: object = field(default=None, repr=False)  # a text stream; None: sys.stdout
 
 
 def _say(cfg: TrainConfig, text: str) -> None:
@@ -214,54 +182,80 @@ def train(cfg: TrainConfig) -> dict | None:
         import_tensorflow()
     import keras
     keras.utils.set_random_seed(cfg.seed)
-    out = Path(cfg.out)
-    ckpt_dir = out / ".checkpoints" / cfg.arch
+    ckpt_dir = Path(cfg.out) / ".checkpoints" / cfg.arch
     ckpt_dir.mkdir(parents=True, exist_ok=True)
 
-    train_split = load_split(cfg.data, "train")
-    val_split = load_split(cfg.data, "test")
-    if cfg.limit:
-        train_split = train_split.subset(cfg.limit, cfg.seed)
-    if cfg.val_limit:
-        val_split = val_split.subset(cfg.val_limit, cfg.seed)
+    train_split = _split(cfg, "train", cfg.limit)
+    val_split = _split(cfg, "test", cfg.val_limit)
     steps = int(np.ceil(len(train_split) / cfg.batch_size))
     x, y = _arrays(train_split)
     val = _arrays(val_split)
-
-    state = {"epoch": 0, "train_seconds": 0.0, "history": [], "config": _config_dict(cfg),
-             "train_images": len(train_split), "machine": _machine()}
-    if cfg.resume and (ckpt_dir / "state.json").exists() and (ckpt_dir / "last.keras").exists():
-        state = json.loads((ckpt_dir / "state.json").read_text())
-        # a finished run's last step is redone at the end of this one
-        state["notes"] = [n for n in state.get("notes", []) if not n.startswith(PRECISE_BN_NOTE)]
-        random_erasing_layer()  # registers the custom layer before loading
-        if cfg.teacher:
-            from .distillation import distillation_objects
-
-            distillation_objects()
-        model = keras.models.load_model(ckpt_dir / "last.keras")
-        if _backend() == "jax":
-            allow_jit_on_jax(model.get_layer("augmenter"))
-            model.jit_compile = True
-        _say(cfg, f"resuming {cfg.arch} after epoch {state['epoch']}")
-        if state["config"].get("epochs") != cfg.epochs:
-            _replan(model, cfg, steps, state,
-                    f"schedule re-planned from {state['config'].get('epochs')} to {cfg.epochs} "
-                    f"epochs after epoch {state['epoch']} (--resume --epochs {cfg.epochs})")
-    else:
-        model = _training_model(build(cfg.arch), cfg)
-        _compile(model, cfg, steps)
+    model, state = _model_and_state(cfg, ckpt_dir, steps, len(train_split))
     net = model.get_layer(cfg.arch)
     _say(cfg, f"training {cfg.arch}: {net.count_params():,} parameters, {len(train_split)} train / "
               f"{len(val_split)} validation images, {cfg.epochs} epochs of {steps} steps"
               + (f", distilling from {cfg.teacher}" if cfg.teacher else ""))
 
+    fit = _fitter(model, cfg, ckpt_dir, state, _training_data(cfg, x, y, state), val)
+    if cfg.time_budget and not state.get("budgeted"):
+        _fit_to_time_budget(model, cfg, steps, state, fit)
+    fit(cfg.epochs)
+    return _ship(cfg, net, x, ckpt_dir, state, val_split)
+
+
+def _split(cfg: TrainConfig, name: str, limit: int | None):
+    """The dataset's ``name`` split, cut to a seeded sample of ``limit`` images if given."""
+    split = load_split(cfg.data, name)
+    return split.subset(limit, cfg.seed) if limit else split
+
+
+def _model_and_state(cfg: TrainConfig, ckpt_dir: Path, steps: int, train_images: int):
+    """The training model and the run's state: from the checkpoint when resuming one, else
+    freshly built and compiled with an empty history."""
+    if cfg.resume and (ckpt_dir / "state.json").exists() and (ckpt_dir / "last.keras").exists():
+        return _resumed(cfg, ckpt_dir, steps)
+    state = {"epoch": 0, "train_seconds": 0.0, "history": [], "config": _config_dict(cfg),
+             "train_images": train_images, "machine": _machine()}
+    model = _training_model(build(cfg.arch), cfg)
+    _compile(model, cfg, steps)
+    return model, state
+
+
+def _resumed(cfg: TrainConfig, ckpt_dir: Path, steps: int):
+    """The checkpointed model and state, the schedule re-planned if ``cfg.epochs`` changed."""
+    import keras
+
+    state = json.loads((ckpt_dir / "state.json").read_text())
+    # a finished run's last step is redone at the end of this one
+    state["notes"] = [n for n in state.get("notes", []) if not n.startswith(PRECISE_BN_NOTE)]
+    random_erasing_layer()  # registers the custom layer before loading
+    if cfg.teacher:
+        from .distillation import distillation_objects
+
+        distillation_objects()
+    model = keras.models.load_model(ckpt_dir / "last.keras")
+    if _backend() == "jax":
+        allow_jit_on_jax(model.get_layer("augmenter"))
+        model.jit_compile = True
+    _say(cfg, f"resuming {cfg.arch} after epoch {state['epoch']}")
+    if state["config"].get("epochs") != cfg.epochs:
+        _replan(model, cfg, steps, state,
+                f"schedule re-planned from {state['config'].get('epochs')} to {cfg.epochs} "
+                f"epochs after epoch {state['epoch']} (--resume --epochs {cfg.epochs})")
+    return model, state
+
+
+def _training_data(cfg: TrainConfig, x: np.ndarray, y: np.ndarray, state: dict) -> dict:
+    """``model.fit``'s data arguments: mixed batches from a generator, or the arrays."""
     if cfg.mix != "none":
         # seeded by the epoch it starts at, so a resumed run does not replay the same batches
-        data = dict(x=mixed_batches(x, y, cfg.batch_size, cfg.mix, cfg.mix_alpha,
+        return dict(x=mixed_batches(x, y, cfg.batch_size, cfg.mix, cfg.mix_alpha,
                                     cfg.mix_probability, cfg.seed + state["epoch"]))
-    else:
-        data = dict(x=x, y=y, batch_size=cfg.batch_size, shuffle=True)
+    return dict(x=x, y=y, batch_size=cfg.batch_size, shuffle=True)
+
+
+def _fitter(model, cfg: TrainConfig, ckpt_dir: Path, state: dict, data: dict, val):
+    """``fit(until)``: train from the state's epoch up to epoch ``until`` (if not there yet)."""
 
     def fit(until: int) -> None:
         if state["epoch"] < until:
@@ -269,31 +263,38 @@ def train(cfg: TrainConfig) -> dict | None:
                       validation_data=val, validation_batch_size=256,
                       callbacks=[_progress_callback(cfg, ckpt_dir, state)], verbose=0)
 
-    if cfg.time_budget and not state.get("budgeted"):
-        # The first epoch compiles (and so may runs started beside this one); the median of
-        # the next ones times an epoch for the budget.
-        probe = min(cfg.warmup_epochs + 3, cfg.epochs)
-        fit(probe)
-        per_epoch = float(np.median([h["seconds"] for h in state["history"][1:]]
-                                    or [state["history"][-1]["seconds"]]))
-        fits = probe + int(max(cfg.time_budget * 60 - state["train_seconds"], 0) // per_epoch)
-        state["budgeted"] = True
-        if fits < cfg.epochs:
-            cfg.epochs = max(fits, probe)
-            _replan(model, cfg, steps, state,
-                    f"--time-budget {cfg.time_budget:g} min set the run to {cfg.epochs} epochs "
-                    f"after epoch {probe} ({per_epoch:.2f} s/epoch); rerun with --epochs "
-                    f"{cfg.epochs} to repeat it")
-    fit(cfg.epochs)
+    return fit
 
-    # Ship the weights without optimiser state, in a freshly built (uncompiled) network.
+
+def _fit_to_time_budget(model, cfg: TrainConfig, steps: int, state: dict, fit) -> None:
+    """Train a few timed epochs, then cut ``cfg.epochs`` to what fits in the time budget."""
+    # The first epoch compiles (and so may runs started beside this one); the median of
+    # the next ones times an epoch for the budget.
+    probe = min(cfg.warmup_epochs + 3, cfg.epochs)
+    fit(probe)
+    per_epoch = float(np.median([h["seconds"] for h in state["history"][1:]]
+                                or [state["history"][-1]["seconds"]]))
+    fits = probe + int(max(cfg.time_budget * 60 - state["train_seconds"], 0) // per_epoch)
+    state["budgeted"] = True
+    if fits < cfg.epochs:
+        cfg.epochs = max(fits, probe)
+        _replan(model, cfg, steps, state,
+                f"--time-budget {cfg.time_budget:g} min set the run to {cfg.epochs} epochs "
+                f"after epoch {probe} ({per_epoch:.2f} s/epoch); rerun with --epochs "
+                f"{cfg.epochs} to repeat it")
+
+
+def _ship(cfg: TrainConfig, net, x: np.ndarray, ckpt_dir: Path, state: dict,
+          val_split) -> dict | None:
+    """Save the trained weights (no optimiser state) in a freshly built network, with clean
+    batch-norm statistics unless turned off, and write its card where TensorFlow is."""
     final = build(cfg.arch)
     final.set_weights(net.get_weights())
     if cfg.precise_bn:
         recalibrate_batch_norm(final, x)
         state.setdefault("notes", []).append(precise_bn_note(len(x)))
     _write_state(ckpt_dir, state)  # with any re-planned epoch count and the notes
-    model_path = out / f"{cfg.arch}.keras"
+    model_path = Path(cfg.out) / f"{cfg.arch}.keras"
     final.save(model_path)
     if _backend() != "tensorflow":
         _say(cfg, f"wrote {model_path}; write its card where TensorFlow is installed: "
@@ -324,41 +325,12 @@ def write_card_from_checkpoint(arch: str, out: str, data: str | None = None,
     cfg = TrainConfig(**{**config, "out": out, "data": data or config["data"],
                          "speed_seconds": speed_seconds, "log": log,
                          "quantization": quantization})
-    val_split = load_split(cfg.data, "test")
-    if cfg.val_limit:
-        val_split = val_split.subset(cfg.val_limit, cfg.seed)
+    val_split = _split(cfg, "test", cfg.val_limit)
     model_path = Path(out) / f"{arch}.keras"
     model = keras.models.load_model(model_path, compile=False)
     card = write_model_card(model, model_path, cfg, state, val_split)
     _say(cfg, f"wrote {_card_summary(model_path, card)}")
     return card
-
-
-def train_command(cfg: TrainConfig, state: dict) -> str:
-    """The command line that repeats this run (the backend it ran on, and the final epochs)."""
-    backend = state.get("config", {}).get("backend", "tensorflow")
-    parts = [f"KERAS_BACKEND={backend}"] if backend != "tensorflow" else []
-    parts += ["python -m fer train", f"--arch {cfg.arch}", f"--data {cfg.data}", f"--out {cfg.out}",
-              f"--epochs {cfg.epochs}", f"--erase-prob {cfg.erase_probability:g}"]
-    if cfg.geometry != TrainConfig.geometry:
-        parts.append(f"--geometry {cfg.geometry:g}")
-    if cfg.mix != "none":
-        parts.append(f"--mix {cfg.mix} --mix-alpha {cfg.mix_alpha:g} "
-                     f"--mix-prob {cfg.mix_probability:g}")
-    if cfg.optimizer != "adamw":
-        parts.append(f"--optimizer {cfg.optimizer}")
-    if cfg.learning_rate != TrainConfig.learning_rate:
-        parts.append(f"--lr {cfg.learning_rate:g}")
-    if cfg.weight_decay != TrainConfig.weight_decay:
-        parts.append(f"--weight-decay {cfg.weight_decay:g}")
-    if not cfg.precise_bn:
-        parts.append("--no-precise-bn")
-    if cfg.seed != TrainConfig.seed:
-        parts.append(f"--seed {cfg.seed}")
-    if cfg.teacher:
-        parts.append(f"--teacher {cfg.teacher} --distill-alpha {cfg.distill_alpha:g} "
-                     f"--temperature {cfg.temperature:g}")
-    return " ".join(parts)
 
 
 def _config_dict(cfg: TrainConfig) -> dict:

@@ -1,0 +1,179 @@
+"""The training options, written once: :class:`TrainConfig`'s fields carry their command-line
+flag, help and choices, from which ``python -m fer train``'s options (:func:`add_options`), the
+config of a parsed command line (:func:`config_from_args`) and the command that repeats a run
+(:func:`train_command`) are made."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+from .architectures import ARCHITECTURES
+from .export import QUANTIZATIONS
+from .mixing import MIX_MODES
+
+
+def _option(default: Any = dataclasses.MISSING, flag: str | None = None, *,
+            recipe: str | None = None, cli_default: Any = dataclasses.MISSING,
+            **argparse_kwargs) -> Any:
+    """A field that is also the command-line option ``flag`` (``argparse_kwargs``: its help,
+    choices, metavar). ``recipe``: how :func:`train_command` writes it: ``"always"``,
+    ``"changed"`` (when not the default), or the name of the field it is written with.
+    ``cli_default``: the option's default where it differs from the field's."""
+    meta = {"flag": flag, "recipe": recipe, "argparse": argparse_kwargs}
+    if cli_default is not dataclasses.MISSING:
+        meta["cli_default"] = cli_default
+    return field(default=default, metadata=meta)
+
+
+DATA_HELP = ("FER2013 root (Kaggle layout) or fer2013.csv "
+             "(default: $FER2013_DIR or ../shared/datasets/fer2013)")
+QUANTIZE_HELP = ("form of the serving file: auto (default) keeps the fastest quantized form "
+                 "within 0.3 points of float accuracy on the validation split")
+
+
+@dataclass
+class TrainConfig:
+    """One training run. The fields with a flag are ``python -m fer train``'s options, in the
+    order ``--help`` lists them."""
+
+    arch: str = _option(flag="--arch", recipe="always", choices=ARCHITECTURES)
+    data: str = _option(flag="--data", recipe="always", cli_default=None, help=DATA_HELP)
+    out: str = _option("models", "--out", recipe="always")
+    epochs: int = _option(30, "--epochs", recipe="always")
+    batch_size: int = _option(128, "--batch-size")
+    learning_rate: float = _option(2e-3, "--lr", recipe="changed")
+    seed: int = _option(1234, "--seed", recipe="changed")
+    weight_decay: float = _option(0.01, "--weight-decay", recipe="changed")
+    optimizer: str = _option("adamw", "--optimizer", recipe="changed", choices=["adamw", "sgd"],
+                             help="AdamW, or SGD with Nesterov momentum 0.9")
+    erase_probability: float = _option(0.5, "--erase-prob", recipe="always",
+                                       help="random-erasing probability")
+    geometry: float = _option(0.1, "--geometry", recipe="changed",
+                              help="largest random shift and zoom, as a fraction of the side")
+    mix: str = _option("none", "--mix", recipe="changed", choices=MIX_MODES,
+                       help="blend pairs of training faces and their labels (mixup, CutMix "
+                            "or both)")
+    mix_alpha: float = _option(0.4, "--mix-alpha", recipe="mix",
+                               help="Beta(a, a) of the mixing weight")
+    mix_probability: float = _option(0.5, "--mix-prob", recipe="mix",
+                                     help="share of batches that are mixed")
+    teacher: str | None = _option(None, "--teacher", recipe="changed", metavar="MODEL.keras",
+                                  help="distil from this trained model as well as from the "
+                                       "labels")
+    distill_alpha: float = _option(0.5, "--distill-alpha", recipe="teacher",
+                                   help="weight of the teacher's soft targets in the loss (0-1)")
+    temperature: float = _option(2.0, "--temperature", recipe="teacher",
+                                 help="distillation temperature")
+    # minutes; shortens `epochs` after the first timed epoch (the command records the epochs)
+    time_budget: float | None = _option(
+        None, "--time-budget", metavar="MINUTES",
+        help="fewer epochs than --epochs if the timed second epoch says they will not fit in "
+             "MINUTES (the card records the count)")
+    limit: int | None = _option(None, "--limit", help="use only N training images")
+    val_limit: int | None = _option(None, "--val-limit", help="use only N validation images")
+    resume: bool = _option(False, "--resume", help="continue from the last checkpoint")
+    precise_bn: bool = _option(True, "--no-precise-bn", recipe="changed",
+                               help="keep the batch-norm statistics of the augmented training "
+                                    "batches (default: re-estimate them on the clean training "
+                                    "images at the end)")
+    # epochs; on a GPU an epoch takes ~1 s and a deep save ~0.3 s
+    checkpoint_every: int = _option(1, "--checkpoint-every", metavar="N",
+                                    help="save the resumable checkpoint every N epochs "
+                                         "(default 1)")
+    quantization: str = _option("auto", "--quantize", choices=("auto", *QUANTIZATIONS),
+                                help=QUANTIZE_HELP)  # the serving file's form (fer.training.export)
+    label_smoothing: float = 0.1
+    warmup_epochs: int = 1
+    speed_seconds: float = 2.0
+    log: object = field(default=None, repr=False)  # a text stream; None: sys.stdout
+
+
+RECIPE_ORDER = ("arch", "data", "out", "epochs", "erase_probability", "geometry", "mix",
+                "mix_alpha", "mix_probability", "optimizer", "learning_rate", "weight_decay",
+                "precise_bn", "seed", "teacher", "distill_alpha", "temperature")
+"""The fields :func:`train_command` writes, in the order the shipped cards' commands have them
+(the others, such as ``--resume`` or ``--time-budget``, steer a run but do not define it)."""
+
+
+def option_fields() -> list[dataclasses.Field]:
+    """The fields that are command-line options, in ``--help`` order."""
+    return [f for f in dataclasses.fields(TrainConfig) if f.metadata.get("flag")]
+
+
+def _field(name: str) -> dataclasses.Field:
+    return TrainConfig.__dataclass_fields__[name]
+
+
+def _value_type(f: dataclasses.Field) -> type:
+    """The field's type without ``| None`` (``int | None`` -> int)."""
+    hint = typing.get_type_hints(TrainConfig)[f.name]
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if args else hint
+
+
+def add_option(p: argparse.ArgumentParser, name: str) -> None:
+    """Add the option of the field ``name`` to ``p``: its flag, type, default and help; a
+    field without a default is a required option, a bool one a switch (``--no-x`` for one
+    that is on by default)."""
+    f = _field(name)
+    kwargs = dict(f.metadata["argparse"], dest=f.name)
+    default = f.metadata.get("cli_default", f.default)
+    kind = _value_type(f)
+    if kind is bool:
+        kwargs["action"] = "store_false" if default else "store_true"
+    elif default is dataclasses.MISSING:
+        kwargs["required"] = True
+    else:
+        kwargs["default"] = default
+        if kind is not str:
+            kwargs["type"] = kind
+        if "choices" not in kwargs:  # what argparse would call it without dest=
+            kwargs.setdefault("metavar", f.metadata["flag"][2:].replace("-", "_").upper())
+    p.add_argument(f.metadata["flag"], **kwargs)
+
+
+def add_options(p: argparse.ArgumentParser) -> None:
+    """All of ``python -m fer train``'s options."""
+    for f in option_fields():
+        add_option(p, f.name)
+
+
+def config_from_args(args: argparse.Namespace, **overrides) -> TrainConfig:
+    """The config of a parsed ``python -m fer train`` command line (``overrides`` win)."""
+    return TrainConfig(**{**{f.name: getattr(args, f.name) for f in option_fields()},
+                          **overrides})
+
+
+def _is_set(f: dataclasses.Field, value: Any) -> bool:
+    """Not the default (an empty value counts as unset where the default is None)."""
+    return value != f.default and not (f.default is None and not value)
+
+
+def _shown(cfg: TrainConfig, f: dataclasses.Field) -> bool:
+    recipe = f.metadata["recipe"]
+    if recipe == "always":
+        return True
+    if recipe == "changed":
+        return _is_set(f, getattr(cfg, f.name))
+    return _shown(cfg, _field(recipe))  # written with the field it belongs to
+
+
+def _rendered(cfg: TrainConfig, f: dataclasses.Field) -> str:
+    flag, value, kind = f.metadata["flag"], getattr(cfg, f.name), _value_type(f)
+    if kind is bool:
+        return flag
+    return f"{flag} {value:g}" if kind is float else f"{flag} {value}"
+
+
+def train_command(cfg: TrainConfig, state: dict) -> str:
+    """The command line that repeats this run (the backend it ran on, and the final epochs)."""
+    backend = state.get("config", {}).get("backend", "tensorflow")
+    parts = [f"KERAS_BACKEND={backend}"] if backend != "tensorflow" else []
+    parts.append("python -m fer train")
+    parts += [_rendered(cfg, _field(name)) for name in RECIPE_ORDER
+              if _shown(cfg, _field(name))]
+    return " ".join(parts)
