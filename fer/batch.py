@@ -122,6 +122,17 @@ def _zip_entries(name: str, source: Any, max_files: int, max_bytes: int) -> list
             for m in members]
 
 
+def items_digest(items: list[tuple[str, bytes]]) -> str:
+    """A sha1 of the uploads' names and contents, in order: the same files give the same
+    digest (a cache key for their results)."""
+    import hashlib
+
+    digest = hashlib.sha1()
+    for name, data in items:
+        digest.update(str(name).encode() + b"\0" + hashlib.sha1(data).digest())
+    return digest.hexdigest()
+
+
 def expand_items(items: list[tuple[str, Any]], max_files: int = MAX_ZIP_FILES,
                  max_bytes: int = MAX_ZIP_BYTES) -> list[_Entry]:
     """``(name, source)`` pairs -> photos to analyse, archives opened (lazily read)."""

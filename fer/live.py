@@ -53,6 +53,8 @@ RESET_GAP_S = 2.0
 #: The same error is reported at most this often (it would otherwise repeat at every frame).
 ERROR_REPORT_INTERVAL_S = 1.0
 ICE_SERVERS_ENV = "FER_ICE_SERVERS"
+#: Seconds of samples the page's rolling chart keeps (:class:`LiveHistory`).
+HISTORY_WINDOW_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -358,6 +360,43 @@ class LiveProcessor:
             except queue.Empty:
                 break
         return items
+
+
+class LiveHistory:
+    """The page's rolling window of a stream's samples: the last ``window_s`` seconds, the
+    newest sample, and the history as a :class:`fer.results.Results` table."""
+
+    def __init__(self, window_s: float = HISTORY_WINDOW_S):
+        self.window_s = window_s
+        self.samples: list[LiveSample] = []
+        self.last: LiveSample | None = None
+
+    def add(self, samples: list[LiveSample]) -> list[str]:
+        """Keep the frames' samples (older than the window dropped); returns the error
+        messages among them, each distinct one once, in order."""
+        errors = []
+        for sample in samples:
+            if sample.is_error:
+                errors.append(sample.error)
+                continue
+            self.samples.append(sample)
+            self.last = sample
+        if self.samples:
+            oldest = self.samples[-1].time - self.window_s
+            self.samples = [s for s in self.samples if s.time >= oldest]
+        return list(dict.fromkeys(errors))
+
+    def table(self):
+        """The window as a results table (:data:`fer.results.LIVE_COLUMNS`)."""
+        from .results import Results
+
+        return Results.from_live(self.samples)
+
+    def timeline(self):
+        """Long format for :func:`fer.charts.timeline_chart`, in seconds before the newest
+        sample (0 = now); empty when no sample had a face."""
+        newest = self.samples[-1].time if self.samples else 0.0
+        return self.table().timeline(origin=newest)
 
 
 def _stacked(faces: list) -> np.ndarray:

@@ -260,6 +260,12 @@ class VideoInfo:
         """The analysis step :func:`analyze_video` will use for ``every``."""
         return analysis_step(every, self.fps)
 
+    def describe(self) -> str:
+        """``clip.mp4: 2.0 s, 320×240, 10.00 frames/s, h264`` (what is known of it)."""
+        duration = f"{self.duration:.1f} s, " if self.duration else ""
+        codec = f", {self.codec}" if self.codec else ""
+        return f"{self.name}: {duration}{self.width}×{self.height}, {self.fps:.2f} frames/s{codec}"
+
 
 def probe_video(source: Any, name: str | None = None) -> VideoInfo:
     """Frame rate, duration, frame count (or estimate), size and codec from the headers;
@@ -279,9 +285,10 @@ def analysis_step(every: int | None, fps: float) -> int:
     return int(every) if every else default_every(fps)
 
 
-def default_every(fps: float, per_second: float = ANALYSED_PER_SECOND) -> int:
-    """Analyse every N-th frame so that about ``per_second`` frames per second are analysed."""
-    return max(1, round(fps / per_second))
+def default_every(fps: float, per_second: float | None = ANALYSED_PER_SECOND) -> int:
+    """Analyse every N-th frame so that about ``per_second`` frames per second are analysed
+    (None: every frame)."""
+    return 1 if per_second is None else max(1, round(fps / per_second))
 
 
 def _upright(rgb: np.ndarray, rotation: int) -> np.ndarray:

@@ -332,6 +332,31 @@ def finished_job(slot: str, key: tuple, timeout_s: float = 30.0) -> tuple[dict, 
     return job, stopped
 
 
+def stopped_word(job: dict) -> str:
+    """How a job that did not finish ended: ``Cancelled`` (its Cancel button) or
+    ``Interrupted`` (any other widget used mid-run)."""
+    return "Cancelled" if job["cancel"] else "Interrupted"
+
+
+def start_and_rerun(slot: str, work) -> None:
+    """Run ``work()``, which starts the job in ``session_state[slot]`` and fills it, then rerun
+    to draw its results without the progress bar and the Cancel button. A missing model or
+    input that cannot be analysed at all drops the job and is shown as one message."""
+    from fer.errors import FerError
+
+    try:
+        work()
+    except ModelNotFoundError as exc:
+        st.session_state.pop(slot, None)
+        show_model_missing(exc)
+        return
+    except FerError as exc:  # e.g. a VideoError: nothing could be read
+        st.session_state.pop(slot, None)
+        st.error(str(exc), icon=":material/error:")
+        return
+    st.rerun()
+
+
 def analyse_again_button(slot: str, key: str) -> None:
     if st.button("Analyse again", key=key, icon=":material/refresh:"):
         st.session_state.pop(slot, None)

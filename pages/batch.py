@@ -8,16 +8,19 @@ stops the script run) keeps the photos analysed so far.
 
 from __future__ import annotations
 
-import hashlib
-
 import altair as alt
 import pandas as pd
 import streamlit as st
 
 from fer.analyzer import get_analyzer
-from fer.batch import analyze_batch, batch_summary, results_to_json, thumbnail_caption
+from fer.batch import (
+    analyze_batch,
+    batch_summary,
+    items_digest,
+    results_to_json,
+    thumbnail_caption,
+)
 from fer.emotions import DISPLAY_NAMES, EMOTIONS, color_hex
-from fer.errors import FerError, ModelNotFoundError
 from fer.results import Results
 from pages._common import (
     IMAGE_TYPES,
@@ -28,8 +31,9 @@ from pages._common import (
     request_cancel,
     require_model,
     run_job,
-    show_model_missing,
+    start_and_rerun,
     start_job,
+    stopped_word,
 )
 
 JOB = "batch_job"
@@ -119,35 +123,21 @@ def main() -> None:
     if not require_model(config):
         return
     items = [(u.name, u.getvalue()) for u in uploads]
-    digest = hashlib.sha1()
-    for name, data in items:
-        digest.update(name.encode() + b"\0" + hashlib.sha1(data).digest())
-    key = (digest.hexdigest(), config)
+    key = (items_digest(items), config)
 
     finished = finished_job(JOB, key)
     if finished is not None:
         job, stopped = finished
-        notice = (f"{'Cancelled' if job['cancel'] else 'Interrupted'} after "
-                  f"{len(job['results'])} photos; showing those.") if stopped else None
+        notice = (f"{stopped_word(job)} after {len(job['results'])} photos; showing those."
+                  if stopped else None)
         show_results(job["results"], notice)
         analyse_again_button(JOB, "batch_again")
         return
 
     n = len(items)
-    if not st.button(f"Analyse {n} file{'s' if n != 1 else ''}", type="primary",
-                     key="batch_start", icon=":material/play_arrow:"):
-        return
-    try:
-        run_batch(items, key, config)
-    except ModelNotFoundError as exc:
-        st.session_state.pop(JOB, None)
-        show_model_missing(exc)
-        return
-    except FerError as exc:
-        st.session_state.pop(JOB, None)
-        st.error(str(exc))
-        return
-    st.rerun()
+    if st.button(f"Analyse {n} file{'s' if n != 1 else ''}", type="primary",
+                 key="batch_start", icon=":material/play_arrow:"):
+        start_and_rerun(JOB, lambda: run_batch(items, key, config))
 
 
 main()

@@ -14,22 +14,22 @@ from __future__ import annotations
 import hashlib
 import io
 
-import pandas as pd
 import streamlit as st
 
 from fer.analyzer import get_analyzer
 from fer.charts import timeline_chart
 from fer.emotions import DISPLAY_NAMES, EMOTIONS
-from fer.errors import FerError, ModelNotFoundError, VideoError
+from fer.errors import VideoError
+from fer.results import Results
 from fer.video import (
+    VIDEO_EXTENSIONS,
+    VideoInfo,
     VideoResult,
     analyze_video_bytes,
+    default_every,
     probe_video,
     result_to_json,
-    rows_to_dataframe,
-    rows_to_long,
     video_encoder,
-    video_rows_to_csv,
 )
 from pages._common import (
     analyse_again_button,
@@ -40,38 +40,21 @@ from pages._common import (
     request_cancel,
     require_model,
     run_job,
-    show_model_missing,
+    start_and_rerun,
     start_job,
     stem,
+    stopped_word,
 )
 
-VIDEO_TYPES = ["mp4", "mov", "avi", "mkv", "webm"]
+VIDEO_TYPES = [ext.lstrip(".") for ext in VIDEO_EXTENSIONS]
 JOB = "video_job"
 RATES = {"1 per second": 1.0, "2 per second": 2.0, "5 per second": 5.0,
          "10 per second": 10.0, "every frame": None}
 DEFAULT_RATE = "5 per second"
 
 
-def every_for(fps: float, rate: float | None) -> int:
-    """The analysis step for ``rate`` analysed frames per second (None: every frame)."""
-    return 1 if rate is None else max(1, round(fps / rate))
-
-
-def summary_table(result: VideoResult) -> pd.DataFrame:
-    """One row per face ID: when it was seen, its dominant emotion, share of time per emotion."""
-    rows = []
-    for face in result.faces:
-        rows.append({
-            "face": face["face_id"], "first seen (s)": face["first_seen"],
-            "last seen (s)": face["last_seen"], "frames": face["frames"],
-            "dominant": DISPLAY_NAMES[face["dominant"]],
-            **{DISPLAY_NAMES[e]: round(100 * face[e], 1) for e in EMOTIONS},
-        })
-    return pd.DataFrame(rows)
-
-
-def _timeline(rows: list[dict], face_id: int):
-    return timeline_chart(rows_to_long(rows, face_id=face_id)[["time", "emotion", "probability"]])
+def _timeline(table: Results, face_id: int):
+    return timeline_chart(table.timeline(face_id=face_id)[["time", "emotion", "probability"]])
 
 
 def _format_eta(seconds: float) -> str:
@@ -88,12 +71,12 @@ def run_analysis(data: bytes, name: str, key: tuple, config, every: int, smoothi
     st.button("Cancel", key="video_cancel", on_click=request_cancel, args=(JOB,),
               icon=":material/stop:", help="Stop the analysis; what was analysed so far is kept.")
     bar = st.progress(0.0, text="Starting…")
-    shown = [0.0]
+    last_update = [0.0]
 
     def progress(done: int, total: int | None, elapsed: float) -> None:
-        if elapsed - shown[0] < 0.25 and (total is None or done < total):
+        if elapsed - last_update[0] < 0.25 and (total is None or done < total):
             return
-        shown[0] = elapsed
+        last_update[0] = elapsed
         result = job["result"]
         analysed = result.frames_analyzed / elapsed if elapsed > 0 else 0.0
         if total:
@@ -131,43 +114,45 @@ def show_results(result: VideoResult, notice: str | None = None) -> None:
             st.caption("This installation has no H.264 encoder: the annotated video is MPEG-4 "
                        "Part 2, which browsers may not play; download it to watch it.")
 
-    faces = result.faces
-    if faces:
-        st.subheader("Faces")
-        st.dataframe(
-            summary_table(result), hide_index=True,
-            column_config={DISPLAY_NAMES[e]: st.column_config.NumberColumn(format="%.0f%%")
-                           for e in EMOTIONS})
-        for face in faces:
-            with st.container(border=True):
-                st.markdown(f"**Face {face['face_id']}**: mostly "
-                            f"{DISPLAY_NAMES[face['dominant']].lower()} "
-                            f"({100 * face['dominant_share']:.0f}% of the time), seen "
-                            f"{face['first_seen']:.1f}–{face['last_seen']:.1f} s")
-                st.altair_chart(_timeline(result.rows, face["face_id"]), width="stretch")
-        with st.expander("Per-frame data"):
-            st.dataframe(rows_to_dataframe(result.rows), hide_index=True)
+    table = Results.from_video(result)
+    if result.faces:
+        show_faces(result, table)
 
     base = stem(result.name)
     download_row([
-        ("Per-frame data (CSV)", video_rows_to_csv(result.rows), f"{base}-faces.csv", "text/csv"),
+        ("Per-frame data (CSV)", table.to_csv(), f"{base}-faces.csv", "text/csv"),
         ("Results (JSON)", result_to_json(result), f"{base}-faces.json", "application/json"),
         ("Annotated video (MP4)", result.annotated or None, f"{base}-annotated.mp4", "video/mp4"),
     ])
 
 
-def main() -> None:
-    st.title("Video")
-    st.caption("Upload a recorded video: faces are followed from frame to frame with a stable "
-               "ID, and their expressions charted over time.")
-    config = get_config()
+def show_faces(result: VideoResult, table: Results) -> None:
+    """The summary table, a card with a timeline per face ID, and the per-frame rows."""
+    st.subheader("Faces")
+    st.dataframe(table.summary(display=True), hide_index=True,
+                 column_config={DISPLAY_NAMES[e]: st.column_config.NumberColumn(format="%.0f%%")
+                                for e in EMOTIONS})
+    for face in result.faces:
+        with st.container(border=True):
+            st.markdown(f"**Face {face['face_id']}**: mostly "
+                        f"{DISPLAY_NAMES[face['dominant']].lower()} "
+                        f"({100 * face['dominant_share']:.0f}% of the time), seen "
+                        f"{face['first_seen']:.1f}–{face['last_seen']:.1f} s")
+            st.altair_chart(_timeline(table, face["face_id"]), width="stretch")
+    with st.expander("Per-frame data"):
+        st.dataframe(table.to_dataframe(), hide_index=True)
+
+
+def uploaded_video() -> tuple[bytes, str, str, VideoInfo] | None:
+    """The uploaded video's bytes, name, digest and headers (its caption shown); None when there
+    is none yet or it cannot be read (said on the page)."""
     uploaded = st.file_uploader("Upload a video", type=VIDEO_TYPES, key="video_upload",
                                 help="MP4, MOV, AVI, MKV or WebM. The video is analysed on this "
                                      "machine; its temporary copy is deleted straight after.")
     if uploaded is None:
         st.info("Choose a video to analyse: MP4, MOV, AVI, MKV or WebM.",
                 icon=":material/upload:")
-        return
+        return None
     data = uploaded.getvalue()
     name = uploaded.name or "video.mp4"
     digest = hashlib.sha1(data).hexdigest()
@@ -175,13 +160,13 @@ def main() -> None:
         info = memo("video_probe", (digest,), lambda: probe_video(io.BytesIO(data), name=name))
     except VideoError as exc:
         st.error(str(exc), icon=":material/error:")
-        return
-    duration = f"{info.duration:.1f} s, " if info.duration else ""
-    st.caption(f"{name}: {duration}{info.width}×{info.height}, {info.fps:.2f} frames/s"
-               f"{', ' + info.codec if info.codec else ''}")
-    if not require_model(config):
-        return
+        return None
+    st.caption(info.describe())
+    return data, name, digest, info
 
+
+def analysis_options(info: VideoInfo) -> tuple[int, bool, bool]:
+    """The analysis step, smoothing and annotated-video choices, in one row."""
     c1, c2, c3 = st.columns(3)
     rate = c1.selectbox("Frames analysed", list(RATES), index=list(RATES).index(DEFAULT_RATE),
                         key="video_rate", help="Fewer is faster; the annotated video keeps "
@@ -191,37 +176,40 @@ def main() -> None:
                                "that labels do not flicker.")
     annotate = c3.toggle("Annotated video", value=True, key="video_annotate",
                          help="Write a copy of the video with the boxes and labels drawn.")
-    every = every_for(info.fps, RATES[rate])
-    key = (digest, config, every,
-           bool(smoothing), bool(annotate))
+    return default_every(info.fps, RATES[rate]), bool(smoothing), bool(annotate)
 
+
+def show_finished(job: dict, stopped: bool) -> None:
+    """A finished job's results; a run stopped part-way shows what it analysed."""
+    result = job["result"]
+    notice = None
+    if stopped:
+        result.cancelled = True
+        notice = (f"{stopped_word(job)} after {result.seconds_read:.1f} s of video; showing "
+                  f"the {result.frames_analyzed} frames analysed before.")
+    show_results(result, notice)
+    analyse_again_button(JOB, "video_again")
+
+
+def main() -> None:
+    st.title("Video")
+    st.caption("Upload a recorded video: faces are followed from frame to frame with a stable "
+               "ID, and their expressions charted over time.")
+    config = get_config()
+    upload = uploaded_video()
+    if upload is None or not require_model(config):
+        return
+    data, name, digest, info = upload
+    every, smoothing, annotate = analysis_options(info)
+    key = (digest, config, every, smoothing, annotate)
     finished = finished_job(JOB, key)
     if finished is not None:
-        job, stopped = finished
-        notice = None
-        if stopped:  # the last run was stopped part-way: keep what it analysed
-            job["result"].cancelled = True
-            notice = (f"{'Cancelled' if job['cancel'] else 'Interrupted'} after "
-                      f"{job['result'].seconds_read:.1f} s of video; showing the "
-                      f"{job['result'].frames_analyzed} frames analysed before.")
-        show_results(job["result"], notice)
-        analyse_again_button(JOB, "video_again")
+        show_finished(*finished)
         return
-
-    if not st.button("Analyse video", type="primary", key="video_start",
-                     icon=":material/play_arrow:"):
-        return
-    try:
-        run_analysis(data, name, key, config, every, smoothing, annotate)
-    except ModelNotFoundError as exc:
-        st.session_state.pop(JOB, None)
-        show_model_missing(exc)
-        return
-    except FerError as exc:  # VideoError: nothing could be read
-        st.session_state.pop(JOB, None)
-        st.error(str(exc), icon=":material/error:")
-        return
-    st.rerun()  # draw the results without the progress bar and the Cancel button
+    if st.button("Analyse video", type="primary", key="video_start",
+                 icon=":material/play_arrow:"):
+        start_and_rerun(JOB, lambda: run_analysis(data, name, key, config, every, smoothing,
+                                                  annotate))
 
 
 main()

@@ -17,6 +17,7 @@ from fer.batch import (
     batch_summary,
     emotion_distribution,
     expand_items,
+    items_digest,
     results_to_json,
 )
 from fer.emotions import EMOTIONS
@@ -148,3 +149,11 @@ def test_interrupted_batch_keeps_results_so_far(analyzer, astronaut):
         analyze_batch([("a.jpg", good), ("b.jpg", b"bad"), ("c.jpg", good)], analyzer,
                       progress=progress, results=kept)
     assert [r["image"] for r in kept] == ["a.jpg", "b.jpg"] and "error" in kept[1]
+
+
+def test_items_digest_is_a_key_for_the_same_uploads():
+    a = [("a.jpg", b"one"), ("b.jpg", b"two")]
+    assert items_digest(a) == items_digest([("a.jpg", b"one"), ("b.jpg", b"two")])
+    assert items_digest(a) != items_digest(a[::-1])  # order matters: rows come in that order
+    assert items_digest(a) != items_digest([("a.jpg", b"one"), ("b.jpg", b"2")])
+    assert items_digest(a) != items_digest([("a.jpg", b"one"), ("c.jpg", b"two")])

@@ -6,9 +6,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from fer.emotions import EMOTIONS, color_bgr
 from fer.config import AnalysisConfig
-from fer.live import LiveProcessor, ice_servers_from_env
+from fer.emotions import EMOTIONS, color_bgr
+from fer.live import LiveHistory, LiveProcessor, LiveSample, ice_servers_from_env
 from tests.shared_data import copy_model
 
 
@@ -265,3 +265,23 @@ def test_streaming_follows_the_frames(models_env, astronaut):
     processor.process_bgr(np.ascontiguousarray(astronaut[:, :, ::-1]))
     assert processor.streaming()
     assert not processor.streaming(within_s=-1)
+
+
+def test_live_history_keeps_a_window_and_reports_each_error_once():
+    def sample(t, main=None, error=None):
+        probs = None if main is None else np.eye(len(EMOTIONS), dtype=np.float32)[
+            EMOTIONS.index(main)]
+        return LiveSample(time=t, probabilities=probs, label=main, faces=int(main is not None),
+                          fps=10.0, latency_ms=5.0, model="shallow", error=error)
+
+    history = LiveHistory(window_s=10.0)
+    errors = history.add([sample(0.0, "happy"), sample(1.0, error="camera busy"),
+                          sample(2.0, error="camera busy"), sample(5.0)])
+    assert errors == ["camera busy"] and [s.time for s in history.samples] == [0.0, 5.0]
+    assert history.last.time == 5.0
+    long = history.timeline()  # seconds before the newest sample; the faceless frame has no line
+    assert sorted(set(long["time"])) == [-5.0] and len(long) == len(EMOTIONS)
+    assert history.add([sample(12.0, "sad")]) == []
+    assert [s.time for s in history.samples] == [5.0, 12.0]  # 0.0 left the 10 s window
+    assert history.table().labels == ["sad"]
+    assert LiveHistory().timeline().empty

@@ -122,6 +122,7 @@ def test_rows_ids_every_and_summary(clips):
     assert result.fps == pytest.approx(FPS) and result.frames_total == N_FRAMES
     assert result.frames_read == N_FRAMES
     assert result.every == default_every(FPS) == 2  # about 5 analysed frames per second
+    assert default_every(30.0, 1.0) == 30 and default_every(30.0, None) == 1  # None: every frame
     assert result.frames_analyzed == stub.calls == N_FRAMES // 2
     assert (result.width, result.height) == SIZE
     assert len(result.rows) == 2 * result.frames_analyzed
