@@ -34,12 +34,16 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import FerError, VideoError
 from .exports import ROW_FIELDS, VIDEO_FIELDS, results_to_rows
+from .inputs import annotated_photo_path, expand_videos
+from .inputs import expand_images as expand_photos
+from .progress import ProgressBar, add_progress_options, wants_progress
 
 DEFAULT_SEGMENT_SECONDS = 60.0
 """Videos longer than this are split into segments of this length."""
@@ -84,6 +88,30 @@ class ArchiveRun:
     @property
     def per_second(self) -> float:
         return self.analysed / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def saw(self, who: dict) -> None:
+        """Note the node and the process a piece of work ran on."""
+        self.nodes.add(who["node"])
+        self.worker_pids.add(who["pid"])
+
+
+class _Meter:
+    """Units of work finished, reported to ``progress(done, total, seconds since start)``."""
+
+    def __init__(self, progress: ProgressFn | None, total: int):
+        self.progress, self.total, self.done = progress, total, 0
+        self.started = time.perf_counter()
+        if progress:
+            progress(0, total, 0.0)
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def add(self, n: int) -> None:
+        self.done += n
+        if self.progress:
+            self.progress(self.done, self.total, self.elapsed)
 
 
 # --------------------------------------------------------------------------------------------
@@ -164,6 +192,29 @@ def _write_atomically(path: str | os.PathLike, fields: list[str], rows: Iterable
     return n
 
 
+@contextmanager
+def _spooled(csv_path, settings: dict, resume: bool) -> Iterator[Spool]:
+    """The run's spool: removed when the run ends well, kept for ``--resume`` when it fails."""
+    if resume and csv_path is None:
+        raise FerError("--resume needs --csv: it keeps the inputs already in that file")
+    spool = Spool(spool_path(csv_path), settings, resume)
+    ok = False
+    try:
+        yield spool
+        ok = True
+    finally:
+        spool.close(remove=ok)
+
+
+def _write_rows(csv_path, fields: list[str], rows: Iterator[dict]) -> None:
+    """The rows into ``csv_path``; without one, just gone through (for what they emit)."""
+    if csv_path:
+        _write_atomically(csv_path, fields, rows)
+    else:
+        for _ in rows:
+            pass
+
+
 def _read_csv_groups(path: Path, key: str | None) -> Iterator[tuple[str | None, list[dict]]]:
     """An earlier output's rows grouped by consecutive ``key`` values (one group when None)."""
     with open(path, newline="", encoding="utf-8") as fh:
@@ -221,6 +272,25 @@ class _Cluster:
         if self.started:
             self.ray.shutdown()
 
+    def __enter__(self) -> _Cluster:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _as_finished(ray, in_flight: dict) -> Iterator[tuple[Any, Any, Exception | None]]:
+    """``(tag, result, None)`` or ``(tag, None, RayError)`` for each task of ``in_flight``
+    (``{object_ref: tag}``) as it finishes; the caller may add tasks between items."""
+    while in_flight:
+        ready, _ = ray.wait(list(in_flight), num_returns=1)
+        tag = in_flight.pop(ready[0])
+        try:
+            result, error = ray.get(ready[0]), None
+        except ray.exceptions.RayError as exc:
+            result, error = None, exc
+        yield tag, result, error
+
 
 def _worker_setup(env: dict) -> None:
     """In a worker: the driver's FER_* settings, and one thread per CPU the task holds."""
@@ -249,18 +319,39 @@ def _whoami() -> dict:
     return {"pid": os.getpid(), "node": node}
 
 
+
+def _new_analyzer(options: dict):
+    """The Analyzer of the workers' options (the model and detector resolved by the driver)."""
+    from .analyzer import Analyzer
+
+    return Analyzer(model=options["model"], detector=options["detector"], tta=options["tta"],
+                    min_face=options["min_face"])
+
+
+def _analyzer_options(model, detector, tta, min_face,
+                      notice: Callable[[str], None] | None = None) -> dict:
+    """Resolve the model and detector here, once, so every worker uses the same files, and
+    return the options for the workers; the detector's one-line notice goes to ``notice``."""
+    from .detection import create_detector, yunet_model_path
+    from .registry import get_model_info
+
+    info = get_model_info(model)
+    if not info.serving_path.exists():
+        from .models import load_model
+
+        load_model(info)  # raises the serving file's ModelNotFoundError
+    det, detector_notice = create_detector(detector)
+    if detector_notice and notice:
+        notice(detector_notice)
+    env = {k: os.environ[k] for k in FORWARDED_ENV if os.environ.get(k)}
+    if det.name == "yunet":
+        env["FER_YUNET_MODEL"] = str(Path(yunet_model_path(download=False)).resolve())
+    return {"model": str(info.serving_path.resolve()), "detector": det.name, "tta": tta,
+            "min_face": int(min_face), "env": env, "model_name": info.name}
+
+
 # --------------------------------------------------------------------------------------------
 # Photos
-
-
-def _photo_out_path(out: str, image: Path, n_inputs: int) -> Path:
-    """Where the annotated copy of ``image`` goes (as ``python -m fer predict --out``)."""
-    target = Path(out)
-    if n_inputs == 1 and target.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp", ".bmp"}:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        return target
-    target.mkdir(parents=True, exist_ok=True)
-    return target / f"{image.stem}_annotated.png"
 
 
 def analyze_photo_batch(analyzer, paths: list[str], out: str | None = None,
@@ -279,7 +370,7 @@ def analyze_photo_batch(analyzer, paths: list[str], out: str | None = None,
             continue
         results.append({"image": name, "faces": [f.to_dict() for f in faces]})
         if out:
-            save_image(annotate(image, faces), _photo_out_path(out, Path(name), n_inputs))
+            save_image(annotate(image, faces), annotated_photo_path(out, Path(name), n_inputs))
     return results
 
 
@@ -288,53 +379,12 @@ class PhotoWorker:
 
     def __init__(self, options: dict):
         _worker_setup(options["env"])
-        from .analyzer import Analyzer
-
-        self.analyzer = Analyzer(model=options["model"], detector=options["detector"],
-                                 tta=options["tta"], min_face=options["min_face"])
+        self.analyzer = _new_analyzer(options)
         self.out = options.get("out")
         self.n_inputs = options.get("n_inputs", 0)
 
     def analyze(self, paths: list[str]) -> tuple[dict, list[dict]]:
         return _whoami(), analyze_photo_batch(self.analyzer, paths, self.out, self.n_inputs)
-
-
-def _analyzer_options(model, detector, tta, min_face) -> tuple[dict, str | None]:
-    """Resolve the model and detector here, once, so every worker uses the same files, and
-    return the options for the workers plus the detector's one-line notice."""
-    from .detection import create_detector, yunet_model_path
-    from .registry import get_model_info
-
-    info = get_model_info(model)
-    if not info.serving_path.exists():
-        from .models import load_model
-
-        load_model(info)  # raises the serving file's ModelNotFoundError
-    det, notice = create_detector(detector)
-    env = {k: os.environ[k] for k in FORWARDED_ENV if os.environ.get(k)}
-    if det.name == "yunet":
-        env["FER_YUNET_MODEL"] = str(Path(yunet_model_path(download=False)).resolve())
-    return {"model": str(info.serving_path.resolve()), "detector": det.name, "tta": tta,
-            "min_face": int(min_face), "env": env, "model_name": info.name}, notice
-
-
-def expand_photos(paths: Iterable[str | os.PathLike]) -> list[Path]:
-    """Files as given and the images in folders (sorted), as ``python -m fer predict``."""
-    from .image_io import IMAGE_EXTENSIONS, list_images
-
-    files: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found = list_images(path)
-            if not found:
-                raise FerError(f"{path} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
-            files.extend(found)
-        elif path.exists():
-            files.append(path)
-        else:
-            raise FerError(f"{path} does not exist")
-    return files
 
 
 def predict_images(paths: Iterable[str | os.PathLike], csv_path: str | os.PathLike | None = None,
@@ -353,86 +403,79 @@ def predict_images(paths: Iterable[str | os.PathLike], csv_path: str | os.PathLi
     from the earlier output). ``workers``: actors to start (default: one per CPU of the
     cluster). ``address=None`` runs in this process."""
     files = [str(p) for p in expand_photos(paths)]
-    options, detector_notice = _analyzer_options(model, detector, tta, min_face)
-    if detector_notice and notice:
-        notice(detector_notice)
+    options = _analyzer_options(model, detector, tta, min_face, notice)
     options.update(out=out, n_inputs=len(files))
-    if resume and csv_path is None:
-        raise FerError("--resume needs --csv: it keeps the inputs already in that file")
     settings = {k: options[k] for k in ("model", "detector", "tta", "min_face")}
     run = ArchiveRun(inputs=len(files), output=str(csv_path) if csv_path else None)
-    spool = Spool(spool_path(csv_path), settings, resume)
-    ok = False
-    try:
-        done = spool.keys()
-        if resume and csv_path and Path(csv_path).exists():
-            wanted = set(files)
-            spool.put_many((img, {"image": img, "kept": True, "rows": rows})
-                           for img, rows in _read_csv_groups(Path(csv_path), "image")
-                           if img in wanted and img not in done)
-            done = spool.keys()
-        pending = [f for f in files if f not in done]
+    with _spooled(csv_path, settings, resume) as spool:
+        pending = _photos_to_do(spool, files, csv_path if resume else None)
         run.kept = len(files) - len(pending)
         if run.kept and notice:
             notice(f"resuming: {run.kept} of {len(files)} photos were done before, "
                    f"{len(pending)} to analyse")
         batches = [pending[i:i + batch_size] for i in range(0, len(pending), batch_size)]
-        started = time.perf_counter()
-        done_n = 0
-
-        def finished(who: dict, results: list[dict]) -> None:
-            nonlocal done_n
-            spool.put_many((r["image"], r) for r in results)
-            run.nodes.add(who["node"])
-            run.worker_pids.add(who["pid"])
-            done_n += len(results)
-            run.analysed += len(results)
-            if progress:
-                progress(done_n, len(pending), time.perf_counter() - started)
-
-        if progress:
-            progress(0, len(pending), 0.0)
-        if batches and address is None:
-            from .analyzer import Analyzer
-
-            analyzer = Analyzer(model=options["model"], detector=options["detector"],
-                                tta=tta, min_face=min_face)
-            run.workers = 1
-            for batch in batches:
-                finished(_whoami(), analyze_photo_batch(analyzer, batch, out, len(files)))
-        elif batches:
-            cluster = _Cluster(address, num_cpus)
-            try:
-                run.workers = _run_photo_actors(cluster, options, batches, workers, finished)
-            finally:
-                cluster.close()
-        run.elapsed_s = time.perf_counter() - started
+        _analyse_photos(run, spool, options, batches, address, workers, num_cpus,
+                        _Meter(progress, len(pending)))
         run.units = len(files)
-
-        def ordered() -> Iterator[dict]:
-            for img in files:
-                result = spool.get(img)
-                if result.get("kept"):
-                    yield from result["rows"]
-                else:
-                    run.failed += bool(result.get("error"))
-                    yield from results_to_rows([result])
-                if emit:
-                    emit(result)
-
-        if csv_path:
-            _write_atomically(csv_path, ROW_FIELDS, ordered())
-        else:
-            for _ in ordered():
-                pass
-        ok = True
-    finally:
-        spool.close(remove=ok)
+        _write_rows(csv_path, ROW_FIELDS, _photo_rows(run, spool, files, emit))
     return run
+
+
+def _photos_to_do(spool: Spool, files: list[str], earlier: str | os.PathLike | None) -> list[str]:
+    """The photos no earlier run finished; those in the ``earlier`` output are spooled as
+    kept (``{"image", "kept": True, "rows"}``)."""
+    done = spool.keys()
+    if earlier and Path(earlier).exists():
+        wanted = set(files)
+        spool.put_many((img, {"image": img, "kept": True, "rows": rows})
+                       for img, rows in _read_csv_groups(Path(earlier), "image")
+                       if img in wanted and img not in done)
+        done = spool.keys()
+    return [f for f in files if f not in done]
+
+
+def _analyse_photos(run: ArchiveRun, spool: Spool, options: dict, batches: list[list[str]],
+                    address: str | None, workers: int | None, num_cpus: int | None,
+                    meter: _Meter) -> None:
+    """Each batch analysed, in this process (``address=None``) or by Ray actors, and spooled
+    as it finishes."""
+
+    def finished(who: dict, results: list[dict]) -> None:
+        spool.put_many((r["image"], r) for r in results)
+        run.saw(who)
+        run.analysed += len(results)
+        meter.add(len(results))
+
+    if batches and address is None:
+        analyzer = _new_analyzer(options)
+        run.workers = 1
+        for batch in batches:
+            finished(_whoami(), analyze_photo_batch(analyzer, batch, options["out"],
+                                                    options["n_inputs"]))
+    elif batches:
+        with _Cluster(address, num_cpus) as cluster:
+            run.workers = _run_photo_actors(cluster, options, batches, workers, finished)
+    run.elapsed_s = meter.elapsed
+
+
+def _photo_rows(run: ArchiveRun, spool: Spool, files: list[str],
+                emit: Callable[[dict], None] | None) -> Iterator[dict]:
+    """The CSV rows of every photo in input order (counting the failed ones), emitting each
+    photo's result after its rows."""
+    for img in files:
+        result = spool.get(img)
+        if result.get("kept"):
+            yield from result["rows"]
+        else:
+            run.failed += bool(result.get("error"))
+            yield from results_to_rows([result])
+        if emit:
+            emit(result)
 
 
 def _run_photo_actors(cluster: _Cluster, options: dict, batches: list[list[str]],
                       workers: int | None, finished) -> int:
+    """The batches across ``workers`` actors, two queued per actor; returns the actors used."""
     ray = cluster.ray
     n = max(1, min(workers or cluster.cpus(), len(batches)))
     actor_cls = ray.remote(num_cpus=1, max_restarts=4, max_task_retries=4)(PhotoWorker)
@@ -449,14 +492,10 @@ def _run_photo_actors(cluster: _Cluster, options: dict, batches: list[list[str]]
         submit(actor)
         submit(actor)
     try:
-        while in_flight:
-            ready, _ = ray.wait(list(in_flight), num_returns=1)
-            actor = in_flight.pop(ready[0])
-            try:
-                who, results = ray.get(ready[0])
-            except ray.exceptions.RayError as exc:
-                raise FerError(f"a Ray worker failed for good: {exc}") from None
-            finished(who, results)
+        for actor, result, error in _as_finished(ray, in_flight):
+            if error is not None:
+                raise FerError(f"a Ray worker failed for good: {error}") from None
+            finished(*result)
             submit(actor)
     finally:
         for actor in actors:
@@ -468,40 +507,16 @@ def _run_photo_actors(cluster: _Cluster, options: dict, batches: list[list[str]]
 # Videos
 
 
-def expand_videos(paths: Iterable[str | os.PathLike]) -> list[Path]:
-    """Files as given and the videos in folders (sorted by name)."""
-    from .video import VIDEO_EXTENSIONS
-
-    files: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and not
-                           p.name.startswith(".") and p.suffix.lower() in VIDEO_EXTENSIONS)
-            if not found:
-                raise FerError(f"{path} holds no videos ({', '.join(VIDEO_EXTENSIONS)})")
-            files.extend(found)
-        elif path.exists():
-            files.append(path)
-        else:
-            raise FerError(f"{path} does not exist")
-    return files
-
-
-def _video_row(t: float, index: int, face, track) -> dict:
-    from .emotions import EMOTIONS
-
-    x, y, w, h = (int(v) for v in face.box)
-    return {"time": round(float(t), 3), "frame": index, "face_id": track.track_id,
-            "x": x, "y": y, "w": w, "h": h, "label": track.label,
-            "confidence": round(track.confidence, 4),
-            **{e: round(float(v), 4) for e, v in zip(EMOTIONS, track.probabilities)}}
-
-
 def _meta(result) -> dict:
     return {k: getattr(result, k) for k in (
         "fps", "frames_total", "duration", "every", "smoothing", "width", "height", "name",
         "model", "frames_read", "frames_analyzed", "error")}
+
+
+def _payload(result, overlap: list, start: int, warm_start: int) -> dict:
+    """What a video task sends back: the result's facts, its rows and the warm-up's tracks."""
+    return {**_meta(result), "rows": result.rows, "overlap": overlap, "start": start,
+            "warm_start": warm_start}
 
 
 def analyze_segment(path: str | os.PathLike, analyzer, start: int, end: int | None,
@@ -512,20 +527,8 @@ def analyze_segment(path: str | os.PathLike, analyzer, start: int, end: int | No
     first runs over ``warmup`` analysed frames before ``start``, whose tracks come back as
     ``overlap`` (``[frame, face_id, x, y, w, h]``) for joining to the previous segment.
     Frame numbers after the seek come from the first frame's timestamp."""
-    import av
-    import numpy as np
-
-    from .emotions import EMOTIONS
     from .tracking import FaceTracker
-    from .video import (
-        VideoResult,
-        _ffmpeg_message,
-        _open_input,
-        _stream_facts,
-        _truncation,
-        _upright,
-        analysis_step,
-    )
+    from .video import VideoResult, _open_input, _stream_facts, analysis_step
 
     shown = Path(path).name
     container, stream = _open_input(path, shown)
@@ -538,69 +541,105 @@ def analyze_segment(path: str | os.PathLike, analyzer, start: int, end: int | No
         result.fps, result.frames_total, result.duration, result.every = \
             fps, frames_total, duration, step
         warm_start = max(0, start - warmup * step)
-        first = next(container.decode(stream))
-        origin = first.time
-        if origin is None:
-            raise VideoError(f"{shown} has no frame timestamps; it cannot be split")
-        if warm_start == 0:
-            container.seek(0, stream=stream, backward=True, any_frame=False)
-        else:  # the key frame before warm_start (half a frame early against rounding)
-            target = origin + (warm_start - 0.5) / fps
-            container.seek(int(target / stream.time_base), stream=stream, backward=True)
+        origin = _seek_before(container, stream, warm_start, fps, shown)
         tracker = FaceTracker(smoothing=result.smoothing)
-        index = None
         last_t, last_index = 0.0, -1
-        frames = container.decode(stream)
-        while True:
-            try:
-                frame = next(frames)
-            except StopIteration:
-                break
-            except av.FFmpegError as exc:
-                result.error = f"the video could not be decoded further ({_ffmpeg_message(exc)})"
-                break
-            if index is None:
-                if frame.time is None:
-                    continue
-                index = round((frame.time - origin) * fps)
-                if index > warm_start:  # the seek went past: decode from the start instead
-                    raise _SeekMissed
-            else:
-                index += 1
-            if index < warm_start:
-                continue
-            if end is not None and index >= end:
-                break
-            t = (frame.time - origin) if frame.time is not None else index / fps
+        for index, t, frame in _segment_frames(container.decode(stream), origin, warm_start,
+                                               end, result):
             last_t, last_index = t, index
             if index >= start:
                 result.frames_read += 1
-            if index % step:
-                continue
-            rgb = _upright(frame.to_ndarray(format="rgb24"), getattr(frame, "rotation", 0))
-            if index == 0:
-                result.height, result.width = rgb.shape[:2]
-            faces = analyzer.analyze(rgb)
-            probs = np.array([f.probabilities for f in faces], np.float32).reshape(
-                -1, len(EMOTIONS))
-            tracks = tracker.update([f.box for f in faces], probs)
-            if index < start:
-                overlap.extend([index, tr.track_id, *(int(v) for v in f.box)]
-                               for f, tr in zip(faces, tracks))
-                continue
-            result.frames_analyzed += 1
-            result.rows.extend(_video_row(t, index, f, tr) for f, tr in zip(faces, tracks))
-        if result.error is None and end is None and last_index >= 0:
-            result.frames_read = last_index + 1 - start if last_index >= start else 0
-            whole = VideoResult(frames_read=last_index + 1, duration=duration)
-            result.error = _truncation(whole, frames_total, exact, last_t)
-        elif result.error is None and end is not None and last_index < end - 1:
-            result.error = (f"the video ended at {last_t:.1f} s, before the {end / fps:.1f} s "
-                            "its headers promise (the file looks truncated)")
+            if index % step == 0:
+                _analyse_segment_frame(analyzer, tracker, frame, index, t, start, result,
+                                       overlap)
+        _segment_ending(result, start, end, last_index, last_t, exact)
     finally:
         container.close()
-    return {**_meta(result), "rows": result.rows, "overlap": overlap, "start": start,
-            "warm_start": warm_start}
+    return _payload(result, overlap, start, warm_start)
+
+
+def _seek_before(container, stream, warm_start: int, fps: float, shown: str) -> float:
+    """Seek to the key frame before frame ``warm_start``; returns the first frame's time,
+    from which frame numbers after the seek are counted."""
+    first = next(container.decode(stream))
+    origin = first.time
+    if origin is None:
+        raise VideoError(f"{shown} has no frame timestamps; it cannot be split")
+    if warm_start == 0:
+        container.seek(0, stream=stream, backward=True, any_frame=False)
+    else:  # the key frame before warm_start (half a frame early against rounding)
+        target = origin + (warm_start - 0.5) / fps
+        container.seek(int(target / stream.time_base), stream=stream, backward=True)
+    return origin
+
+
+def _segment_frames(frames: Iterator, origin: float, warm_start: int, end: int | None,
+                    result) -> Iterator[tuple[int, float, Any]]:
+    """``(index, time, frame)`` from frame ``warm_start`` up to ``end``; a decoding fault
+    ends them with ``result.error``. Raises :class:`_SeekMissed` when the seek went past
+    ``warm_start``."""
+    import av
+
+    from .video import _ffmpeg_message
+
+    fps = result.fps
+    index = None
+    while True:
+        try:
+            frame = next(frames)
+        except StopIteration:
+            return
+        except av.FFmpegError as exc:
+            result.error = f"the video could not be decoded further ({_ffmpeg_message(exc)})"
+            return
+        if index is None:
+            if frame.time is None:
+                continue
+            index = round((frame.time - origin) * fps)
+            if index > warm_start:  # the seek went past: decode from the start instead
+                raise _SeekMissed
+        else:
+            index += 1
+        if index < warm_start:
+            continue
+        if end is not None and index >= end:
+            return
+        yield index, (frame.time - origin) if frame.time is not None else index / fps, frame
+
+
+def _analyse_segment_frame(analyzer, tracker, frame, index: int, t: float, start: int,
+                           result, overlap: list) -> None:
+    """Track the frame's faces; before ``start`` (the warm-up) they go to ``overlap``, from
+    it on into ``result.rows``."""
+    from .video import frame_rgb, track_faces, video_row
+
+    rgb = frame_rgb(frame)
+    if index == 0:
+        result.height, result.width = rgb.shape[:2]
+    faces = analyzer.analyze(rgb)
+    tracks = track_faces(tracker, faces)
+    if index < start:
+        overlap.extend([index, tr.track_id, *(int(v) for v in f.box)]
+                       for f, tr in zip(faces, tracks))
+        return
+    result.frames_analyzed += 1
+    result.rows.extend(video_row(t, index, f, tr) for f, tr in zip(faces, tracks))
+
+
+def _segment_ending(result, start: int, end: int | None, last_index: int, last_t: float,
+                    exact: bool) -> None:
+    """The last segment's frame count, and ``result.error`` when the video ended before its
+    headers (or, for a middle segment, the segment's end) said it would."""
+    from .video import VideoResult, _truncation
+
+    if result.error is None and end is None and last_index >= 0:
+        result.frames_read = last_index + 1 - start if last_index >= start else 0
+        whole = VideoResult(frames_read=last_index + 1, duration=result.duration)
+        result.error = _truncation(whole, result.frames_total, exact, last_t)
+    elif result.error is None and end is not None and last_index < end - 1:
+        result.error = (f"the video ended at {last_t:.1f} s, before the "
+                        f"{end / result.fps:.1f} s its headers promise (the file looks "
+                        "truncated)")
 
 
 class _SeekMissed(Exception):
@@ -621,8 +660,7 @@ def _video_task(path: str, start: int, end: int | None, options: dict) -> tuple[
             out_path = str(Path(out) / f"{Path(path).stem}_annotated.mp4") if out else None
             result = analyze_video(path, analyzer, every=options["every"],
                                    smoothing=options["smoothing"], out_path=out_path)
-            payload = {**_meta(result), "rows": result.rows, "overlap": [], "start": 0,
-                       "warm_start": 0}
+            payload = _payload(result, [], 0, 0)
         else:
             try:
                 payload = analyze_segment(path, analyzer, start, end, options["every"],
@@ -639,15 +677,10 @@ _ANALYZERS: dict = {}
 
 
 def _cached_analyzer(options: dict):
-    from .analyzer import Analyzer
-
     key = (options["model"], options["detector"], options["tta"], options["min_face"])
     if key not in _ANALYZERS:
-        _ANALYZERS[key] = Analyzer(model=options["model"], detector=options["detector"],
-                                   tta=options["tta"], min_face=options["min_face"])
+        _ANALYZERS[key] = _new_analyzer(options)
     return _ANALYZERS[key]
-
-
 def plan_segments(info, every: int | None, segment_seconds: float | None) -> list[tuple]:
     """``[(start_frame, end_frame_or_None), ...]`` for a video (one item: not split)."""
     if not segment_seconds or not info.frames_total or not info.duration \
@@ -718,6 +751,7 @@ def payload_to_result(payload: dict):
     return result
 
 
+
 def analyze_videos(paths: Iterable[str | os.PathLike], csv_path: str | os.PathLike | None = None,
                    *, address: str | None = "auto", model: str | None = None,
                    detector: str = "auto", tta: str = "off", min_face: int = 40,
@@ -736,128 +770,136 @@ def analyze_videos(paths: Iterable[str | os.PathLike], csv_path: str | os.PathLi
     same order); with several, :data:`VIDEO_ARCHIVE_FIELDS`. ``emit(video, result)`` gets each
     video's :class:`fer.video.VideoResult` in input order at the end (or, for a video kept
     from the earlier output, its rows)."""
-    from .video import probe_video
-
     files = [str(p) for p in expand_videos(paths)]
     single = len(files) == 1
-    options, detector_notice = _analyzer_options(model, detector, tta, min_face)
-    if detector_notice and notice:
-        notice(detector_notice)
+    options = _analyzer_options(model, detector, tta, min_face, notice)
     if out_dir:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         segment_seconds = None
     options.update(every=every, smoothing=float(smoothing or 0.0),
                    out_dir=str(Path(out_dir).resolve()) if out_dir else None)
-    if resume and csv_path is None:
-        raise FerError("--resume needs --csv: it keeps the inputs already in that file")
     settings = {k: options[k] for k in ("model", "detector", "tta", "min_face", "every",
                                         "smoothing")}
     settings["segment_seconds"] = segment_seconds
     run = ArchiveRun(inputs=len(files), output=str(csv_path) if csv_path else None)
-    spool = Spool(spool_path(csv_path), settings, resume)
-    fields = VIDEO_FIELDS if single else VIDEO_ARCHIVE_FIELDS
-    ok = False
-    try:
+    with _spooled(csv_path, settings, resume) as spool:
         if resume and csv_path and Path(csv_path).exists():
-            done = spool.keys()
-            groups = _read_csv_groups(Path(csv_path), None if single else "video")
-            spool.put_many((f"{files[0] if single else name}#kept", {"kept": True, "rows": rows})
-                           for name, rows in groups
-                           if (single or name in files)
-                           and f"{files[0] if single else name}#kept" not in done)
-        done = spool.keys()
-        plans: dict[str, list[tuple]] = {}
-        tasks: list[tuple[str, int, int, int | None]] = []
-        for name in files:
-            if f"{name}#kept" in done:
-                run.kept += 1
-                continue
-            if f"{name}#plan" in done:
-                plan = [tuple(p) for p in spool.get(f"{name}#plan")]
-            else:
-                try:
-                    info = probe_video(name)
-                except VideoError as exc:
-                    if single:
-                        raise
-                    spool.put_many([(f"{name}#plan", [[0, None]]),
-                                    (f"{name}#0", {"fatal": str(exc)})])
-                    plan = [(0, None)]
-                else:
-                    plan = plan_segments(info, every, segment_seconds)
-                    spool.put_many([(f"{name}#plan", [list(p) for p in plan])])
-                done = done | {f"{name}#plan"}
-            plans[name] = plan
-            tasks.extend((name, k, s, e) for k, (s, e) in enumerate(plan)
-                         if f"{name}#{k}" not in done)
+            _keep_earlier_videos(spool, files, Path(csv_path), single)
+        plans, tasks = _plan_videos(run, spool, files, every, segment_seconds, single)
         if run.kept and notice:
             notice(f"resuming: {run.kept} of {len(files)} videos were done before")
         run.units = len(tasks)
-        started = time.perf_counter()
-        done_n = 0
-
-        def finished(task, who: dict, payload: dict) -> None:
-            nonlocal done_n
-            name, k = task[0], task[1]
-            spool.put_many([(f"{name}#{k}", payload)])
-            run.nodes.add(who["node"])
-            run.worker_pids.add(who["pid"])
-            run.frames += payload.get("frames_read", 0)
-            done_n += 1
-            if progress:
-                progress(done_n, len(tasks), time.perf_counter() - started)
-
-        if progress:
-            progress(0, len(tasks), 0.0)
-        if tasks and address is None:
-            run.workers = 1
-            local = {**options, "in_ray": False}
-            for task in tasks:
-                finished(task, *_video_task(task[0], task[2], task[3], local))
-        elif tasks:
-            cluster = _Cluster(address, num_cpus)
-            try:
-                run.workers = _run_video_tasks(cluster, options, tasks, finished, max_in_flight)
-            finally:
-                cluster.close()
-        run.elapsed_s = time.perf_counter() - started
-
-        def ordered() -> Iterator[dict]:
-            for name in files:
-                kept = spool.get(f"{name}#kept")
-                if kept is not None:
-                    yield from kept["rows"]
-                    if emit:
-                        emit(name, kept)
-                    continue
-                run.analysed += 1
-                joined = join_segments([spool.get(f"{name}#{k}")
-                                        for k in range(len(plans[name]))])
-                result = payload_to_result(joined)
-                if result.error:
-                    run.failed += 1
-                if single:
-                    yield from result.rows
-                else:
-                    yield from ({"video": name, **r, "error": ""} for r in result.rows)
-                    if result.error or not result.rows:
-                        yield {"video": name, "error": result.error or "no face found"}
-                if emit:
-                    emit(name, result)
-
-        if csv_path:
-            _write_atomically(csv_path, fields, ordered())
-        else:
-            for _ in ordered():
-                pass
-        ok = True
-    finally:
-        spool.close(remove=ok)
+        _analyse_video_tasks(run, spool, options, tasks, address, num_cpus, max_in_flight,
+                             _Meter(progress, len(tasks)))
+        _write_rows(csv_path, VIDEO_FIELDS if single else VIDEO_ARCHIVE_FIELDS,
+                    _video_rows(run, spool, files, plans, single, emit))
     return run
+
+
+def _keep_earlier_videos(spool: Spool, files: list[str], earlier: Path, single: bool) -> None:
+    """Spool the videos the ``earlier`` output holds as kept (``{"kept": True, "rows"}``); with
+    one video, all of that output is its rows."""
+    done = spool.keys()
+
+    def key(name: str | None) -> str:
+        return f"{files[0] if single else name}#kept"
+
+    groups = _read_csv_groups(earlier, None if single else "video")
+    spool.put_many((key(name), {"kept": True, "rows": rows}) for name, rows in groups
+                   if (single or name in files) and key(name) not in done)
+
+
+def _plan_videos(run: ArchiveRun, spool: Spool, files: list[str], every: int | None,
+                 segment_seconds: float | None, single: bool) -> tuple[dict, list[tuple]]:
+    """Each video's segments (planned once, kept in the spool) and the
+    ``(video, segment, start, end)`` tasks no earlier run finished; counts the kept videos."""
+    done = spool.keys()
+    plans: dict[str, list[tuple]] = {}
+    tasks: list[tuple[str, int, int, int | None]] = []
+    for name in files:
+        if f"{name}#kept" in done:
+            run.kept += 1
+            continue
+        if f"{name}#plan" not in done:
+            _plan_video(spool, name, every, segment_seconds, single)
+            done.add(f"{name}#plan")
+        plans[name] = [tuple(p) for p in spool.get(f"{name}#plan")]
+        tasks.extend((name, k, s, e) for k, (s, e) in enumerate(plans[name])
+                     if f"{name}#{k}" not in done)
+    return plans, tasks
+
+
+def _plan_video(spool: Spool, name: str, every: int | None, segment_seconds: float | None,
+                single: bool) -> None:
+    """Probe a video and spool its segments; one that cannot be read gets one segment that
+    failed (a lone video raises instead)."""
+    from .video import probe_video
+
+    try:
+        info = probe_video(name)
+    except VideoError as exc:
+        if single:
+            raise
+        spool.put_many([(f"{name}#plan", [[0, None]]), (f"{name}#0", {"fatal": str(exc)})])
+        return
+    plan = plan_segments(info, every, segment_seconds)
+    spool.put_many([(f"{name}#plan", [list(p) for p in plan])])
+
+
+def _analyse_video_tasks(run: ArchiveRun, spool: Spool, options: dict, tasks: list[tuple],
+                         address: str | None, num_cpus: int | None, max_in_flight: int | None,
+                         meter: _Meter) -> None:
+    """Each task run, in this process (``address=None``) or as Ray tasks, and spooled as it
+    finishes."""
+
+    def finished(task, who: dict, payload: dict) -> None:
+        spool.put_many([(f"{task[0]}#{task[1]}", payload)])
+        run.saw(who)
+        run.frames += payload.get("frames_read", 0)
+        meter.add(1)
+
+    if tasks and address is None:
+        run.workers = 1
+        local = {**options, "in_ray": False}
+        for task in tasks:
+            finished(task, *_video_task(task[0], task[2], task[3], local))
+    elif tasks:
+        with _Cluster(address, num_cpus) as cluster:
+            run.workers = _run_video_tasks(cluster, options, tasks, finished, max_in_flight)
+    run.elapsed_s = meter.elapsed
+
+
+def _video_rows(run: ArchiveRun, spool: Spool, files: list[str], plans: dict, single: bool,
+                emit: Callable[[str, Any], None] | None) -> Iterator[dict]:
+    """Every video's rows in input order, its segments joined (with several videos, a
+    ``video`` column and one error row for a video that failed or has no face); emits each
+    video's result after its rows and counts the analysed and failed ones."""
+    for name in files:
+        kept = spool.get(f"{name}#kept")
+        if kept is not None:
+            yield from kept["rows"]
+            if emit:
+                emit(name, kept)
+            continue
+        run.analysed += 1
+        result = payload_to_result(join_segments([spool.get(f"{name}#{k}")
+                                                  for k in range(len(plans[name]))]))
+        if result.error:
+            run.failed += 1
+        if single:
+            yield from result.rows
+        else:
+            yield from ({"video": name, **r, "error": ""} for r in result.rows)
+            if result.error or not result.rows:
+                yield {"video": name, "error": result.error or "no face found"}
+        if emit:
+            emit(name, result)
 
 
 def _run_video_tasks(cluster: _Cluster, options: dict, tasks: list, finished,
                      max_in_flight: int | None) -> int:
+    """The tasks as Ray tasks, at most ``max_in_flight`` (default two per CPU) at a time; a
+    task that fails for good becomes ``{"fatal": ...}``. Returns the workers used."""
     ray = cluster.ray
     remote = ray.remote(num_cpus=1, max_retries=4)(_video_task)
     cpus = cluster.cpus()
@@ -872,14 +914,10 @@ def _run_video_tasks(cluster: _Cluster, options: dict, tasks: list, finished,
 
     for _ in range(limit):
         submit()
-    while in_flight:
-        ready, _ = ray.wait(list(in_flight), num_returns=1)
-        task = in_flight.pop(ready[0])
-        try:
-            who, payload = ray.get(ready[0])
-        except ray.exceptions.RayError as exc:
-            who, payload = {"pid": 0, "node": None}, {"fatal": f"the task failed ({exc})"}
-        finished(task, who, payload)
+    for task, result, error in _as_finished(ray, in_flight):
+        if error is not None:
+            result = {"pid": 0, "node": None}, {"fatal": f"the task failed ({error})"}
+        finished(task, *result)
         submit()
     return min(cpus, len(tasks))
 
@@ -906,11 +944,7 @@ def add_archive_options(p, video: bool) -> None:
     else:
         p.add_argument("--batch-size", type=int, default=PHOTO_BATCH, metavar="N",
                        help=f"with --ray, photos per task (default {PHOTO_BATCH})")
-        bar = p.add_mutually_exclusive_group()
-        bar.add_argument("--progress", dest="progress", action="store_true", default=None,
-                         help="show the progress bar on stderr even when it is not a terminal")
-        bar.add_argument("--no-progress", dest="progress", action="store_false",
-                         help="no progress bar")
+        add_progress_options(p)
 
 
 class _JsonList:
@@ -929,11 +963,6 @@ class _JsonList:
         self.stream.write("[]\n" if self.first else "\n]\n")
 
 
-def _bar(args, bar_cls, unit: str):
-    show = sys.stderr.isatty() if getattr(args, "progress", None) is None else args.progress
-    return bar_cls(unit=unit) if show else None
-
-
 def _ray_line(run: ArchiveRun, unit: str, address) -> None:
     if address is None:
         return
@@ -944,14 +973,49 @@ def _ray_line(run: ArchiveRun, unit: str, address) -> None:
           file=sys.stderr)
 
 
-def run_predict_command(args, bar_cls) -> int:
+
+def _note(text: str) -> None:
+    print(f"note: {text}", file=sys.stderr)
+
+
+def _with_bar(args, bar_cls, unit: str, call: Callable[[Any], ArchiveRun]) -> ArchiveRun:
+    """``call(bar)`` with the progress bar the options ask for (or None), finished after."""
+    bar = bar_cls(unit=unit) if wants_progress(args) else None
+    try:
+        return call(bar)
+    finally:
+        if bar is not None:
+            bar.finish()
+
+
+def _close_listing(listing: _JsonList | None, errors: list[str]) -> None:
+    """End the JSON list, then print the errors collected on the way to stderr."""
+    if listing:
+        listing.close()
+    for message in errors:
+        print(f"error: {message}", file=sys.stderr)
+
+
+def run_predict_command(args, bar_cls=ProgressBar) -> int:
     """``python -m fer predict ... --ray`` (or ``--resume``): the rows, lines and JSON of the
     single-process command, from :func:`predict_images`."""
     if args.explain:
         raise FerError("--explain needs TensorFlow and runs in one process: leave out --ray")
-    lines = None if args.json else sys.stdout
     listing = _JsonList() if args.json else None
     errors: list[str] = []
+    emit = _photo_emitter(listing, None if args.json else sys.stdout, errors)
+    run = _with_bar(args, bar_cls, "photos", lambda bar: predict_images(
+        args.paths, args.csv, address=args.ray, model=args.model, detector=args.detector,
+        tta=args.tta, min_face=args.min_face, out=args.out, resume=args.resume, progress=bar,
+        emit=emit, batch_size=max(1, args.batch_size), notice=_note))
+    _close_listing(listing, errors)
+    _ray_line(run, "photos", args.ray)
+    return 1 if run.failed else 0
+
+
+def _photo_emitter(listing: _JsonList | None, lines, errors: list[str]) -> Callable[[dict], None]:
+    """What ``predict --ray`` shows of each photo's result: an item of the JSON list, or a
+    line per face (as the single-process command); errors are collected for the end."""
 
     def emit(result: dict) -> None:
         if result.get("kept"):
@@ -971,29 +1035,31 @@ def run_predict_command(args, bar_cls) -> int:
                 print(f"{result['image']}: face {i} at x={x} y={y} w={w} h={h}: "
                       f"{face['label']} {100 * face['confidence']:.1f}%")
 
-    bar = _bar(args, bar_cls, "photos")
-    try:
-        run = predict_images(args.paths, args.csv, address=args.ray, model=args.model,
-                             detector=args.detector, tta=args.tta, min_face=args.min_face,
-                             out=args.out, resume=args.resume, progress=bar, emit=emit,
-                             batch_size=max(1, args.batch_size),
-                             notice=lambda text: print(f"note: {text}", file=sys.stderr))
-    finally:
-        if bar is not None:
-            bar.finish()
-    if listing:
-        listing.close()
-    for message in errors:
-        print(f"error: {message}", file=sys.stderr)
-    _ray_line(run, "photos", args.ray)
-    return 1 if run.failed else 0
+    return emit
 
 
-def run_video_command(args, bar_cls) -> int:
+def run_video_command(args, bar_cls=ProgressBar) -> int:
     """``python -m fer video FILES_OR_DIR... [--ray]``: each video's rows as the single-file
     command gives them, from :func:`analyze_videos`."""
-    from .video import result_to_json
+    _check_video_args(args)
+    files = expand_videos(args.inputs)
+    single = len(files) == 1
+    listing = _JsonList() if args.json and not single else None
+    errors: list[str] = []
+    emit = _video_emitter(args, listing, single, errors)
+    run = _with_bar(args, bar_cls, "videos", lambda bar: analyze_videos(
+        files, args.csv, address=args.ray, model=args.model, detector=args.detector,
+        tta=args.tta, min_face=args.min_face, every=args.every,
+        smoothing=0.0 if args.no_smoothing else args.smoothing,
+        segment_seconds=args.segment_seconds if args.ray else None, out_dir=args.out_dir,
+        resume=args.resume, progress=bar, emit=emit, notice=_note))
+    _close_listing(listing, errors)
+    _ray_line(run, "videos" if run.units == run.inputs - run.kept else "segments", args.ray)
+    return 1 if errors else 0
 
+
+def _check_video_args(args) -> None:
+    """One line for options that cannot work, before anything is read."""
     if not 0 <= args.smoothing < 1:
         raise FerError(f"--smoothing must be at least 0 and below 1, not {args.smoothing}")
     if args.every is not None and args.every < 1:
@@ -1003,10 +1069,13 @@ def run_video_command(args, bar_cls) -> int:
                        "--out-dir DIR")
     if args.segment_seconds is not None and args.segment_seconds <= 0:
         raise FerError(f"--segment-seconds must be positive, not {args.segment_seconds}")
-    files = expand_videos(args.inputs)
-    single = len(files) == 1
-    listing = _JsonList() if args.json and not single else None
-    errors: list[str] = []
+
+
+def _video_emitter(args, listing: _JsonList | None, single: bool,
+                   errors: list[str]) -> Callable[[str, Any], None]:
+    """What ``video`` over an archive shows of each video: its JSON (an item of the list with
+    several videos) or its summary lines; errors are collected for the end."""
+    from .video import result_to_json
 
     def emit(name: str, result) -> None:
         if isinstance(result, dict):  # kept from the earlier output
@@ -1015,11 +1084,10 @@ def run_video_command(args, bar_cls) -> int:
             elif not args.json:
                 print(f"{name}: kept from {args.csv}")
             return
-        if args.json:
-            if listing:
-                listing.add({**result.to_dict(), "video": name})
-            else:
-                print(result_to_json(result))
+        if listing:
+            listing.add({**result.to_dict(), "video": name})
+        elif args.json:
+            print(result_to_json(result))
         else:
             for line in result.summary_lines():
                 print(line)
@@ -1027,22 +1095,4 @@ def run_video_command(args, bar_cls) -> int:
             errors.append(f"{result.error} (kept the {len(result.rows)} rows analysed before)"
                           if single else f"{name}: {result.error}")
 
-    bar = _bar(args, bar_cls, "videos")
-    try:
-        run = analyze_videos(files, args.csv, address=args.ray, model=args.model,
-                             detector=args.detector, tta=args.tta, min_face=args.min_face,
-                             every=args.every,
-                             smoothing=0.0 if args.no_smoothing else args.smoothing,
-                             segment_seconds=args.segment_seconds if args.ray else None,
-                             out_dir=args.out_dir,
-                             resume=args.resume, progress=bar, emit=emit,
-                             notice=lambda text: print(f"note: {text}", file=sys.stderr))
-    finally:
-        if bar is not None:
-            bar.finish()
-    if listing:
-        listing.close()
-    for message in errors:
-        print(f"error: {message}", file=sys.stderr)
-    _ray_line(run, "videos" if run.units == run.inputs - run.kept else "segments", args.ray)
-    return 1 if errors else 0
+    return emit
