@@ -211,13 +211,6 @@ def _analyze_entries(entries: list[_Entry], analyzer, progress: ProgressFn | Non
     return results
 
 
-def emotion_distribution(results: list[dict]) -> dict[str, int]:
-    """How many faces of the batch got each label, all seven emotions in canonical order."""
-    from .results import Results
-
-    return Results.from_images(results).distribution()
-
-
 def batch_summary(results: list[dict]) -> dict[str, int]:
     """Counts for a headline: photos, photos with an error, photos without a face, faces."""
     return {

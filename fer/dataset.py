@@ -15,11 +15,11 @@ import numpy as np
 
 from .emotions import EMOTIONS
 from .errors import DatasetError
+from .image_io import IMAGE_EXTENSIONS
 from .settings import cache_dir
 
 DEFAULT_FER2013_DIR = "../shared/datasets/fer2013"
 IMAGE_SIZE = 48
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 
 # Split names accepted everywhere, and what they are called in each source.
 SPLIT_FOLDERS = {"train": "train", "test": "test"}
@@ -116,7 +116,7 @@ def _load_folder_split(root: Path, split: str) -> Split:
     for label, emotion in enumerate(EMOTIONS):
         emotion_dir = next(d for d in split_dir.iterdir() if d.is_dir() and d.name.lower() == emotion)
         for file in sorted(emotion_dir.iterdir()):
-            if file.suffix.lower() not in IMAGE_SUFFIXES:
+            if file.suffix.lower() not in IMAGE_EXTENSIONS:
                 continue
             img = cv2.imdecode(np.fromfile(file, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
             if img is None:

@@ -143,18 +143,18 @@ def list_images(folder: str | os.PathLike[str]) -> list[Path]:
 
 
 def _load_path(path: Path, name: str | None) -> np.ndarray:
-    shown = name or str(path)
+    file_name = name or str(path)
     name = name or path.name or str(path)
     if path.is_dir():
-        raise ImageLoadError(f"{shown} is a folder, not an image file")
+        raise ImageLoadError(f"{file_name} is a folder, not an image file")
     try:
         handle = open(path, "rb")
     except FileNotFoundError as exc:
-        raise ImageLoadError(f"{shown} does not exist") from exc
+        raise ImageLoadError(f"{file_name} does not exist") from exc
     except PermissionError as exc:
-        raise ImageLoadError(f"{shown} cannot be read (permission denied)") from exc
+        raise ImageLoadError(f"{file_name} cannot be read (permission denied)") from exc
     except OSError as exc:
-        raise ImageLoadError(f"{shown} cannot be read ({exc.strerror or exc})") from exc
+        raise ImageLoadError(f"{file_name} cannot be read ({exc.strerror or exc})") from exc
     with handle:
         info = os.fstat(handle.fileno())
         if stat.S_ISREG(info.st_mode) and info.st_size == 0:

@@ -186,26 +186,26 @@ def _is_cover_picture(stream) -> bool:
         return False
 
 
-def _open_input(source: Any, shown: str):
+def _open_input(source: Any, video_name: str):
     """Open the container and pick its video stream, or raise a VideoError saying why not."""
     import av
 
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.exists():
-            raise VideoError(f"{shown} does not exist")
+            raise VideoError(f"{video_name} does not exist")
         if path.is_dir():
-            raise VideoError(f"{shown} is a folder, not a video file")
+            raise VideoError(f"{video_name} is a folder, not a video file")
         if path.stat().st_size == 0:
-            raise VideoError(f"{shown} is empty (0 bytes)")
+            raise VideoError(f"{video_name} is empty (0 bytes)")
         source = str(path)
     try:
         container = av.open(source, mode="r")
     except av.FFmpegError as exc:
-        raise VideoError(f"{shown} is not a video file that can be read "
+        raise VideoError(f"{video_name} is not a video file that can be read "
                          f"({_ffmpeg_message(exc)})") from None
     except OSError as exc:
-        raise VideoError(f"{shown} cannot be read ({exc.strerror or exc})") from None
+        raise VideoError(f"{video_name} cannot be read ({exc.strerror or exc})") from None
     try:
         streams = list(container.streams)
         pictures = [s for s in streams if _is_cover_picture(s)]
@@ -214,10 +214,10 @@ def _open_input(source: Any, shown: str):
             kinds = sorted({s.type for s in streams if s not in pictures})
             kinds += ["a cover picture"] if pictures else []
             has = f"only {' and '.join(kinds)}" if kinds else "no streams at all"
-            raise VideoError(f"{shown} has no video stream ({has})")
+            raise VideoError(f"{video_name} has no video stream ({has})")
         if video.codec_context is None:
             codec = getattr(video.codec, "name", None) or "unknown"
-            raise VideoError(f"{shown} uses a video codec ({codec}) that cannot be decoded here")
+            raise VideoError(f"{video_name} uses a video codec ({codec}) that cannot be decoded here")
         try:
             video.thread_type = "AUTO"  # decode on all cores
         except Exception:  # pragma: no cover - an option, never a failure
@@ -270,11 +270,11 @@ class VideoInfo:
 def probe_video(source: Any, name: str | None = None) -> VideoInfo:
     """Frame rate, duration, frame count (or estimate), size and codec from the headers;
     raises :class:`VideoError` like :func:`analyze_video` for files that cannot be read."""
-    shown = _video_name(source, name)
-    container, stream = _open_input(source, shown)
+    video_name = _video_name(source, name)
+    container, stream = _open_input(source, video_name)
     try:
         fps, fps_known, duration, total, _ = _stream_facts(container, stream)
-        return VideoInfo(shown, fps, fps_known, duration, total, int(stream.width or 0),
+        return VideoInfo(video_name, fps, fps_known, duration, total, int(stream.width or 0),
                          int(stream.height or 0), getattr(stream.codec_context, "name", "") or "")
     finally:
         container.close()
@@ -419,23 +419,23 @@ def analyze_video(source: Any, analyzer, every: int | None = None, smoothing: fl
 
     if every is not None and int(every) < 1:
         raise FerError(f"every must be a positive number of frames, not {every}")
-    shown = _video_name(source, name)
+    video_name = _video_name(source, name)
     started = time.perf_counter()
-    container, stream = _open_input(source, shown)
+    container, stream = _open_input(source, video_name)
     result = result if result is not None else VideoResult()
-    total_exact = _start_result(result, container, stream, every, smoothing, shown, analyzer,
+    total_exact = _start_result(result, container, stream, every, smoothing, video_name, analyzer,
                                 out_path)
     writer = _open_writer(out_path, result.fps, container)
     report = _Reporter(result, progress, started)
     try:
-        frames = _decoded_frames(container.decode(stream), result, should_cancel, shown)
+        frames = _decoded_frames(container.decode(stream), result, should_cancel, video_name)
         last_t = _analyse_frames(frames, analyzer, FaceTracker(smoothing=result.smoothing),
                                  result, writer, report)
-        _check_ending(result, total_exact, last_t, shown)
+        _check_ending(result, total_exact, last_t, video_name)
     except VideoError:
         raise
     except Exception as exc:  # a fault part-way: keep what was analysed
-        _keep_after_fault(result, exc, shown)
+        _keep_after_fault(result, exc, video_name)
     finally:
         _close_video(container, writer, result)
     report()
@@ -443,13 +443,13 @@ def analyze_video(source: Any, analyzer, every: int | None = None, smoothing: fl
 
 
 def _start_result(result: VideoResult, container, stream, every: int | None, smoothing: float,
-                  shown: str, analyzer, out_path) -> bool:
+                  video_name: str, analyzer, out_path) -> bool:
     """Fill in what is known before the first frame (rate, length, step, names); returns
     whether the container's frame count is exact."""
     fps, _, duration, frames_total, total_exact = _stream_facts(container, stream)
     result.fps, result.frames_total, result.duration = fps, frames_total, duration
     result.every = analysis_step(every, fps)
-    result.smoothing, result.name = float(smoothing or 0.0), shown
+    result.smoothing, result.name = float(smoothing or 0.0), video_name
     result.model = getattr(analyzer, "model_name", "")
     result.out_path = str(out_path) if out_path else None
     return total_exact
@@ -488,7 +488,7 @@ class _Reporter:
 
 
 def _decoded_frames(frames, result: VideoResult, should_cancel: Callable[[], bool] | None,
-                    shown: str):
+                    video_name: str):
     """The frames until the end, a cancel (``result.cancelled``) or a decoding fault
     (``result.error``; a VideoError when no frame was read yet)."""
     import av
@@ -503,7 +503,7 @@ def _decoded_frames(frames, result: VideoResult, should_cancel: Callable[[], boo
             return
         except av.FFmpegError as exc:
             if result.frames_read == 0:
-                raise VideoError(f"{shown} cannot be decoded; the file is damaged, truncated "
+                raise VideoError(f"{video_name} cannot be decoded; the file is damaged, truncated "
                                  f"or in an unsupported format ({_ffmpeg_message(exc)})") from None
             result.error = f"the video could not be decoded further ({_ffmpeg_message(exc)})"
             return
@@ -554,22 +554,22 @@ def track_faces(tracker, faces: list) -> list:
     return tracker.update([f.box for f in faces], probs)
 
 
-def _check_ending(result: VideoResult, total_exact: bool, last_t: float, shown: str) -> None:
+def _check_ending(result: VideoResult, total_exact: bool, last_t: float, video_name: str) -> None:
     """``result.error`` when the stream ended early; a VideoError when no frame was read."""
     if result.error is None and not result.cancelled and result.frames_read:
         result.error = _truncation(result, result.frames_total, total_exact, last_t)
     if result.frames_read == 0 and not result.cancelled:
-        raise VideoError(f"{shown} holds no video frame that can be decoded (the file is "
+        raise VideoError(f"{video_name} holds no video frame that can be decoded (the file is "
                          "damaged, truncated or in an unsupported format)")
 
 
-def _keep_after_fault(result: VideoResult, exc: Exception, shown: str) -> None:
+def _keep_after_fault(result: VideoResult, exc: Exception, video_name: str) -> None:
     """A fault part-way keeps the rows and sets ``result.error``; before the first frame it
     is a VideoError."""
     import av
 
     if result.frames_read == 0:
-        raise VideoError(f"{shown} cannot be read ({_ffmpeg_message(exc)})") from None
+        raise VideoError(f"{video_name} cannot be read ({_ffmpeg_message(exc)})") from None
     result.error = f"{type(exc).__name__}: {_ffmpeg_message(exc)}" \
         if not isinstance(exc, (av.FFmpegError, FerError, OSError)) else _ffmpeg_message(exc)
 

@@ -15,7 +15,6 @@ from fer.analyzer import Analyzer
 from fer.batch import (
     analyze_batch,
     batch_summary,
-    emotion_distribution,
     expand_items,
     items_digest,
     results_to_json,
@@ -24,6 +23,7 @@ from fer.emotions import EMOTIONS
 from fer.errors import FerError
 from fer.exports import ROW_FIELDS, results_to_rows, rows_to_csv
 from fer.image_io import list_images
+from fer.results import Results
 
 
 def _jpeg(image: np.ndarray) -> bytes:
@@ -85,7 +85,7 @@ def test_batch_with_good_bad_and_zipped_photos(analyzer, astronaut, two_faces):
     assert all(r["label"] in EMOTIONS and set(EMOTIONS) <= set(r) for r in face_rows)
     assert [r["face"] for r in rows if r["image"].endswith("two.jpg")] == [1, 2]
     assert rows_to_csv(rows).splitlines()[0] == ",".join(ROW_FIELDS)
-    distribution = emotion_distribution(results)
+    distribution = Results.from_images(results).distribution()
     assert list(distribution) == list(EMOTIONS) and sum(distribution.values()) == 4
     assert batch_summary(results) == {"photos": 5, "errors": 2, "no_face": 0, "faces": 4}
     data = json.loads(results_to_json(results))
