@@ -70,10 +70,11 @@ def refresh_card(model, model_path: Path, data: str, speed_seconds: float = 2.0,
         write_serving_file(model, model_path, "float" if quantization == "auto" else quantization,
                            data)
         return None
-    card = json.loads(card_path.read_text())
-    card.update(measured_fields(model, model_path, load_split(data, "test"),
-                                card.get("name", model_path.stem), str(data), speed_seconds,
-                                quantization))
+    name = json.loads(card_path.read_text()).get("name", model_path.stem)
+    measured = measured_fields(model, model_path, load_split(data, "test"), name, str(data),
+                               speed_seconds, quantization)
+    card = json.loads(card_path.read_text())  # read again: measuring takes minutes
+    card.update(measured)
     training = card.setdefault("training", {})
     if note:
         training["notes"] = [*training.get("notes", []), note]
