@@ -11,6 +11,10 @@ from pathlib import Path
 from .analyzer import get_analyzer
 from .config import MIN_FACE, SMOOTHING, AnalysisConfig
 from .errors import FerError, ModelNotFoundError
+from .inputs import annotated_photo_path as _out_path
+from .inputs import expand_images as _expand_paths
+from .progress import ProgressBar as _ProgressBar
+from .progress import add_progress_options
 
 TRAINING_COMMANDS = {
     "train": "train a model on FER2013 and write it with its model card",
@@ -76,11 +80,7 @@ def _add_video(sub) -> None:
                    help="raw per-frame probabilities (default: smoothed over time)")
     p.add_argument("--smoothing", type=float, default=SMOOTHING,
                    help=f"weight of the past in the smoothing, 0 to <1 (default {SMOOTHING})")
-    bar = p.add_mutually_exclusive_group()
-    bar.add_argument("--progress", dest="progress", action="store_true", default=None,
-                     help="show the progress bar on stderr even when it is not a terminal")
-    bar.add_argument("--no-progress", dest="progress", action="store_false",
-                     help="no progress bar")
+    add_progress_options(p)
     from .distributed import add_archive_options
 
     add_archive_options(p, video=True)
@@ -114,36 +114,6 @@ def build_parser(training: bool = False) -> argparse.ArgumentParser:
         for name, text in TRAINING_COMMANDS.items():
             sub.add_parser(name, help=text, add_help=False)
     return parser
-
-
-def _expand_paths(paths: list[str]) -> list[Path]:
-    from .image_io import list_images
-
-    files: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found = list_images(path)
-            if not found:
-                raise FerError(f"{path} holds no images ({', '.join(IMAGE_HINT)})")
-            files.extend(found)
-        elif path.exists():
-            files.append(path)
-        else:
-            raise FerError(f"{path} does not exist")
-    return files
-
-
-IMAGE_HINT = (".jpg", ".png", ".webp", ".bmp", ".tiff")
-
-
-def _out_path(out: str, image: Path, n_inputs: int) -> Path:
-    target = Path(out)
-    if n_inputs == 1 and target.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp", ".bmp"}:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        return target
-    target.mkdir(parents=True, exist_ok=True)
-    return target / f"{image.stem}_annotated.png"
 
 
 def analysis_config(args) -> AnalysisConfig:
@@ -221,46 +191,6 @@ def _write_explanations(analyzer, image, faces, file: Path, folder: Path) -> Non
             overlay = cv2.resize(overlay, None, fx=factor, fy=factor,
                                  interpolation=cv2.INTER_NEAREST)
         save_image(overlay, folder / f"{file.stem}_face{i}_{face.label}.png")
-
-
-class _ProgressBar:
-    """``[#####.....] 45/150 frames  9.1 analysed/s  ETA 0:04`` on one line of stderr,
-    rewritten in place with a carriage return (``every``: one frame in so many is analysed)."""
-
-    WIDTH = 28
-
-    def __init__(self, every: int = 1, stream=None, interval_s: float = 0.1,
-                 unit: str = "frames"):
-        self.every = max(1, int(every))
-        self.unit = unit
-        self.stream = stream or sys.stderr
-        self.interval_s = interval_s
-        self.last = -1.0
-        self.shown = False
-
-    def __call__(self, done: int, total, elapsed: float) -> None:
-        if elapsed - self.last < self.interval_s and (total is None or done < total):
-            return
-        self.last = elapsed
-        rate = done / elapsed if elapsed > 0 else 0.0
-        analysed = -(-done // self.every) / elapsed if elapsed > 0 else 0.0
-        if total:
-            frac = min(1.0, done / total)
-            filled = int(round(frac * self.WIDTH))
-            eta = (total - done) / rate if rate > 0 and done < total else 0.0
-            text = (f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{total} {self.unit}  "
-                    f"{analysed:.1f} analysed/s  ETA {int(eta // 60)}:{int(eta % 60):02d}")
-        else:
-            text = f"{done} {self.unit}  {analysed:.1f} analysed/s  {elapsed:.0f} s"
-        self.stream.write("\r" + text.ljust(78))
-        self.stream.flush()
-        self.shown = True
-
-    def finish(self) -> None:
-        if self.shown:
-            self.stream.write("\n")
-            self.stream.flush()
-            self.shown = False
 
 
 def _cmd_video(args) -> int:
