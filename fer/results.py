@@ -101,6 +101,15 @@ def video_row(t: float, index: int, face, track) -> dict:
             **{e: round(float(v), 4) for e, v in zip(EMOTIONS, track.probabilities)}}
 
 
+def named_video_rows(video: str, result) -> list[dict]:
+    """One video's rows of :data:`VIDEOS_COLUMNS` (a :class:`fer.video.VideoResult`): its rows
+    under its name, then, when it stopped with an error or found no face, a row saying so."""
+    rows = [{"video": video, **row, "error": ""} for row in result.rows]
+    if result.error or not result.rows:
+        rows.append({"video": video, "error": result.error or NO_FACE})
+    return rows
+
+
 def live_row(sample) -> dict:
     """One row of :data:`LIVE_COLUMNS` from a :class:`fer.live.LiveSample`."""
     row: dict[str, Any] = {"time": round(float(sample.time), 3), "faces": int(sample.faces)}

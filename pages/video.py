@@ -20,6 +20,7 @@ from fer.analyzer import get_analyzer
 from fer.charts import timeline_chart
 from fer.emotions import DISPLAY_NAMES, EMOTIONS
 from fer.errors import VideoError
+from fer.progress import Progress, Throttle
 from fer.results import Results
 from fer.video import (
     VIDEO_EXTENSIONS,
@@ -57,11 +58,6 @@ def _timeline(table: Results, face_id: int):
     return timeline_chart(table.timeline(face_id=face_id)[["time", "emotion", "probability"]])
 
 
-def _format_eta(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    return f"{seconds // 60}:{seconds % 60:02d}"
-
-
 def run_analysis(data: bytes, name: str, key: tuple, config, every: int, smoothing: bool,
                  annotate: bool) -> None:
     """Analyse with a progress bar and a Cancel button; the job (and its partial result) is in
@@ -71,21 +67,12 @@ def run_analysis(data: bytes, name: str, key: tuple, config, every: int, smoothi
     st.button("Cancel", key="video_cancel", on_click=request_cancel, args=(JOB,),
               icon=":material/stop:", help="Stop the analysis; what was analysed so far is kept.")
     bar = st.progress(0.0, text="Starting…")
-    last_update = [0.0]
+    throttle = Throttle(0.25)
 
     def progress(done: int, total: int | None, elapsed: float) -> None:
-        if elapsed - last_update[0] < 0.25 and (total is None or done < total):
-            return
-        last_update[0] = elapsed
-        result = job["result"]
-        analysed = result.frames_analyzed / elapsed if elapsed > 0 else 0.0
-        if total:
-            left = (total - done) * elapsed / done if done else 0.0
-            bar.progress(min(1.0, done / total),
-                         text=f"{done} / {total} frames · {analysed:.1f} analysed frames/s · "
-                              f"about {_format_eta(left)} left")
-        else:
-            bar.progress(0.0, text=f"{done} frames · {analysed:.1f} analysed frames/s")
+        if throttle.due(done, total, elapsed):
+            now = Progress(done, total, elapsed, analysed=job["result"].frames_analyzed)
+            bar.progress(now.fraction, text=now.sentence())
 
     run_job(job, lambda: analyze_video_bytes(
         data, analyzer, name=name, annotate=annotate, every=every,

@@ -18,6 +18,7 @@ from fer.results import (
     VIDEO_COLUMNS,
     VIDEOS_COLUMNS,
     Results,
+    named_video_rows,
     summarize_faces,
     video_row,
 )
@@ -126,9 +127,13 @@ def test_video_table_summary_timeline_and_several_videos():
     empty = Results.from_video([]).timeline()
     assert list(empty.columns) == ["time", "face_id", "emotion", "probability"] and empty.empty
 
-    several = Results([{"video": "a.mp4", **r, "error": ""} for r in rows]
-                      + [{"video": "b.mp4", **rows[0], "error": ""},
-                         {"video": "c.mp4", "error": "no face found"}], VIDEOS_COLUMNS)
+    a = named_video_rows("a.mp4", SimpleNamespace(rows=rows, error=None))
+    assert a == [{"video": "a.mp4", **r, "error": ""} for r in rows]
+    broken = named_video_rows("b.mp4", SimpleNamespace(rows=rows[:1], error="truncated"))
+    assert broken[-1] == {"video": "b.mp4", "error": "truncated"} and len(broken) == 2
+    faceless = named_video_rows("c.mp4", SimpleNamespace(rows=[], error=None))
+    assert faceless == [{"video": "c.mp4", "error": "no face found"}]
+    several = Results(a + broken + faceless, VIDEOS_COLUMNS)
     assert several.to_csv().split("\r\n")[0] == ",".join(VIDEOS_COLUMNS)
     summary = several.summary()
     assert list(zip(summary["video"], summary["face_id"])) == [("a.mp4", 1), ("a.mp4", 2),
