@@ -53,8 +53,10 @@ def expand_videos(paths: Iterable[str | os.PathLike]) -> list[Path]:
 def annotated_photo_path(out: str | os.PathLike, image: Path, n_inputs: int) -> Path:
     """Where the annotated copy of ``image`` goes for ``--out``: the file ``out`` names when
     it is one image's, else ``out/<stem>_annotated.png`` (the folders are made)."""
+    from .image_io import IMAGE_EXTENSIONS
+
     target = Path(out)
-    if n_inputs == 1 and target.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp", ".bmp"}:
+    if n_inputs == 1 and target.suffix.lower() in IMAGE_EXTENSIONS:
         target.parent.mkdir(parents=True, exist_ok=True)
         return target
     target.mkdir(parents=True, exist_ok=True)

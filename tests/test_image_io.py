@@ -497,3 +497,18 @@ def test_shrink_to_side_keeps_the_aspect_and_never_enlarges():
     assert same is wide and scale == 1.0
     tall = np.zeros((1000, 3, 3), np.uint8)  # a side never rounds to 0
     assert image_io.shrink_to_side(tall, 100)[0].shape == (100, 1, 3)
+
+
+def test_annotated_photo_path_takes_every_image_extension(tmp_path):
+    from pathlib import Path
+
+    from fer.inputs import annotated_photo_path
+
+    photo = Path("in/photo.jpg")
+    for name in ("one.png", "one.JPEG", "one.tiff", "one.webp"):
+        assert annotated_photo_path(tmp_path / name, photo, 1) == tmp_path / name
+    # several inputs, or a name that is not an image's: a folder of <stem>_annotated.png
+    assert annotated_photo_path(tmp_path / "one.png", photo, 2) == \
+        tmp_path / "one.png" / "photo_annotated.png"
+    assert annotated_photo_path(tmp_path / "out", photo, 1) == tmp_path / "out" / "photo_annotated.png"
+    assert (tmp_path / "out").is_dir()
