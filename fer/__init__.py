@@ -1,16 +1,18 @@
 """fer: facial expression recognition on FER2013-trained CNNs, usable without Streamlit.
 
-    from fer import AnalysisConfig, get_analyzer
+    from fer import AnalysisConfig, Results, get_analyzer
     faces = get_analyzer(AnalysisConfig(model="deep", detector="yunet")).analyze("photo.jpg")
+    Results.from_faces(faces, image="photo.jpg").to_csv("faces.csv")
 """
 
 from .analyzer import Analyzer, FaceResult, get_analyzer
 from .config import AnalysisConfig
 from .emotions import EMOTIONS
 from .errors import DatasetError, FerError, ImageLoadError, ModelNotFoundError, VideoError
+from .results import Results
 
 __all__ = ["AnalysisConfig", "Analyzer", "FaceResult", "get_analyzer", "EMOTIONS", "FerError", "ImageLoadError",
-           "ModelNotFoundError", "DatasetError", "VideoError"]
+           "ModelNotFoundError", "DatasetError", "Results", "VideoError"]
 
 
 def _warn_if_pypi_fer_shares_this_folder() -> None:

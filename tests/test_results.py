@@ -63,6 +63,9 @@ def test_every_table_takes_its_columns_from_the_one_schema_in_its_order():
 
 
 def test_photo_table_csv_is_the_one_the_cli_writes(tmp_path):
+    import fer
+
+    assert fer.Results is Results  # from fer import Results
     table = Results.from_faces(_faces(), image="group.jpg")
     assert len(table) == 2 and table.labels == ["happy", "sad"]
     text = table.to_csv()
