@@ -39,11 +39,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .config import MIN_FACE, SMOOTHING, AnalysisConfig
 from .errors import FerError, VideoError
-from .exports import ROW_FIELDS, VIDEO_FIELDS, results_to_rows
 from .inputs import annotated_photo_path, expand_videos
 from .inputs import expand_images as expand_photos
 from .progress import ProgressBar, add_progress_options, wants_progress
+from .results import IMAGE_COLUMNS, VIDEO_COLUMNS, VIDEOS_COLUMNS, image_rows, named_video_rows
 
 DEFAULT_SEGMENT_SECONDS = 60.0
 """Videos longer than this are split into segments of this length."""
@@ -54,10 +55,6 @@ WARMUP_ANALYSED = 12
 
 PHOTO_BATCH = 16
 """Photos per task sent to a worker."""
-
-VIDEO_ARCHIVE_FIELDS = ["video", *VIDEO_FIELDS, "error"]
-"""Columns of a CSV over several videos: the video, its rows as ``python -m fer video FILE``
-writes them, and an error (a video that fails, or has no face, gets one row saying so)."""
 
 FORWARDED_ENV = ("FER_MODELS_DIR", "FER_YUNET_MODEL", "FER_NO_DOWNLOAD", "FER_CACHE_DIR",
                  "FER_MAX_PIXELS")
@@ -321,11 +318,12 @@ def _whoami() -> dict:
 
 
 def _new_analyzer(options: dict):
-    """The Analyzer of the workers' options (the model and detector resolved by the driver)."""
-    from .analyzer import Analyzer
+    """The worker process's shared Analyzer for the options (the model and detector resolved
+    by the driver): one per configuration per process, as everywhere (fer.get_analyzer)."""
+    from .analyzer import get_analyzer
 
-    return Analyzer(model=options["model"], detector=options["detector"], tta=options["tta"],
-                    min_face=options["min_face"])
+    return get_analyzer(AnalysisConfig(model=options["model"], detector=options["detector"],
+                                       tta=options["tta"], min_face=options["min_face"]))
 
 
 def _analyzer_options(model, detector, tta, min_face,
@@ -389,7 +387,7 @@ class PhotoWorker:
 
 def predict_images(paths: Iterable[str | os.PathLike], csv_path: str | os.PathLike | None = None,
                    *, address: str | None = "auto", model: str | None = None,
-                   detector: str = "auto", tta: str = "off", min_face: int = 40,
+                   detector: str = "auto", tta: str = "off", min_face: int = MIN_FACE,
                    out: str | None = None, resume: bool = False, batch_size: int = PHOTO_BATCH,
                    workers: int | None = None, num_cpus: int | None = None,
                    progress: ProgressFn | None = None,
@@ -417,7 +415,7 @@ def predict_images(paths: Iterable[str | os.PathLike], csv_path: str | os.PathLi
         _analyse_photos(run, spool, options, batches, address, workers, num_cpus,
                         _Meter(progress, len(pending)))
         run.units = len(files)
-        _write_rows(csv_path, ROW_FIELDS, _photo_rows(run, spool, files, emit))
+        _write_rows(csv_path, IMAGE_COLUMNS, _photo_rows(run, spool, files, emit))
     return run
 
 
@@ -468,7 +466,7 @@ def _photo_rows(run: ArchiveRun, spool: Spool, files: list[str],
             yield from result["rows"]
         else:
             run.failed += bool(result.get("error"))
-            yield from results_to_rows([result])
+            yield from image_rows([result])
         if emit:
             emit(result)
 
@@ -520,7 +518,7 @@ def _payload(result, overlap: list, start: int, warm_start: int) -> dict:
 
 
 def analyze_segment(path: str | os.PathLike, analyzer, start: int, end: int | None,
-                    every: int | None = None, smoothing: float = 0.6,
+                    every: int | None = None, smoothing: float = SMOOTHING,
                     warmup: int = WARMUP_ANALYSED) -> dict:
     """Frames ``start`` to ``end`` (exclusive; None: to the end) of a video, analysed as
     :func:`fer.video.analyze_video` would analyse them in a run from the start: the tracker
@@ -653,7 +651,7 @@ def _video_task(path: str, start: int, end: int | None, options: dict) -> tuple[
 
     if options.get("in_ray", True):
         _worker_setup(options["env"])
-    analyzer = _cached_analyzer(options)
+    analyzer = _new_analyzer(options)
     try:
         if start == 0 and end is None:
             out = options.get("out_dir")
@@ -673,14 +671,6 @@ def _video_task(path: str, start: int, end: int | None, options: dict) -> tuple[
     return _whoami(), payload
 
 
-_ANALYZERS: dict = {}
-
-
-def _cached_analyzer(options: dict):
-    key = (options["model"], options["detector"], options["tta"], options["min_face"])
-    if key not in _ANALYZERS:
-        _ANALYZERS[key] = _new_analyzer(options)
-    return _ANALYZERS[key]
 def plan_segments(info, every: int | None, segment_seconds: float | None) -> list[tuple]:
     """``[(start_frame, end_frame_or_None), ...]`` for a video (one item: not split)."""
     if not segment_seconds or not info.frames_total or not info.duration \
@@ -754,8 +744,8 @@ def payload_to_result(payload: dict):
 
 def analyze_videos(paths: Iterable[str | os.PathLike], csv_path: str | os.PathLike | None = None,
                    *, address: str | None = "auto", model: str | None = None,
-                   detector: str = "auto", tta: str = "off", min_face: int = 40,
-                   every: int | None = None, smoothing: float = 0.6,
+                   detector: str = "auto", tta: str = "off", min_face: int = MIN_FACE,
+                   every: int | None = None, smoothing: float = SMOOTHING,
                    segment_seconds: float | None = DEFAULT_SEGMENT_SECONDS,
                    out_dir: str | os.PathLike | None = None, resume: bool = False,
                    num_cpus: int | None = None, max_in_flight: int | None = None,
@@ -767,7 +757,7 @@ def analyze_videos(paths: Iterable[str | os.PathLike], csv_path: str | os.PathLi
     annotated MP4 in its task, so those videos are not split).
 
     ``csv_path``: with one video, the rows of ``python -m fer video FILE --csv`` (same columns,
-    same order); with several, :data:`VIDEO_ARCHIVE_FIELDS`. ``emit(video, result)`` gets each
+    same order); with several, :data:`fer.results.VIDEOS_COLUMNS`. ``emit(video, result)`` gets each
     video's :class:`fer.video.VideoResult` in input order at the end (or, for a video kept
     from the earlier output, its rows)."""
     files = [str(p) for p in expand_videos(paths)]
@@ -791,7 +781,7 @@ def analyze_videos(paths: Iterable[str | os.PathLike], csv_path: str | os.PathLi
         run.units = len(tasks)
         _analyse_video_tasks(run, spool, options, tasks, address, num_cpus, max_in_flight,
                              _Meter(progress, len(tasks)))
-        _write_rows(csv_path, VIDEO_FIELDS if single else VIDEO_ARCHIVE_FIELDS,
+        _write_rows(csv_path, VIDEO_COLUMNS if single else VIDEOS_COLUMNS,
                     _video_rows(run, spool, files, plans, single, emit))
     return run
 
@@ -889,9 +879,7 @@ def _video_rows(run: ArchiveRun, spool: Spool, files: list[str], plans: dict, si
         if single:
             yield from result.rows
         else:
-            yield from ({"video": name, **r, "error": ""} for r in result.rows)
-            if result.error or not result.rows:
-                yield {"video": name, "error": result.error or "no face found"}
+            yield from named_video_rows(name, result)
         if emit:
             emit(name, result)
 
