@@ -92,18 +92,22 @@ class Analyzer:
         rgb = self._to_rgb(image, bgr)
         if detections is None:
             detections = self.detect(rgb)
-        probabilities = self.classify(rgb, [d.box for d in detections])
+        probabilities = self.classify(rgb, [d.box for d in detections],
+                                      [d.landmarks for d in detections])
         return [FaceResult(d.box, d.score, p, d.landmarks) for d, p in zip(detections, probabilities)]
 
     def analyze_frame(self, frame_bgr: np.ndarray) -> list[FaceResult]:
         """A video frame as OpenCV and streamlit-webrtc give it (BGR uint8)."""
         return self.analyze(frame_bgr, bgr=True)
 
-    def classify(self, image_rgb: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
-        """Expression probabilities ``(len(boxes), 7)`` for given boxes, in one batch."""
+    def classify(self, image_rgb: np.ndarray, boxes: list[tuple[int, int, int, int]],
+                 landmarks: list | None = None) -> np.ndarray:
+        """Expression probabilities ``(len(boxes), 7)`` for given boxes, in one batch; each
+        face with landmarks (YuNet's) is turned upright by its eyes first (issue 11)."""
         if not boxes:
             return np.zeros((0, len(EMOTIONS)), np.float32)
-        batch = faces_to_model_input(image_rgb, boxes, self.classifier.input_size, self.margin)
+        batch = faces_to_model_input(image_rgb, boxes, self.classifier.input_size, self.margin,
+                                     landmarks)
         return self.classifier(batch, tta=self.tta)
 
     @staticmethod

@@ -244,7 +244,8 @@ class LiveProcessor:
         faces = self.current.analyze_frame(frame_bgr)
         boxes = [f.box for f in faces]
         tracks = self._tracker.update(boxes, _stacked(faces))
-        extra_lines = self._other_lines(frame_bgr, boxes) if request.both_models else None
+        extra_lines = (self._other_lines(frame_bgr, boxes, [f.landmarks for f in faces])
+                       if request.both_models else None)
         out = annotate_bgr(frame_bgr, tracks, numbered=False, extra_lines=extra_lines)
         self.last_tracks, self.last_extra_lines = tracks, extra_lines
         self._time_frame((time.monotonic() - work_start) * 1000, gap)
@@ -255,12 +256,14 @@ class LiveProcessor:
         self._report_frame(start, tracks, request)
         return out
 
-    def _other_lines(self, frame_bgr: np.ndarray, boxes: list) -> list[list[str]] | None:
+    def _other_lines(self, frame_bgr: np.ndarray, boxes: list,
+                     landmarks: list | None = None) -> list[list[str]] | None:
         """The second model's smoothed label under each face (both-models mode)."""
         if self.other is None:
             return None
         if boxes:
-            other_probs = self.other.classify(np.ascontiguousarray(frame_bgr[:, :, ::-1]), boxes)
+            other_probs = self.other.classify(np.ascontiguousarray(frame_bgr[:, :, ::-1]), boxes,
+                                              landmarks)
         else:
             other_probs = np.zeros((0, len(EMOTIONS)), np.float32)
         return [[f"{self._other_name}: {DISPLAY_NAMES[t.label]} {100 * t.confidence:.0f}%"]

@@ -87,10 +87,18 @@ def _resize(face: np.ndarray, size: int) -> np.ndarray:
 
 
 def faces_to_model_input(image_rgb: np.ndarray, boxes: Sequence[Box], size: int = INPUT_SIZE,
-                         margin: Margin = FACE_MARGIN) -> np.ndarray:
-    """All faces of one image, cropped and prepared as one batch."""
+                         margin: Margin = FACE_MARGIN,
+                         landmarks: Sequence | None = None) -> np.ndarray:
+    """All faces of one image, cropped and prepared as one batch. ``landmarks`` (one entry per
+    box: YuNet's five points, or None) turn each face upright by its eyes before the crop
+    (:mod:`fer.alignment`); boxes without them (Haar's) are cropped as they are."""
     gray = to_gray(image_rgb)
-    return to_model_input([crop_face(gray, b, margin) for b in boxes], size)
+    if landmarks is None:
+        return to_model_input([crop_face(gray, b, margin) for b in boxes], size)
+    from .alignment import upright_crop
+
+    return to_model_input([upright_crop(gray, b, pts, margin)
+                           for b, pts in zip(boxes, landmarks, strict=True)], size)
 
 
 def preprocessing_description(size: int = INPUT_SIZE) -> str:
