@@ -106,6 +106,9 @@ def build_parser(training: bool = False) -> argparse.ArgumentParser:
     _add_predict(sub)
     _add_video(sub)
     _add_evaluate(sub)
+    from .quality_commands import add_quality_commands  # robustness, calibrate (issue 11)
+
+    add_quality_commands(sub, _add_tta)
     if training:
         from .training.commands import add_training_commands
 

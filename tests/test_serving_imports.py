@@ -37,6 +37,10 @@ assert main(["video", video, "--detector", "haar", "--no-progress", "--every", "
 seen["video"] = heavy()
 assert main(["evaluate", "--data", data]) == 0
 seen["evaluate"] = heavy()
+assert main(["robustness", "--data", data, "--limit", "7"]) == 0
+seen["robustness"] = heavy()
+assert main(["calibrate", "--data", data, "--fit-limit", "7"]) == 0
+seen["calibrate"] = heavy()
 
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
@@ -70,13 +74,15 @@ print("SEEN " + json.dumps(seen))
 
 
 def _fake_fer2013(folder, face) -> str:
-    """A Kaggle-layout test split of real face crops: enough for ``evaluate`` to run."""
+    """Kaggle-layout test and train splits of real face crops: enough for ``evaluate``,
+    ``robustness`` and ``calibrate`` to run."""
     from fer.emotions import EMOTIONS
 
-    for i, emotion in enumerate(EMOTIONS):
-        (folder / "test" / emotion).mkdir(parents=True)
-        img = Image.fromarray(face).convert("L").resize((48, 48)).rotate(5 * i)
-        img.save(folder / "test" / emotion / f"PublicTest_{i}.jpg")
+    for split in ("test", "train"):
+        for i, emotion in enumerate(EMOTIONS):
+            (folder / split / emotion).mkdir(parents=True)
+            img = Image.fromarray(face).convert("L").resize((48, 48)).rotate(5 * i)
+            img.save(folder / split / emotion / f"{split}_{i}.jpg")
     return str(folder)
 
 
@@ -95,6 +101,7 @@ def test_serving_path_imports_neither_tensorflow_nor_keras(models_env, two_faces
     lines = [line for line in done.stdout.splitlines() if line.startswith("SEEN ")]
     assert done.returncode == 0 and lines, done.stderr[-3000:]
     seen = json.loads(lines[-1][5:])
-    assert set(seen) >= {"import fer", "predict", "video", "evaluate", "pages/photo.py",
+    assert set(seen) >= {"import fer", "predict", "video", "evaluate", "robustness",
+                         "calibrate", "pages/photo.py",
                          "pages/live.py", "pages/compare.py", "pages/models.py"}
     assert {step: mods for step, mods in seen.items() if mods} == {}
