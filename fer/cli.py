@@ -140,8 +140,8 @@ def _cmd_predict(args) -> int:
 
         return run_predict_command(args, _ProgressBar)
     from .drawing import annotate
-    from .exports import results_to_rows, write_csv
     from .image_io import load_image, save_image
+    from .results import Results
 
     files = _expand_paths(args.paths)
     analyzer = None  # loaded at the first readable image: a bad file's error comes at once
@@ -174,7 +174,7 @@ def _cmd_predict(args) -> int:
     if args.json:
         print(json.dumps(results, indent=1))
     if args.csv:
-        write_csv(results_to_rows(results), args.csv)
+        Results.from_images(results).to_csv(args.csv)
     return 1 if failures else 0
 
 
@@ -270,10 +270,11 @@ def _interruptible(work):
 
 def _report_video(result, args, bar) -> None:
     """The CSV, and the JSON or the per-face summary lines on stdout."""
-    from .video import result_to_json, write_video_csv
+    from .results import Results
+    from .video import result_to_json
 
     if args.csv:
-        write_video_csv(result.rows, args.csv)
+        Results.from_video(result).to_csv(args.csv)
     if args.json:
         print(result_to_json(result))
         return

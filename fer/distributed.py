@@ -528,9 +528,9 @@ def analyze_segment(path: str | os.PathLike, analyzer, start: int, end: int | No
     from .tracking import FaceTracker
     from .video import VideoResult, _open_input, _stream_facts, analysis_step
 
-    shown = Path(path).name
-    container, stream = _open_input(path, shown)
-    result = VideoResult(name=shown, model=getattr(analyzer, "model_name", ""),
+    video_name = Path(path).name
+    container, stream = _open_input(path, video_name)
+    result = VideoResult(name=video_name, model=getattr(analyzer, "model_name", ""),
                          smoothing=float(smoothing or 0.0))
     overlap: list[list[int]] = []
     try:
@@ -539,7 +539,7 @@ def analyze_segment(path: str | os.PathLike, analyzer, start: int, end: int | No
         result.fps, result.frames_total, result.duration, result.every = \
             fps, frames_total, duration, step
         warm_start = max(0, start - warmup * step)
-        origin = _seek_before(container, stream, warm_start, fps, shown)
+        origin = _seek_before(container, stream, warm_start, fps, video_name)
         tracker = FaceTracker(smoothing=result.smoothing)
         last_t, last_index = 0.0, -1
         for index, t, frame in _segment_frames(container.decode(stream), origin, warm_start,
@@ -556,13 +556,13 @@ def analyze_segment(path: str | os.PathLike, analyzer, start: int, end: int | No
     return _payload(result, overlap, start, warm_start)
 
 
-def _seek_before(container, stream, warm_start: int, fps: float, shown: str) -> float:
+def _seek_before(container, stream, warm_start: int, fps: float, video_name: str) -> float:
     """Seek to the key frame before frame ``warm_start``; returns the first frame's time,
     from which frame numbers after the seek are counted."""
     first = next(container.decode(stream))
     origin = first.time
     if origin is None:
-        raise VideoError(f"{shown} has no frame timestamps; it cannot be split")
+        raise VideoError(f"{video_name} has no frame timestamps; it cannot be split")
     if warm_start == 0:
         container.seek(0, stream=stream, backward=True, any_frame=False)
     else:  # the key frame before warm_start (half a frame early against rounding)

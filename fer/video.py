@@ -29,7 +29,7 @@ import numpy as np
 
 from .emotions import COLORS_RGB, DISPLAY_NAMES, EMOTIONS
 from .errors import FerError, VideoError
-from .results import Results, summarize_faces, video_row
+from .results import summarize_faces, video_row
 
 ANALYSED_PER_SECOND = 5.0
 """Default analysis rate: about this many frames per second of video are analysed."""
@@ -139,12 +139,7 @@ def _ordinal(n: int) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Tables (fer.results) and JSON
-
-
-def write_video_csv(rows: list[dict], path: str | os.PathLike) -> None:
-    """The rows as the CSV of :data:`fer.results.VIDEO_COLUMNS` (see :class:`~fer.results.Results`)."""
-    Results.from_video(rows).to_csv(path)
+# JSON (the rows as a table: fer.results.Results.from_video)
 
 
 def result_to_json(result: VideoResult, indent: int | None = 1) -> str:

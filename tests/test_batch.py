@@ -21,9 +21,10 @@ from fer.batch import (
 )
 from fer.emotions import EMOTIONS
 from fer.errors import FerError
-from fer.exports import ROW_FIELDS, results_to_rows, rows_to_csv
 from fer.image_io import list_images
-from fer.results import Results
+from fer.results import IMAGE_COLUMNS as ROW_FIELDS
+from fer.results import Results, rows_to_csv
+from fer.results import image_rows as results_to_rows
 
 
 def _jpeg(image: np.ndarray) -> bytes:

@@ -6,7 +6,6 @@ import pytest
 from fer.drawing import annotate, face_caption
 from fer.emotions import COLORS_RGB, EMOTIONS, color_bgr, color_hex, scores_dict
 from fer.evaluation import classification_report, format_report
-from fer.exports import results_to_rows, rows_to_csv
 from fer.preprocessing import (
     FACE_MARGIN,
     crop_face,
@@ -15,6 +14,8 @@ from fer.preprocessing import (
     margin_for,
     to_model_input,
 )
+from fer.results import image_rows as results_to_rows
+from fer.results import rows_to_csv
 
 
 def test_emotion_order_is_fer2013():

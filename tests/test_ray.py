@@ -23,7 +23,8 @@ import pytest
 from PIL import Image
 
 from fer.cli import main
-from fer.exports import ROW_FIELDS, VIDEO_FIELDS
+from fer.results import IMAGE_COLUMNS as ROW_FIELDS
+from fer.results import VIDEO_COLUMNS as VIDEO_FIELDS
 from tests.shared_data import ROOT
 
 ray = pytest.importorskip("ray", reason="Ray is optional: pip install -r requirements-ray.txt")

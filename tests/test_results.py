@@ -7,7 +7,6 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from fer import exports
 from fer.analyzer import FaceResult
 from fer.emotions import EMOTIONS
 from fer.live import LiveSample
@@ -18,9 +17,12 @@ from fer.results import (
     VIDEO_COLUMNS,
     VIDEOS_COLUMNS,
     Results,
+    image_rows,
     named_video_rows,
+    rows_to_csv,
     summarize_faces,
     video_row,
+    write_csv,
 )
 
 
@@ -55,8 +57,6 @@ def test_every_table_takes_its_columns_from_the_one_schema_in_its_order():
     for columns in (IMAGE_COLUMNS, VIDEO_COLUMNS, VIDEOS_COLUMNS, LIVE_COLUMNS):
         assert set(columns) <= set(ALL_COLUMNS) and _is_in_order(columns), columns
     assert len(set(ALL_COLUMNS)) == len(ALL_COLUMNS)
-    # the names fer.distributed and older callers import are the same lists
-    assert exports.ROW_FIELDS is IMAGE_COLUMNS and exports.VIDEO_FIELDS is VIDEO_COLUMNS
     assert VIDEOS_COLUMNS == ["video", *VIDEO_COLUMNS, "error"]
     with pytest.raises(ValueError, match="speed"):
         Results([], ["image", "speed"])
@@ -76,10 +76,13 @@ def test_photo_table_csv_is_the_one_the_cli_writes(tmp_path):
     assert lines[2].startswith("group.jpg,2,100,20,30,40,sad,0.6,")
     assert table.to_csv(tmp_path / "faces.csv") is None
     assert (tmp_path / "faces.csv").read_bytes() == text.encode()
-    # the same bytes as the batch/CLI path: results dicts through the older names
+    # the same bytes as the batch/CLI path: results dicts, and the rows written by hand
     as_dicts = [{"image": "group.jpg", "faces": [f.to_dict() for f in _faces()]}]
-    assert exports.rows_to_csv(exports.results_to_rows(as_dicts)) == text
     assert Results.from_images(as_dicts).to_csv() == text
+    assert rows_to_csv(image_rows(as_dicts), IMAGE_COLUMNS) == text
+    written = tmp_path / "rows.csv"
+    write_csv(image_rows(as_dicts), written)
+    assert written.read_bytes() == text.encode()
 
 
 def test_batch_table_rows_for_errors_and_photos_without_faces():

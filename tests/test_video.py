@@ -18,7 +18,7 @@ import pytest
 from fer.analyzer import Analyzer, FaceResult
 from fer.emotions import EMOTIONS
 from fer.errors import VideoError
-from fer.exports import VIDEO_FIELDS
+from fer.results import VIDEO_COLUMNS as VIDEO_FIELDS
 from fer.results import Results
 from fer.video import (
     _AnnotatedWriter,
