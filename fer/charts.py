@@ -94,6 +94,19 @@ def comparison_bar_chart(scores_by_model: Mapping[str, Mapping[str, float]],
     return chart.properties(title=title) if title else chart
 
 
+def distribution_chart(counts: Mapping[str, int], height: int = 240) -> alt.Chart:
+    """Vertical bars of how many faces got each label (``{emotion: count}``, keys or display
+    names), in the emotion colours and canonical order (the Batch page's mix of expressions)."""
+    data = pd.DataFrame([{"emotion": name, "faces": int(value)}
+                         for name, value in _ordered_scores(counts)], columns=["emotion", "faces"])
+    return alt.Chart(data).mark_bar().encode(
+        x=alt.X("emotion:N", sort=EMOTION_ORDER, title=None, axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("faces:Q", title="faces", axis=alt.Axis(tickMinStep=1)),
+        color=alt.Color("emotion:N", scale=emotion_color_scale(), legend=None),
+        tooltip=["emotion", "faces"],
+    ).properties(height=height)
+
+
 def timeline_dataframe(times: Sequence[float], probabilities: Sequence[Sequence[float]] | np.ndarray,
                        face_ids: Sequence[int] | None = None) -> pd.DataFrame:
     """Long-format frame (time, emotion, probability[, face_id]) for :func:`timeline_chart` from
@@ -226,3 +239,50 @@ def training_history_chart(history: Sequence[Mapping], height: int = 220) -> alt
                         legend=alt.Legend(orient="bottom")),
         tooltip=["epoch:Q", "split:N", alt.Tooltip("accuracy:Q", format=".2%")],
     ).properties(height=height)
+
+
+def reliability_chart(series: Mapping[str, Sequence[Mapping]], height: int = 260) -> alt.LayerChart:
+    """Reliability diagram: accuracy against mean confidence per confidence bin (the bins of
+    :func:`fer.calibration.reliability_bins`), one line per series (e.g. uncalibrated and with
+    a temperature), point size by the faces in the bin, and the diagonal of perfect
+    calibration."""
+    rows = [{"series": name, "confidence": float(b["confidence"]),
+             "accuracy": float(b["accuracy"]), "faces": int(b["count"])}
+            for name, bins in series.items() for b in bins]
+    data = pd.DataFrame(rows, columns=["series", "confidence", "accuracy", "faces"])
+    names = list(series)
+    axis = alt.Axis(format="%", tickCount=5)
+    diagonal = alt.Chart(pd.DataFrame({"confidence": [0.0, 1.0], "accuracy": [0.0, 1.0]})).mark_line(
+        strokeDash=[4, 4], color="gray").encode(x="confidence:Q", y="accuracy:Q")
+    lines = alt.Chart(data).mark_line(point=False).encode(
+        x=alt.X("confidence:Q", scale=alt.Scale(domain=[0, 1]), axis=axis,
+                title="confidence (mean of the bin)"),
+        y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1]), axis=axis, title="accuracy"),
+        color=alt.Color("series:N", sort=names, scale=_series_scale(names), title=None,
+                        legend=alt.Legend(orient="bottom")),
+    )
+    points = lines.mark_circle().encode(
+        size=alt.Size("faces:Q", legend=None),
+        tooltip=[alt.Tooltip("series:N"), alt.Tooltip("confidence:Q", format=".1%"),
+                 alt.Tooltip("accuracy:Q", format=".1%"), alt.Tooltip("faces:Q")])
+    return alt.layer(diagonal, lines, points).properties(height=height)
+
+
+def robustness_chart(rows: Sequence[Mapping], height: int = 300) -> alt.LayerChart:
+    """Accuracy per shift of the robustness suite (rows of
+    :func:`fer.robustness.robustness_rows`), a bar per shift and a rule at the clean accuracy."""
+    data = pd.DataFrame([{"shift": r["shift"], "accuracy": float(r["accuracy"]),
+                          "drop": float(r["drop"])} for r in rows if r["shift"] != "clean"],
+                        columns=["shift", "accuracy", "drop"])
+    clean = [float(r["accuracy"]) for r in rows if r["shift"] == "clean"]
+    bars = alt.Chart(data).mark_bar(color=SERIES_COLORS[0]).encode(
+        y=alt.Y("shift:N", sort=list(data["shift"]), title=None),
+        x=alt.X("accuracy:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"),
+                title="accuracy"),
+        tooltip=["shift:N", alt.Tooltip("accuracy:Q", format=".1%"),
+                 alt.Tooltip("drop:Q", format=".1%", title="drop from clean")])
+    layers = [bars]
+    if clean:
+        layers.append(alt.Chart(pd.DataFrame({"clean": clean})).mark_rule(
+            color=SERIES_COLORS[1], strokeWidth=2).encode(x="clean:Q"))
+    return alt.layer(*layers).properties(height=height)

@@ -88,7 +88,7 @@ def trained_on(card: dict) -> int | None:
 
 
 def cmd_calibrate(args) -> int:
-    from .calibration import ECE_BINS, calibrate, calibration_subset
+    from .calibration import calibrate, calibration_subset
     from .dataset import fer2013_dir, load_split
     from .models import load_model
 
@@ -100,14 +100,38 @@ def cmd_calibrate(args) -> int:
     results = calibrate(classifier, fit.images[idx], fit.labels[idx], test.images, test.labels)
     n_trained = trained_on(info.card)
     seen = args.fit_split == "train" and (n_trained is None or n_trained >= len(fit))
+    fitted_on = _fitted_on(args, len(idx), seen, n_trained, len(fit))
+    entry = _calibration_entry(args, results, fitted_on, seen)
+    if args.json:
+        print(json.dumps({"model": info.name, **entry}, indent=1))
+    else:
+        _print_calibration(info.name, entry, results, len(test))
+    if args.write_card:
+        from .cardfile import merge_into_card
+
+        path = merge_into_card(info.path.with_suffix(".json"), {"calibration": entry})
+        print(f"wrote calibration into {path}")
+    return 0
+
+
+def _fitted_on(args, n_fit: int, seen: bool, n_trained: int | None, split_size: int) -> str:
+    """Which images the temperature was fitted on, and whether the model saw them."""
     split_name = {"train": "Training", "private": "PrivateTest"}[args.fit_split]
-    fitted_on = (f"{len(idx):,} FER2013 {split_name} images (class-stratified sample, seed "
-                 f"{args.seed})")
-    if seen:
-        fitted_on += (f"; the model was trained on all {n_trained or len(fit):,} Training "
-                      "images, so these are not held out" if n_trained else
-                      "; the card does not say which images the model was trained on, so "
-                      "they are taken as not held out")
+    text = f"{n_fit:,} FER2013 {split_name} images (class-stratified sample, seed {args.seed})"
+    if not seen:
+        return text
+    if n_trained:
+        return text + (f"; the model was trained on all {n_trained:,} Training images, so "
+                       "these are not held out")
+    return text + ("; the card does not say which images the model was trained on, so they "
+                   "are taken as not held out")
+
+
+def _calibration_entry(args, results: dict, fitted_on: str, seen: bool) -> dict:
+    """The card's ``calibration``: T per TTA mode (1 where the fit images were not held out),
+    ECE before and after, the reliability diagram and the command."""
+    from .calibration import ECE_BINS
+
     applied = {m: (1.0 if seen else r["temperature"]) for m, r in results.items()}
     off = results["off"]
     entry = {
@@ -140,22 +164,19 @@ def cmd_calibrate(args) -> int:
             f"{100 * off['ece_after']:.1f} %. A model trained with part of the training split "
             "held out, or fitted on PrivateTest (--fit-split private with fer2013.csv), gets "
             "its temperature applied.")
-    if args.json:
-        print(json.dumps({"model": info.name, **entry}, indent=1))
-    else:
-        print(f"model {info.name}: temperature fitted on {fitted_on}; ECE on {PUBLIC_TEST} "
-              f"({len(test):,} images, {ECE_BINS} bins)")
-        print(f"{'TTA':<7}{'T fitted':>9}{'ECE before':>12}{'ECE after':>11}{'NLL before':>12}"
-              f"{'NLL after':>11}{'T applied':>11}")
-        for mode, r in results.items():
-            print(f"{mode:<7}{r['temperature']:>9.3f}{100 * r['ece_before']:>11.1f}%"
-                  f"{100 * r['ece_after']:>10.1f}%{r['nll_before']:>12.3f}{r['nll_after']:>11.3f}"
-                  f"{applied[mode]:>11.3f}")
-        if seen:
-            print("note: " + entry["note"])
-    if args.write_card:
-        from .cardfile import merge_into_card
+    return entry
 
-        path = merge_into_card(info.path.with_suffix(".json"), {"calibration": entry})
-        print(f"wrote calibration into {path}")
-    return 0
+
+def _print_calibration(name: str, entry: dict, results: dict, n_test: int) -> None:
+    from .calibration import ECE_BINS
+
+    print(f"model {name}: temperature fitted on {entry['fitted_on']}; ECE on {PUBLIC_TEST} "
+          f"({n_test:,} images, {ECE_BINS} bins)")
+    print(f"{'TTA':<7}{'T fitted':>9}{'ECE before':>12}{'ECE after':>11}{'NLL before':>12}"
+          f"{'NLL after':>11}{'T applied':>11}")
+    for mode, r in results.items():
+        print(f"{mode:<7}{r['temperature']:>9.3f}{100 * r['ece_before']:>11.1f}%"
+              f"{100 * r['ece_after']:>10.1f}%{r['nll_before']:>12.3f}{r['nll_after']:>11.3f}"
+              f"{entry['temperature_by_tta'][mode]:>11.3f}")
+    if "note" in entry:
+        print("note: " + entry["note"])

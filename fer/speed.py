@@ -47,6 +47,7 @@ def speed_report(classifier, seconds: float = 2.0) -> dict:
     b64 = faces_per_second(classifier, 64, seconds)
     return {
         "engine": classifier.engine,
+        "machine": machine(),
         "faces_per_s_batch1": round(b1, 1),
         "ms_per_face_batch1": round(1000 / b1, 3),
         "faces_per_s_batch64": round(b64, 1),

@@ -7,9 +7,17 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from fer.charts import confusion_matrix_chart, per_class_f1_chart, training_history_chart
+from fer.calibration import calibration_caption, reliability_series
+from fer.charts import (
+    confusion_matrix_chart,
+    per_class_f1_chart,
+    reliability_chart,
+    robustness_chart,
+    training_history_chart,
+)
 from fer.emotions import EMOTIONS
 from fer.registry import HOW_TO_TRAIN, MODEL_NAMES, ModelInfo, available_models
+from fer.robustness import robustness_caption, robustness_rows
 from fer.settings import models_dir
 from pages._common import ensure_entry_point, show_model_missing
 
@@ -53,8 +61,15 @@ def overview(models: list[ModelInfo]) -> pd.DataFrame:
             "file": f"{mb:.1f} MB" if mb else NOT_RECORDED,
             "epochs": str(training.get("epochs", NOT_RECORDED)),
             "training time": _duration(training.get("wall_seconds")),
+            "robustness: mean drop": _points((card.get("robustness") or {}).get("off", {})
+                                             .get("mean_drop")),
+            "ECE": _pct((card.get("calibration") or {}).get("ece_shown")),
         })
     return pd.DataFrame(rows)
+
+
+def _points(value) -> str:
+    return f"{100 * value:.1f} pts" if isinstance(value, (int, float)) else NOT_RECORDED
 
 
 def model_card(info: ModelInfo) -> None:
@@ -63,41 +78,54 @@ def model_card(info: ModelInfo) -> None:
         st.info(f"The {info.name} model is installed ({info.path.name}) but has no model card "
                 f"({info.path.with_suffix('.json').name}); training writes one.")
         return
-    plain, tta = card.get("validation", {}), card.get("validation_tta", {})
-    speed, training = card.get("speed", {}), card.get("training", {})
-
-    c1, c2, c2b, c3, c4, c5 = st.columns(6)
-    delta = None
-    if isinstance(info.accuracy, (int, float)) and isinstance(info.accuracy_tta, (int, float)):
-        delta = f"{100 * (info.accuracy_tta - info.accuracy):+.1f} pts"
-
-    def shown(value: str) -> str:
-        return DASH if value == NOT_RECORDED else value
-
-    c1.metric("Validation accuracy", shown(_pct(info.accuracy)),
-              help=card.get("validation_split", "FER2013 PublicTest"))
-    c2.metric("With flip TTA", shown(_pct(info.accuracy_tta)), delta=delta,
-              help="Each face and its mirror image, probabilities averaged.")
-    shift = info.accuracy_by_tta().get("shift")
-    c2b.metric("With flip + shift TTA", shown(_pct(shift)),
-               delta=(f"{100 * (shift - info.accuracy):+.1f} pts"
-                      if shift is not None and isinstance(info.accuracy, (int, float)) else None),
-               help="Ten views per face: the face and its mirror, each also moved 2 pixels "
-                    "left, right, up and down; probabilities averaged.")
-    speed_help = "One face at a time"
-    if "faces_per_s_batch64" in speed:
-        speed_help += f"; {speed['faces_per_s_batch64']:,.0f} faces/s in batches of 64"
-    speed_help += (f" ({card.get('serving', {}).get('runtime') or speed.get('engine', 'engine not recorded')}, "
-                   f"{training.get('machine', 'machine not recorded')}).")
-    c3.metric("ms per face", f"{speed['ms_per_face_batch1']:.2f}"
-              if "ms_per_face_batch1" in speed else DASH, help=speed_help)
-    c4.metric("Parameters", f"{card['parameters']:,}" if "parameters" in card else DASH)
-    mb = _file_mb(info)
-    c5.metric("File size", f"{mb:.1f} MB" if mb else DASH)
+    headline_metrics(info)
     if card.get("validation_split"):
         st.caption(f"Validated on {card['validation_split']}.")
     serving_summary(card.get("serving"))
+    per_class_and_confusion(card)
+    robustness_and_calibration(card)
+    training_and_members(card)
 
+
+def _or_dash(value: str) -> str:
+    return DASH if value == NOT_RECORDED else value
+
+
+def _points_over(accuracy: float | None, base: float | None) -> str | None:
+    """``+1.2 pts``: a TTA mode's gain over plain accuracy, for a metric's delta."""
+    if not isinstance(accuracy, (int, float)) or not isinstance(base, (int, float)):
+        return None
+    return f"{100 * (accuracy - base):+.1f} pts"
+
+
+def headline_metrics(info: ModelInfo) -> None:
+    """Accuracy in each TTA mode, speed, parameters and file size, in one row."""
+    card, speed = info.card, info.card.get("speed", {})
+    shift = info.accuracy_by_tta().get("shift")
+    c1, c2, c3, c4, c5, c6 = st.columns(6)
+    c1.metric("Validation accuracy", _or_dash(_pct(info.accuracy)),
+              help=card.get("validation_split", "FER2013 PublicTest"))
+    c2.metric("With flip TTA", _or_dash(_pct(info.accuracy_tta)),
+              delta=_points_over(info.accuracy_tta, info.accuracy),
+              help="Each face and its mirror image, probabilities averaged.")
+    c3.metric("With flip + shift TTA", _or_dash(_pct(shift)),
+              delta=_points_over(shift, info.accuracy),
+              help="Ten views per face: the face and its mirror, each also moved 2 pixels "
+                   "left, right, up and down; probabilities averaged.")
+    speed_help = "One face at a time"
+    if "faces_per_s_batch64" in speed:
+        speed_help += f"; {speed['faces_per_s_batch64']:,.0f} faces/s in batches of 64"
+    engine = card.get("serving", {}).get("runtime") or speed.get("engine", "engine not recorded")
+    speed_help += f" ({engine}, {speed.get('machine', 'machine not recorded')})."
+    c4.metric("ms per face", f"{speed['ms_per_face_batch1']:.2f}"
+              if "ms_per_face_batch1" in speed else DASH, help=speed_help)
+    c5.metric("Parameters", f"{card['parameters']:,}" if "parameters" in card else DASH)
+    mb = _file_mb(info)
+    c6.metric("File size", f"{mb:.1f} MB" if mb else DASH, help="The Keras model file.")
+
+
+def per_class_and_confusion(card: dict) -> None:
+    plain, tta = card.get("validation", {}), card.get("validation_tta", {})
     left, right = st.columns(2)
     with left:
         st.markdown("**Per-class F1**")
@@ -119,9 +147,12 @@ def model_card(info: ModelInfo) -> None:
         else:
             st.caption(f"Confusion matrix {NOT_RECORDED}.")
 
+
+def training_and_members(card: dict) -> None:
+    """The training recipe and history, and each ensemble member's own."""
     st.markdown("**Training**")
-    if training:
-        _training_details(training, card)
+    if card.get("training"):
+        _training_details(card["training"], card)
     else:
         st.caption(f"Training recipe {NOT_RECORDED}.")
     for i, member in enumerate(card.get("members") or [], start=1):
@@ -131,6 +162,31 @@ def model_card(info: ModelInfo) -> None:
                     f"TTA, {_pct(accuracy.get('shift'))} with 10 views)")
         if member.get("training"):
             _training_details(member["training"], member)
+
+
+def robustness_and_calibration(card: dict) -> None:
+    """The robustness suite's accuracies and the reliability diagram, as the card records them."""
+    robustness = (card.get("robustness") or {}).get("off")
+    calibration = card.get("calibration")
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Robustness** (accuracy under shifts real photos bring)")
+        rows = robustness_rows(robustness) if robustness else []
+        if rows:
+            st.altair_chart(robustness_chart(rows), width="stretch")
+            st.caption(robustness_caption(robustness))
+            st.code(robustness.get("command", ""), language="bash")
+        else:
+            st.caption(f"Robustness {NOT_RECORDED}.")
+    with right:
+        st.markdown("**Calibration** (reliability diagram)")
+        series = reliability_series(calibration) if calibration else {}
+        if series:
+            st.altair_chart(reliability_chart(series), width="stretch")
+            st.caption(calibration_caption(calibration))
+            st.code(calibration.get("command", ""), language="bash")
+        else:
+            st.caption(f"Calibration {NOT_RECORDED}.")
 
 
 def serving_summary(serving: dict | None) -> None:
