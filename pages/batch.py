@@ -8,7 +8,6 @@ stops the script run) keeps the photos analysed so far.
 
 from __future__ import annotations
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -20,7 +19,7 @@ from fer.batch import (
     results_to_json,
     thumbnail_caption,
 )
-from fer.emotions import DISPLAY_NAMES, EMOTIONS, color_hex
+from fer.charts import distribution_chart
 from fer.results import Results
 from pages._common import (
     IMAGE_TYPES,
@@ -38,19 +37,6 @@ from pages._common import (
 
 JOB = "batch_job"
 GALLERY_MAX = 60
-
-
-def distribution_chart(counts: dict[str, int]) -> alt.Chart:
-    """Bars of how many faces got each label, in the emotion colours, canonical order."""
-    names = [DISPLAY_NAMES[e] for e in EMOTIONS]
-    data = pd.DataFrame({"emotion": names, "faces": [counts.get(e, 0) for e in EMOTIONS]})
-    scale = alt.Scale(domain=names, range=[color_hex(e) for e in EMOTIONS])
-    return alt.Chart(data).mark_bar().encode(
-        x=alt.X("emotion:N", sort=names, title=None, axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("faces:Q", title="faces", axis=alt.Axis(tickMinStep=1)),
-        color=alt.Color("emotion:N", scale=scale, legend=None),
-        tooltip=["emotion", "faces"],
-    ).properties(height=240)
 
 
 def rows_table(table: Results) -> pd.DataFrame:

@@ -124,3 +124,16 @@ def test_training_history_chart():
     rows = _rows(spec)
     assert len(rows) == 4 and {r["split"] for r in rows} == {"training", "validation"}
     assert spec["encoding"]["x"]["field"] == "epoch" and spec["encoding"]["y"]["field"] == "accuracy"
+
+
+def test_distribution_chart():
+    counts = {"happy": 3, "Sad": 1}  # keys or display names; the missing emotions are 0
+    spec = charts.distribution_chart(counts).to_dict()
+    rows = _rows(spec)
+    assert [r["emotion"] for r in rows] == ORDER
+    assert {r["emotion"]: r["faces"] for r in rows} == {**dict.fromkeys(ORDER, 0), "Happy": 3,
+                                                        "Sad": 1}
+    (enc,) = _encodings(spec)
+    assert enc["x"]["sort"] == ORDER and enc["y"]["field"] == "faces"
+    assert enc["color"]["scale"]["range"] == [color_hex(e) for e in EMOTIONS]
+    assert spec["mark"]["type"] == "bar" and spec["height"] == 240
