@@ -107,22 +107,6 @@ def distribution_chart(counts: Mapping[str, int], height: int = 240) -> alt.Char
     ).properties(height=height)
 
 
-def timeline_dataframe(times: Sequence[float], probabilities: Sequence[Sequence[float]] | np.ndarray,
-                       face_ids: Sequence[int] | None = None) -> pd.DataFrame:
-    """Long-format frame (time, emotion, probability[, face_id]) for :func:`timeline_chart` from
-    per-sample times and ``(N, 7)`` probabilities."""
-    probs = np.asarray(probabilities, dtype=np.float32).reshape(len(times), len(EMOTIONS))
-    n = len(times)
-    data = {
-        "time": np.repeat(np.asarray(times, dtype=np.float64), len(EMOTIONS)),
-        "emotion": np.tile(np.array(EMOTION_ORDER, dtype=object), n),
-        "probability": probs.reshape(-1).astype(np.float64),
-    }
-    if face_ids is not None:
-        data["face_id"] = np.repeat(np.asarray(face_ids), len(EMOTIONS))
-    return pd.DataFrame(data)
-
-
 def timeline_chart(df: pd.DataFrame, title: str | None = None, height: int = 300,
                    time_title: str = "time (s)") -> alt.Chart:
     """Probabilities over time, one line per emotion in its colour. ``df`` is long-format with

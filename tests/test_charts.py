@@ -5,6 +5,7 @@ import pytest
 
 from fer import charts
 from fer.emotions import DISPLAY_NAMES, EMOTIONS, color_hex
+from fer.results import LIVE_COLUMNS, VIDEO_COLUMNS, Results
 
 SCORES = dict(zip(EMOTIONS, [0.1, 0.0, 0.05, 0.6, 0.1, 0.05, 0.1]))
 ORDER = [DISPLAY_NAMES[e] for e in EMOTIONS]
@@ -60,8 +61,16 @@ def test_comparison_bar_chart_groups_models():
     assert enc["y"]["field"] == "emotion" and enc["x"]["field"] == "probability"
 
 
+def _timeline(times, probabilities, face_ids=None):
+    """The long frame fer.results.Results.timeline() gives for these samples."""
+    rows = [{"time": t, "face_id": face_ids[i] if face_ids else 0,
+             "label": EMOTIONS[int(np.argmax(p))], **dict(zip(EMOTIONS, p))}
+            for i, (t, p) in enumerate(zip(times, probabilities))]
+    return Results(rows, VIDEO_COLUMNS if face_ids else LIVE_COLUMNS).timeline()
+
+
 def test_timeline_chart_from_long_frame():
-    df = charts.timeline_dataframe([0.0, 0.5, 1.0], np.tile(list(SCORES.values()), (3, 1)))
+    df = _timeline([0.0, 0.5, 1.0], np.tile(list(SCORES.values()), (3, 1)))
     assert list(df.columns) == ["time", "emotion", "probability"] and len(df) == 21
     spec = charts.timeline_chart(df).to_dict()
     rows = _rows(spec)
@@ -72,7 +81,7 @@ def test_timeline_chart_from_long_frame():
     assert enc["color"]["field"] == "emotion"
     assert enc["color"]["scale"]["range"] == [color_hex(e) for e in EMOTIONS]
     assert enc["x"]["axis"]["format"] == ".1f"  # a 1 s span: tenths, not repeated whole seconds
-    long = charts.timeline_dataframe([0.0, 60.0], np.tile(list(SCORES.values()), (2, 1)))
+    long = _timeline([0.0, 60.0], np.tile(list(SCORES.values()), (2, 1)))
     assert charts.timeline_chart(long).to_dict()["encoding"]["x"]["axis"]["format"] == ".0f"
 
 
@@ -84,7 +93,7 @@ def test_timeline_chart_keys_and_faces():
     spec = charts.timeline_chart(df).to_dict()
     assert {r["emotion"] for r in _rows(spec)} == {"Happy", "Sad"}  # keys shown as names
     assert "facet" not in spec  # one face: no facet
-    two = charts.timeline_dataframe([0, 0], np.full((2, 7), 1 / 7), face_ids=[1, 2])
+    two = _timeline([0, 0], np.full((2, 7), 1 / 7), face_ids=[1, 2])
     spec = charts.timeline_chart(two).to_dict()
     assert spec["facet"]["row"]["field"] == "face_id"
 
