@@ -127,9 +127,9 @@ def main() -> int:
         os.environ["FER_MODELS_DIR"] = str(args.models_dir)
 
     from fer.analyzer import Analyzer
+    from fer.config import AnalysisConfig
     from fer.detection import available_detectors, create_detector
     from fer.errors import ModelNotFoundError
-    from fer.config import AnalysisConfig
     from fer.live import LiveProcessor
     from fer.registry import available_models
     from fer.settings import models_dir
