@@ -9,14 +9,17 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .card import ModelCard
 from .config import DEFAULT_MODEL
 from .errors import ModelNotFoundError
 from .settings import models_dir
 
 MODEL_NAMES = ("shallow", "deep")
 
-HOW_TO_TRAIN = ("train one with `python -m fer train --arch {name} --data "
-                "../shared/datasets/fer2013` (see README)")
+HOW_TO_TRAIN = (
+    "train one with `python -m fer train --arch {name} --data "
+    "../shared/datasets/fer2013` (see README)"
+)
 
 
 @dataclass(frozen=True)
@@ -31,27 +34,31 @@ class ModelInfo:
         return self.path.with_suffix(".tflite")
 
     @property
+    def model_card(self) -> ModelCard:
+        """The card as typed objects (:mod:`fer.card`)."""
+        return ModelCard.read(self.card)
+
+    @property
     def input_size(self) -> int:
         return int(self.card.get("input_size", [48])[0])
 
     @property
     def accuracy(self) -> float | None:
-        return self.card.get("validation", {}).get("accuracy")
+        return self.model_card.accuracy("off")
 
     @property
     def accuracy_tta(self) -> float | None:
-        return self.card.get("validation_tta", {}).get("accuracy")
+        return self.model_card.accuracy("flip")
 
     def accuracy_by_tta(self) -> dict[str, float]:
         """PublicTest accuracy per test-time augmentation mode, for the modes the card has."""
-        from .tta import CARD_KEYS
-
-        found = {mode: self.card.get(key, {}).get("accuracy") for mode, key in CARD_KEYS.items()}
-        return {mode: acc for mode, acc in found.items() if isinstance(acc, (int, float))}
+        card = self.model_card
+        found = {mode: card.accuracy(mode) for mode in card.reports}
+        return {mode: acc for mode, acc in found.items() if acc is not None}
 
     @property
     def ms_per_face(self) -> float | None:
-        return self.card.get("speed", {}).get("ms_per_face_batch1")
+        return self.model_card.speed.ms_per_face_batch1
 
     def summary(self) -> str:
         """One line for menus: ``deep: 66.1 % (PublicTest), 1.4 ms/face``."""
@@ -109,7 +116,9 @@ def get_model_info(name: str | None = None, folder: Path | None = None) -> Model
     where = Path(folder) if folder else models_dir()
     if not models:
         raise ModelNotFoundError(
-            f"no trained model is installed in {where}; " + HOW_TO_TRAIN.format(name=name))
+            f"no trained model is installed in {where}; " + HOW_TO_TRAIN.format(name=name)
+        )
     raise ModelNotFoundError(
         f"no model named {name!r} in {where} (installed: {', '.join(m.name for m in models)}); "
-        + HOW_TO_TRAIN.format(name=name if name in MODEL_NAMES else "shallow"))
+        + HOW_TO_TRAIN.format(name=name if name in MODEL_NAMES else "shallow")
+    )

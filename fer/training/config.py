@@ -16,9 +16,14 @@ from .export import QUANTIZATIONS
 from .mixing import MIX_MODES
 
 
-def _option(default: Any = dataclasses.MISSING, flag: str | None = None, *,
-            recipe: str | None = None, cli_default: Any = dataclasses.MISSING,
-            **argparse_kwargs) -> Any:
+def _option(
+    default: Any = dataclasses.MISSING,
+    flag: str | None = None,
+    *,
+    recipe: str | None = None,
+    cli_default: Any = dataclasses.MISSING,
+    **argparse_kwargs,
+) -> Any:
     """A field that is also the command-line option ``flag`` (``argparse_kwargs``: its help,
     choices, metavar). ``recipe``: how :func:`train_command` writes it: ``"always"``,
     ``"changed"`` (when not the default), or the name of the field it is written with.
@@ -29,10 +34,14 @@ def _option(default: Any = dataclasses.MISSING, flag: str | None = None, *,
     return field(default=default, metadata=meta)
 
 
-DATA_HELP = ("FER2013 root (Kaggle layout) or fer2013.csv "
-             "(default: $FER2013_DIR or ../shared/datasets/fer2013)")
-QUANTIZE_HELP = ("form of the serving file: auto (default) keeps the fastest quantized form "
-                 "within 0.3 points of float accuracy on the validation split")
+DATA_HELP = (
+    "FER2013 root (Kaggle layout) or fer2013.csv "
+    "(default: $FER2013_DIR or ../shared/datasets/fer2013)"
+)
+QUANTIZE_HELP = (
+    "form of the serving file: auto (default) keeps the quantized form fastest at batch 1 "
+    "within 0.3 points of float accuracy on the validation split"
+)
 
 
 @dataclass
@@ -48,53 +57,105 @@ class TrainConfig:
     learning_rate: float = _option(2e-3, "--lr", recipe="changed")
     seed: int = _option(1234, "--seed", recipe="changed")
     weight_decay: float = _option(0.01, "--weight-decay", recipe="changed")
-    optimizer: str = _option("adamw", "--optimizer", recipe="changed", choices=["adamw", "sgd"],
-                             help="AdamW, or SGD with Nesterov momentum 0.9")
-    erase_probability: float = _option(0.5, "--erase-prob", recipe="always",
-                                       help="random-erasing probability")
-    geometry: float = _option(0.1, "--geometry", recipe="changed",
-                              help="largest random shift and zoom, as a fraction of the side")
-    mix: str = _option("none", "--mix", recipe="changed", choices=MIX_MODES,
-                       help="blend pairs of training faces and their labels (mixup, CutMix "
-                            "or both)")
-    mix_alpha: float = _option(0.4, "--mix-alpha", recipe="mix",
-                               help="Beta(a, a) of the mixing weight")
-    mix_probability: float = _option(0.5, "--mix-prob", recipe="mix",
-                                     help="share of batches that are mixed")
-    teacher: str | None = _option(None, "--teacher", recipe="changed", metavar="MODEL.keras",
-                                  help="distil from this trained model as well as from the "
-                                       "labels")
-    distill_alpha: float = _option(0.5, "--distill-alpha", recipe="teacher",
-                                   help="weight of the teacher's soft targets in the loss (0-1)")
-    temperature: float = _option(2.0, "--temperature", recipe="teacher",
-                                 help="distillation temperature")
+    optimizer: str = _option(
+        "adamw",
+        "--optimizer",
+        recipe="changed",
+        choices=["adamw", "sgd"],
+        help="AdamW, or SGD with Nesterov momentum 0.9",
+    )
+    erase_probability: float = _option(
+        0.5, "--erase-prob", recipe="always", help="random-erasing probability"
+    )
+    geometry: float = _option(
+        0.1,
+        "--geometry",
+        recipe="changed",
+        help="largest random shift and zoom, as a fraction of the side",
+    )
+    mix: str = _option(
+        "none",
+        "--mix",
+        recipe="changed",
+        choices=MIX_MODES,
+        help="blend pairs of training faces and their labels (mixup, CutMix or both)",
+    )
+    mix_alpha: float = _option(
+        0.4, "--mix-alpha", recipe="mix", help="Beta(a, a) of the mixing weight"
+    )
+    mix_probability: float = _option(
+        0.5, "--mix-prob", recipe="mix", help="share of batches that are mixed"
+    )
+    teacher: str | None = _option(
+        None,
+        "--teacher",
+        recipe="changed",
+        metavar="MODEL.keras",
+        help="distil from this trained model as well as from the labels",
+    )
+    distill_alpha: float = _option(
+        0.5,
+        "--distill-alpha",
+        recipe="teacher",
+        help="weight of the teacher's soft targets in the loss (0-1)",
+    )
+    temperature: float = _option(
+        2.0, "--temperature", recipe="teacher", help="distillation temperature"
+    )
     # minutes; shortens `epochs` after the first timed epoch (the command records the epochs)
     time_budget: float | None = _option(
-        None, "--time-budget", metavar="MINUTES",
+        None,
+        "--time-budget",
+        metavar="MINUTES",
         help="fewer epochs than --epochs if the timed second epoch says they will not fit in "
-             "MINUTES (the card records the count)")
+        "MINUTES (the card records the count)",
+    )
     limit: int | None = _option(None, "--limit", help="use only N training images")
     val_limit: int | None = _option(None, "--val-limit", help="use only N validation images")
     resume: bool = _option(False, "--resume", help="continue from the last checkpoint")
-    precise_bn: bool = _option(True, "--no-precise-bn", recipe="changed",
-                               help="keep the batch-norm statistics of the augmented training "
-                                    "batches (default: re-estimate them on the clean training "
-                                    "images at the end)")
+    precise_bn: bool = _option(
+        True,
+        "--no-precise-bn",
+        recipe="changed",
+        help="keep the batch-norm statistics of the augmented training "
+        "batches (default: re-estimate them on the clean training "
+        "images at the end)",
+    )
     # epochs; on a GPU an epoch takes ~1 s and a deep save ~0.3 s
-    checkpoint_every: int = _option(1, "--checkpoint-every", metavar="N",
-                                    help="save the resumable checkpoint every N epochs "
-                                         "(default 1)")
-    quantization: str = _option("auto", "--quantize", choices=("auto", *QUANTIZATIONS),
-                                help=QUANTIZE_HELP)  # the serving file's form (fer.training.export)
+    checkpoint_every: int = _option(
+        1,
+        "--checkpoint-every",
+        metavar="N",
+        help="save the resumable checkpoint every N epochs (default 1)",
+    )
+    quantization: str = _option(
+        "auto", "--quantize", choices=("auto", *QUANTIZATIONS), help=QUANTIZE_HELP
+    )  # the serving file's form (fer.training.export)
     label_smoothing: float = 0.1
     warmup_epochs: int = 1
     speed_seconds: float = 2.0
     log: object = field(default=None, repr=False)  # a text stream; None: sys.stdout
 
 
-RECIPE_ORDER = ("arch", "data", "out", "epochs", "erase_probability", "geometry", "mix",
-                "mix_alpha", "mix_probability", "optimizer", "learning_rate", "weight_decay",
-                "precise_bn", "seed", "teacher", "distill_alpha", "temperature")
+RECIPE_ORDER = (
+    "arch",
+    "data",
+    "out",
+    "epochs",
+    "erase_probability",
+    "geometry",
+    "mix",
+    "mix_alpha",
+    "mix_probability",
+    "optimizer",
+    "learning_rate",
+    "weight_decay",
+    "precise_bn",
+    "seed",
+    "teacher",
+    "distill_alpha",
+    "temperature",
+)
 """The fields :func:`train_command` writes, in the order the shipped cards' commands have them
 (the others, such as ``--resume`` or ``--time-budget``, steer a run but do not define it)."""
 
@@ -144,8 +205,7 @@ def add_options(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace, **overrides) -> TrainConfig:
     """The config of a parsed ``python -m fer train`` command line (``overrides`` win)."""
-    return TrainConfig(**{**{f.name: getattr(args, f.name) for f in option_fields()},
-                          **overrides})
+    return TrainConfig(**{**{f.name: getattr(args, f.name) for f in option_fields()}, **overrides})
 
 
 def _is_set(f: dataclasses.Field, value: Any) -> bool:
@@ -174,6 +234,5 @@ def train_command(cfg: TrainConfig, state: dict) -> str:
     backend = state.get("config", {}).get("backend", "tensorflow")
     parts = [f"KERAS_BACKEND={backend}"] if backend != "tensorflow" else []
     parts.append("python -m fer train")
-    parts += [_rendered(cfg, _field(name)) for name in RECIPE_ORDER
-              if _shown(cfg, _field(name))]
+    parts += [_rendered(cfg, _field(name)) for name in RECIPE_ORDER if _shown(cfg, _field(name))]
     return " ".join(parts)
