@@ -48,15 +48,18 @@ def main() -> None:
     size = 48 * SCALE
     start = time.perf_counter()
     print(f"FER2013 PublicTest, {len(split)} faces upscaled to {size} px, rotated, YuNet")
-    print(f"{'angle':>6} {'found':>6} {'roll':>7}  " + "  ".join(
-        f"{m + ' plain':>13} {m + ' upright':>14}" for m in classifiers))
+    print(
+        f"{'angle':>6} {'found':>6} {'roll':>7}  "
+        + "  ".join(f"{m + ' plain':>13} {m + ' upright':>14}" for m in classifiers)
+    )
     for angle in args.angles:
         plain, upright, found, rolls = [], [], np.zeros(len(split), bool), []
         matrix = cv2.getRotationMatrix2D(((size - 1) / 2, (size - 1) / 2), angle, 1.0)
         for i, img in enumerate(split.images):
             big = cv2.resize(img, (size, size), interpolation=cv2.INTER_CUBIC)
-            big = cv2.warpAffine(big, matrix, (size, size), flags=cv2.INTER_LINEAR,
-                                 borderMode=cv2.BORDER_REPLICATE)
+            big = cv2.warpAffine(
+                big, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+            )
             faces = detector.detect(cv2.cvtColor(big, cv2.COLOR_GRAY2RGB), min_face=size // 3)
             if not faces:
                 plain.append(img)
@@ -72,8 +75,11 @@ def main() -> None:
             for crops in (plain, upright):
                 pred = clf.predict_batched(to_model_input(crops, clf.input_size)).argmax(1)
                 cells.append(float(((pred == split.labels) & found).mean()))
-        print(f"{angle:>+6.0f} {found.mean():>6.1%} {np.median(rolls):>+7.1f}  " + "  ".join(
-            f"{a:>13.1%} {b:>14.1%}" for a, b in zip(cells[::2], cells[1::2])), flush=True)
+        print(
+            f"{angle:>+6.0f} {found.mean():>6.1%} {np.median(rolls):>+7.1f}  "
+            + "  ".join(f"{a:>13.1%} {b:>14.1%}" for a, b in zip(cells[::2], cells[1::2])),
+            flush=True,
+        )
     print(f"({time.perf_counter() - start:.0f} s; 'roll': median eye-line angle YuNet measured)")
 
 

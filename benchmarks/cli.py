@@ -26,19 +26,23 @@ sys.path.insert(0, str(ROOT))
 from fer.speed import machine  # noqa: E402
 
 SHARED_YUNET = ROOT.parent / "shared" / "models" / "face_detection_yunet_2023mar.onnx"
-PROBE = ("import runpy, sys; sys.argv = ['fer'] + sys.argv[1:]\n"
-         "try:\n    runpy.run_module('fer', run_name='__main__')\n"
-         "finally:\n    heavy = [m for m in ('tensorflow', 'keras') if m in sys.modules]\n"
-         "    print('HEAVY', ','.join(heavy) or '-', file=sys.stderr)")
+PROBE = (
+    "import runpy, sys; sys.argv = ['fer'] + sys.argv[1:]\n"
+    "try:\n    runpy.run_module('fer', run_name='__main__')\n"
+    "finally:\n    heavy = [m for m in ('tensorflow', 'keras') if m in sys.modules]\n"
+    "    print('HEAVY', ','.join(heavy) or '-', file=sys.stderr)"
+)
 
 
 def timed(args: list[str], env: dict) -> tuple[float, int, str]:
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True,
-                          env=env, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, env=env, cwd=ROOT
+    )
     elapsed = time.perf_counter() - start
-    heavy = next((line.split()[1] for line in done.stderr.splitlines()
-                  if line.startswith("HEAVY ")), "?")
+    heavy = next(
+        (line.split()[1] for line in done.stderr.splitlines() if line.startswith("HEAVY ")), "?"
+    )
     return elapsed, done.returncode, heavy
 
 
@@ -59,14 +63,17 @@ def main() -> None:
         env["FER_YUNET_MODEL"] = str(SHARED_YUNET)
     print(f"machine: {machine()}; {args.runs} cold runs each, model {args.model}")
     for label, argv, target in (
-            ("predict photo.jpg", ["predict", str(photo), "--model", args.model], 1.5),
-            ("predict notes.jpg (bad file)", ["predict", str(bad), "--model", args.model], 0.5)):
+        ("predict photo.jpg", ["predict", str(photo), "--model", args.model], 1.5),
+        ("predict notes.jpg (bad file)", ["predict", str(bad), "--model", args.model], 0.5),
+    ):
         timed(argv, env)  # one unmeasured run: the OS file cache, as for a user's second call
         runs = [timed(argv, env) for _ in range(args.runs)]
         walls = [r[0] for r in runs]
-        print(f"{label:30s} median {statistics.median(walls):.2f} s  worst {max(walls):.2f} s  "
-              f"(target <= {target} s)  exit {runs[-1][1]}  TensorFlow/Keras imported: "
-              f"{runs[-1][2]}")
+        print(
+            f"{label:30s} median {statistics.median(walls):.2f} s  worst {max(walls):.2f} s  "
+            f"(target <= {target} s)  exit {runs[-1][1]}  TensorFlow/Keras imported: "
+            f"{runs[-1][2]}"
+        )
 
 
 if __name__ == "__main__":

@@ -45,9 +45,11 @@ def main() -> None:
             cx.append((x + w / 2) / size)
             cy.append((y + h / 2) / size)
         fw, fh = np.median(fw), np.median(fh)
-        print(f"{det.name}: one face in {len(cx)}/{len(split)} images; median box {fw:.3f} x {fh:.3f} "
-              f"of the frame, centre ({np.median(cx):.3f}, {np.median(cy):.3f}); margin per side "
-              f"{(1 / fw - 1) / 2:.3f} (width), {(1 / fh - 1) / 2:.3f} (height)")
+        print(
+            f"{det.name}: one face in {len(cx)}/{len(split)} images; median box {fw:.3f} x {fh:.3f} "
+            f"of the frame, centre ({np.median(cx):.3f}, {np.median(cy):.3f}); margin per side "
+            f"{(1 / fw - 1) / 2:.3f} (width), {(1 / fh - 1) / 2:.3f} (height)"
+        )
 
 
 if __name__ == "__main__":

@@ -33,22 +33,30 @@ def main() -> None:
     raw, checked = HaarDetector(verify_eyes=False), HaarDetector()
 
     def count(images, **kw):
-        return (sum(len(raw.detect(im, **kw)) for im in images),
-                sum(len(checked.detect(im, **kw)) for im in images))
+        return (
+            sum(len(raw.detect(im, **kw)) for im in images),
+            sum(len(checked.detect(im, **kw)) for im in images),
+        )
 
     split = load_split(fer2013_dir(), "test").subset(args.n, seed=0)
-    faces = [cv2.cvtColor(cv2.resize(im, (192, 192), interpolation=cv2.INTER_CUBIC),
-                          cv2.COLOR_GRAY2RGB) for im in split.images]
+    faces = [
+        cv2.cvtColor(cv2.resize(im, (192, 192), interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2RGB)
+        for im in split.images
+    ]
     found, kept = count(faces, min_face=64)
-    print(f"faces: the cascade boxes {found} in {len(faces)} upscaled FER2013 test images; "
-          f"the check keeps {kept} ({kept / found:.1%})")
+    print(
+        f"faces: the cascade boxes {found} in {len(faces)} upscaled FER2013 test images; "
+        f"the check keeps {kept} ({kept / found:.1%})"
+    )
     from skimage import data
 
     others = [hand(s) for s in range(args.hands)]
     others += [np.stack([getattr(data, n)()] * 3, axis=-1) for n in ("coins", "moon")]
     found, kept = count(others)
-    print(f"non-faces: the cascade boxes {found} in {args.hands} synthetic hands, coins and "
-          f"moon; the check keeps {kept} ({kept / max(found, 1):.1%})")
+    print(
+        f"non-faces: the cascade boxes {found} in {args.hands} synthetic hands, coins and "
+        f"moon; the check keeps {kept} ({kept / max(found, 1):.1%})"
+    )
 
 
 if __name__ == "__main__":

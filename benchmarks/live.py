@@ -60,13 +60,18 @@ def make_frame(detector) -> np.ndarray:
     faces = detector.detect(photo, min_face=40)
     x, y, w, h = faces[0].box if faces else (170, 40, 110, 110)
     scale = FACE_PX / w
-    big = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA
-                     if scale < 1 else cv2.INTER_LINEAR)
+    big = cv2.resize(
+        photo,
+        None,
+        fx=scale,
+        fy=scale,
+        interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
+    )
     cx, cy = int((x + w / 2) * scale), int((y + h / 2) * scale)
     pad = max(FRAME_W, FRAME_H)
     padded = cv2.copyMakeBorder(big, pad, pad, pad, pad, cv2.BORDER_REFLECT)
     left, top = cx + pad - FRAME_W // 2, cy + pad - FRAME_H // 2
-    frame = padded[top:top + FRAME_H, left:left + FRAME_W]
+    frame = padded[top : top + FRAME_H, left : left + FRAME_W]
     return np.ascontiguousarray(frame[:, :, ::-1])
 
 
@@ -99,20 +104,27 @@ def run_stream(processor, frame, seconds: float) -> dict:
         raise RuntimeError(errors[0])
     faces = statistics.mean(s.faces for s in samples) if samples else 0
     latencies.sort()
-    return {"frames": len(latencies), "fps": len(latencies) / elapsed,
-            "mean_ms": statistics.mean(latencies),
-            "p95_ms": latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))],
-            "faces": faces}
+    return {
+        "frames": len(latencies),
+        "fps": len(latencies) / elapsed,
+        "mean_ms": statistics.mean(latencies),
+        "p95_ms": latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))],
+        "faces": faces,
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="per model (default 10)")
     parser.add_argument("--models-dir", type=Path, help="models folder (default: models/)")
-    parser.add_argument("--untrained", action="store_true",
-                        help="time untrained networks built on the fly (no trained model needed)")
-    parser.add_argument("--detector", choices=["yunet", "haar"],
-                        help="default: yunet if available, else haar")
+    parser.add_argument(
+        "--untrained",
+        action="store_true",
+        help="time untrained networks built on the fly (no trained model needed)",
+    )
+    parser.add_argument(
+        "--detector", choices=["yunet", "haar"], help="default: yunet if available, else haar"
+    )
     args = parser.parse_args()
 
     if not os.environ.get("FER_YUNET_MODEL") and SHARED_YUNET.is_file():
@@ -140,32 +152,43 @@ def main() -> int:
     models = [m.name for m in available_models() if m.name in ("shallow", "deep")]
     kind = "untrained (built on the fly)" if args.untrained else "trained"
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.2f} at start")
-    print(f"models: {', '.join(models) or 'none'} in {models_dir()} ({kind}); "
-          f"detector: {detector.name}" + (f" ({notice})" if notice else ""))
+    print(
+        f"models: {', '.join(models) or 'none'} in {models_dir()} ({kind}); "
+        f"detector: {detector.name}" + (f" ({notice})" if notice else "")
+    )
     if not models:
-        print("No model installed: train one (python -m fer train ...), pass --models-dir, "
-              "or use --untrained to time untrained networks.")
+        print(
+            "No model installed: train one (python -m fer train ...), pass --models-dir, "
+            "or use --untrained to time untrained networks."
+        )
         return 1
 
     frame = make_frame(detector)
-    print(f"\nlive frames {FRAME_W}x{FRAME_H}, one face ~{FACE_PX} px, "
-          f"{args.seconds:g} s per configuration")
-    print(f"{'configuration':24s} {'frames':>7s} {'FPS':>7s} {'mean ms':>8s} {'p95 ms':>8s} "
-          f"{'faces':>6s}")
+    print(
+        f"\nlive frames {FRAME_W}x{FRAME_H}, one face ~{FACE_PX} px, "
+        f"{args.seconds:g} s per configuration"
+    )
+    print(
+        f"{'configuration':24s} {'frames':>7s} {'FPS':>7s} {'mean ms':>8s} {'p95 ms':>8s} "
+        f"{'faces':>6s}"
+    )
     configs = [(m, False) for m in models]
     if len(models) == 2:
         configs.append(("shallow", True))
     for model, both in configs:
-        processor = LiveProcessor(AnalysisConfig(model=model, detector=detector.name),
-                                  both_models=both)
+        processor = LiveProcessor(
+            AnalysisConfig(model=model, detector=detector.name), both_models=both
+        )
         try:
             r = run_stream(processor, frame, args.seconds)
         except (ModelNotFoundError, RuntimeError) as exc:
             print(f"{model:24s} failed: {exc}")
             continue
         label = "shallow + deep (both)" if both else model
-        print(f"{label:24s} {r['frames']:7d} {r['fps']:7.1f} {r['mean_ms']:8.1f} "
-              f"{r['p95_ms']:8.1f} {r['faces']:6.2f}")
+        print(
+            f"{label:24s} {r['frames']:7d} {r['fps']:7.1f} {r['mean_ms']:8.1f} "
+            f"{r['p95_ms']:8.1f} {r['faces']:6.2f}"
+        )
 
     big_model = "deep" if "deep" in models else models[0]
     image = make_12mp()
@@ -175,9 +198,11 @@ def main() -> int:
         t0 = time.perf_counter()
         faces = analyzer.analyze(image)
         times.append(time.perf_counter() - t0)
-    print(f"\n12-megapixel photo ({image.shape[1]}x{image.shape[0]}), {big_model} model, "
-          f"{detector.name}: first {times[0]:.2f} s, median of 3 {statistics.median(times):.2f} s, "
-          f"{len(faces)} face(s)")
+    print(
+        f"\n12-megapixel photo ({image.shape[1]}x{image.shape[0]}), {big_model} model, "
+        f"{detector.name}: first {times[0]:.2f} s, median of 3 {statistics.median(times):.2f} s, "
+        f"{len(faces)} face(s)"
+    )
     if tmp is not None:
         tmp.cleanup()
     return 0

@@ -52,8 +52,9 @@ def camera_clip(folder: Path, seconds: int = 8, fps: int = 15) -> Path:
         t = 2 * np.pi * i / (seconds * fps)
         scale = 1.6 + 0.1 * np.sin(t)
         dx, dy = 30 * np.sin(t), 15 * np.cos(t)
-        matrix = np.float32([[scale, 0, 320 - scale * (225 + dx)],
-                             [0, scale, 240 - scale * (140 + dy)]])
+        matrix = np.float32(
+            [[scale, 0, 320 - scale * (225 + dx)], [0, scale, 240 - scale * (140 + dy)]]
+        )
         frames.append(cv2.warpAffine(photo, matrix, (640, 480), borderMode=cv2.BORDER_REFLECT))
     return write_y4m(folder / "camera.y4m", frames, fps=fps)
 
@@ -76,8 +77,12 @@ def rss_mb(pid: int) -> float:
 
 
 def _metric(page, label: str):
-    return page.locator('[data-testid="stMetric"]').filter(has_text=label).locator(
-        '[data-testid="stMetricValue"]').last
+    return (
+        page.locator('[data-testid="stMetric"]')
+        .filter(has_text=label)
+        .locator('[data-testid="stMetricValue"]')
+        .last
+    )
 
 
 def _number(text: str) -> float | None:
@@ -137,18 +142,27 @@ def stream(browser, url: str, config: str, seconds: float, warmup: float, server
         f, lat = _number(fps.inner_text()), _number(latency.inner_text())
         elapsed = time.time() - start
         samples.append((elapsed, f, lat))
-        print(f"  {config:13s} t={elapsed:5.0f} s  FPS {f}  latency {lat} ms  "
-              f"server RSS {rss_mb(server_pid):.0f} MB", flush=True)
+        print(
+            f"  {config:13s} t={elapsed:5.0f} s  FPS {f}  latency {lat} ms  "
+            f"server RSS {rss_mb(server_pid):.0f} MB",
+            flush=True,
+        )
     page.close()
-    kept = [(t, f, lat) for t, f, lat in samples if t >= warmup and f is not None and lat is not None]
+    kept = [
+        (t, f, lat) for t, f, lat in samples if t >= warmup and f is not None and lat is not None
+    ]
     result = {"config": config, "samples": len(kept), "rss_mb": rss_mb(server_pid)}
     if kept:
-        result.update(median_fps=statistics.median(f for _, f, _ in kept),
-                      median_latency_ms=statistics.median(lat for _, _, lat in kept),
-                      max_latency_ms=max(lat for _, _, lat in kept))
+        result.update(
+            median_fps=statistics.median(f for _, f, _ in kept),
+            median_latency_ms=statistics.median(lat for _, _, lat in kept),
+            max_latency_ms=max(lat for _, _, lat in kept),
+        )
         first = [f for t, f, _ in kept if t < warmup + 60]
         last = [f for t, f, _ in kept if t >= seconds - 60]
-        result.update(first_minute_fps=statistics.median(first), last_minute_fps=statistics.median(last))
+        result.update(
+            first_minute_fps=statistics.median(first), last_minute_fps=statistics.median(last)
+        )
     return result
 
 
@@ -168,40 +182,60 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="fer-live-browser-"))
     clip = camera_clip(folder)
     (folder / "cache").mkdir()
-    env = {**os.environ, "FER_CACHE_DIR": str(folder / "cache"), "FER_NO_DOWNLOAD": "1",
-           "FER_MODELS_DIR": str(ROOT / "models")}
+    env = {
+        **os.environ,
+        "FER_CACHE_DIR": str(folder / "cache"),
+        "FER_NO_DOWNLOAD": "1",
+        "FER_MODELS_DIR": str(ROOT / "models"),
+    }
     env.pop("FER_ICE_SERVERS", None)
     if "FER_YUNET_MODEL" not in env and SHARED_YUNET.exists():
         env["FER_YUNET_MODEL"] = str(SHARED_YUNET)
     detector = "YuNet" if Path(env.get("FER_YUNET_MODEL", "/nonexistent")).exists() else "Haar"
-    print(f"machine: {machine()}; detector {detector}; camera 640x480 at 15 fps; "
-          f"{args.seconds:g} s per configuration, medians after {args.warmup:g} s")
+    print(
+        f"machine: {machine()}; detector {detector}; camera 640x480 at 15 fps; "
+        f"{args.seconds:g} s per configuration, medians after {args.warmup:g} s"
+    )
     results = []
     with streamlit_server(ROOT, env) as url, sync_playwright() as p:
         server_pid = url.pid
         print(f"server RSS at start: {rss_mb(server_pid):.0f} MB")
-        browser = p.chromium.launch(executable_path=chromium, args=[
-            *CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={clip}"])
+        browser = p.chromium.launch(
+            executable_path=chromium,
+            args=[
+                *CHROMIUM_ARGS,
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-video-capture={clip}",
+            ],
+        )
         for config in configs:
             if config == "after-explain":
                 _show_explanations(browser, url, folder)
-                print(f"  explanations shown on the Photo page; server RSS {rss_mb(server_pid):.0f} MB")
+                print(
+                    f"  explanations shown on the Photo page; server RSS {rss_mb(server_pid):.0f} MB"
+                )
             results.append(stream(browser, url, config, args.seconds, args.warmup, server_pid))
         browser.close()
-    print(f"\n{'configuration':14s} {'median FPS':>10s} {'median ms':>10s} {'max ms':>7s} "
-          f"{'RSS MB':>7s}")
+    print(
+        f"\n{'configuration':14s} {'median FPS':>10s} {'median ms':>10s} {'max ms':>7s} "
+        f"{'RSS MB':>7s}"
+    )
     for r in results:
         if "median_fps" not in r:
             print(f"{r['config']:14s} no samples after the warm-up")
             continue
-        print(f"{r['config']:14s} {r['median_fps']:10.1f} {r['median_latency_ms']:10.0f} "
-              f"{r['max_latency_ms']:7.0f} {r['rss_mb']:7.0f}")
+        print(
+            f"{r['config']:14s} {r['median_fps']:10.1f} {r['median_latency_ms']:10.0f} "
+            f"{r['max_latency_ms']:7.0f} {r['rss_mb']:7.0f}"
+        )
     if args.seconds >= 180:
         for r in results:
             if "first_minute_fps" in r:
-                print(f"{r['config']}: FPS first minute {r['first_minute_fps']:.1f}, last minute "
-                      f"{r['last_minute_fps']:.1f}")
+                print(
+                    f"{r['config']}: FPS first minute {r['first_minute_fps']:.1f}, last minute "
+                    f"{r['last_minute_fps']:.1f}"
+                )
 
 
 if __name__ == "__main__":

@@ -30,9 +30,11 @@ def main() -> None:
         _, classifier = load_model(info)
         report = speed_report(classifier, args.seconds)
         form = info.card.get("serving", {}).get("quantization", "?")
-        print(f"{info.name:8s} {info.serving_path.name} ({form}) batch 1: {report['ms_per_face_batch1']:.3f} "
-              f"ms/face ({report['faces_per_s_batch1']:.0f} faces/s)   batch 64: "
-              f"{report['ms_per_face_batch64']:.3f} ms/face ({report['faces_per_s_batch64']:.0f} faces/s)")
+        print(
+            f"{info.name:8s} {info.serving_path.name} ({form}) batch 1: {report['ms_per_face_batch1']:.3f} "
+            f"ms/face ({report['faces_per_s_batch1']:.0f} faces/s)   batch 64: "
+            f"{report['ms_per_face_batch64']:.3f} ms/face ({report['faces_per_s_batch64']:.0f} faces/s)"
+        )
         if args.write_cards:
             card_path = info.path.with_suffix(".json")
             card = json.loads(card_path.read_text())

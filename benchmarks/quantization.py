@@ -36,8 +36,10 @@ def main() -> None:
     import keras
 
     print(f"machine: {machine()}; LiteRT, small batches on 1 thread, batch 64 on all cores")
-    print(f"{'model':8s} {'form':8s} {'MB':>6s} {'ms b1':>7s} {'ms b64':>7s} {'acc':>6s} "
-          f"{'flip':>6s}  shipped")
+    print(
+        f"{'model':8s} {'form':8s} {'MB':>6s} {'ms b1':>7s} {'ms b64':>7s} {'acc':>6s} "
+        f"{'flip':>6s}  shipped"
+    )
     folder = Path(tempfile.mkdtemp(prefix="fer-quant-"))
     for name in args.models.split(","):
         info = get_model_info(name)
@@ -50,11 +52,15 @@ def main() -> None:
             b1 = 1000 / faces_per_second(classifier, 1, args.seconds)
             b64 = 1000 / faces_per_second(classifier, 64, args.seconds)
             accuracy = serving.get("candidates", {}).get(form, {}).get("accuracy", {})
-            shown = [f"{100 * accuracy[m]:5.1f}%" if m in accuracy else "     ?"
-                     for m in ("off", "flip")]
+            shown = [
+                f"{100 * accuracy[m]:5.1f}%" if m in accuracy else "     ?" for m in ("off", "flip")
+            ]
             mark = "yes" if serving.get("quantization") == form else ""
-            print(f"{name:8s} {form:8s} {path.stat().st_size / 1e6:6.2f} {b1:7.3f} {b64:7.3f} "
-                  f"{shown[0]} {shown[1]}  {mark}", flush=True)
+            print(
+                f"{name:8s} {form:8s} {path.stat().st_size / 1e6:6.2f} {b1:7.3f} {b64:7.3f} "
+                f"{shown[0]} {shown[1]}  {mark}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -39,12 +39,20 @@ def main() -> None:
     print(f"{'shift':<14}" + "".join(f"{n:>18}" for n in names))
     print(f"{'clean':<14}" + "".join(f"{100 * r['clean']:>17.1f}%" for r in results.values()))
     for shift in next(iter(results.values()))["shifts"]:
-        print(f"{shift:<14}" + "".join(
-            f"{100 * r['shifts'][shift]:>10.1f}% ({100 * (r['clean'] - r['shifts'][shift]):+5.1f})"
-            for r in results.values()))
-    print(f"{'mean drop':<14}" + "".join(f"{100 * r['mean_drop']:>18.1f}" for r in results.values()))
-    print(f"{'worst drop':<14}" + "".join(
-        f"{100 * r['worst_drop']:>6.1f} {r['worst_shift']:>11}" for r in results.values()))
+        print(
+            f"{shift:<14}"
+            + "".join(
+                f"{100 * r['shifts'][shift]:>10.1f}% ({100 * (r['clean'] - r['shifts'][shift]):+5.1f})"
+                for r in results.values()
+            )
+        )
+    print(
+        f"{'mean drop':<14}" + "".join(f"{100 * r['mean_drop']:>18.1f}" for r in results.values())
+    )
+    print(
+        f"{'worst drop':<14}"
+        + "".join(f"{100 * r['worst_drop']:>6.1f} {r['worst_shift']:>11}" for r in results.values())
+    )
 
 
 if __name__ == "__main__":

@@ -64,11 +64,21 @@ ENGINES = ("litert", "onnxruntime")
 RUNTIME_PACKAGES = {"litert": "ai-edge-litert", "onnxruntime": "onnxruntime"}
 IMPORTS = {"litert": "ai_edge_litert.interpreter", "onnxruntime": "onnxruntime"}
 EXCLUDED_DEPS = {"numpy"}  # the app needs it whatever the runtime
-VERSIONED = ("ai-edge-litert", "onnxruntime", "tensorflow", "keras", "tf2onnx", "onnx",
-             "numpy", "protobuf", "flatbuffers")
+VERSIONED = (
+    "ai-edge-litert",
+    "onnxruntime",
+    "tensorflow",
+    "keras",
+    "tf2onnx",
+    "onnx",
+    "numpy",
+    "protobuf",
+    "flatbuffers",
+)
 
 
 # ---------------------------------------------------------------- machine and packages
+
 
 def machine() -> dict:
     cpu, flags = platform.processor() or "unknown", set()
@@ -80,9 +90,20 @@ def machine() -> dict:
         flags = set(m.group(1).split()) if m else set()
     except OSError:
         pass
-    simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "neither AVX2 nor AVX-512"
-    return {"cpu": cpu, "cores": os.cpu_count(), "simd": simd,
-            "avx512_vnni": "avx512_vnni" in flags, "python": platform.python_version()}
+    simd = (
+        "AVX-512"
+        if "avx512f" in flags
+        else "AVX2"
+        if "avx2" in flags
+        else "neither AVX2 nor AVX-512"
+    )
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "simd": simd,
+        "avx512_vnni": "avx512_vnni" in flags,
+        "python": platform.python_version(),
+    }
 
 
 def versions() -> dict:
@@ -184,17 +205,18 @@ def install_sizes(wheels: Path | None) -> dict:
 
 def import_seconds(module: str, repeats: int = 5) -> float:
     """Median time to import ``module`` in a fresh interpreter (measured inside it)."""
-    code = (f"import time; t = time.perf_counter(); import {module}; "
-            "print(time.perf_counter() - t)")
+    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
     times = []
     for _ in range(repeats):
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
         times.append(float(out.stdout.strip().splitlines()[-1]))
     return statistics.median(times)
 
 
 # ---------------------------------------------------------------- conversion (TensorFlow side)
+
 
 def onnx_converter_available() -> bool:
     import importlib.util
@@ -216,8 +238,10 @@ def convert_all(work: Path, onnx_dir: Path | None, faces: np.ndarray) -> dict:
         model = keras.models.load_model(ROOT / "models" / f"{name}.keras", compile=False)
         size = int(model.input_shape[1])
         assert size == faces.shape[1], (name, model.input_shape)
-        np.save(work / f"{name}.keras_probs.npy",
-                np.asarray(model.predict(faces, batch_size=256, verbose=0), np.float32))
+        np.save(
+            work / f"{name}.keras_probs.npy",
+            np.asarray(model.predict(faces, batch_size=256, verbose=0), np.float32),
+        )
         t = time.perf_counter()
         (work / f"{name}.tflite").write_bytes(convert(model, "float"))
         tflite_s = time.perf_counter() - t
@@ -230,9 +254,13 @@ def convert_all(work: Path, onnx_dir: Path | None, faces: np.ndarray) -> dict:
             _export_onnx(model, onnx_file)
             onnx_s = time.perf_counter() - t
             onnx_how = "keras model.export(format='onnx') via tf2onnx"
-        notes[name] = {"params": int(model.count_params()), "tflite_convert_s": tflite_s,
-                       "onnx_convert_s": onnx_s, "onnx_from": onnx_how,
-                       "onnx_ops": _onnx_ops(onnx_file)}
+        notes[name] = {
+            "params": int(model.count_params()),
+            "tflite_convert_s": tflite_s,
+            "onnx_convert_s": onnx_s,
+            "onnx_from": onnx_how,
+            "onnx_ops": _onnx_ops(onnx_file),
+        }
     return notes
 
 
@@ -244,8 +272,12 @@ def _export_onnx(model, path: Path) -> None:
     from fer.runtime import native_stderr_silenced
 
     model(np.zeros((1,) + tuple(model.input_shape[1:]), np.float32))  # export wants a called model
-    with warnings.catch_warnings(), native_stderr_silenced(), \
-            contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    with (
+        warnings.catch_warnings(),
+        native_stderr_silenced(),
+        contextlib.redirect_stdout(io.StringIO()),
+        contextlib.redirect_stderr(io.StringIO()),
+    ):
         warnings.simplefilter("ignore")
         model.export(str(path), format="onnx", verbose=False)
 
@@ -259,11 +291,16 @@ def _onnx_ops(path: Path) -> dict | None:
     ops: dict[str, int] = {}
     for node in proto.graph.node:
         ops[node.op_type] = ops.get(node.op_type, 0) + 1
-    return {"opset": max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")),
-                         default=None), "ops": dict(sorted(ops.items()))}
+    return {
+        "opset": max(
+            (o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), default=None
+        ),
+        "ops": dict(sorted(ops.items())),
+    }
 
 
 # ---------------------------------------------------------------- measurement (no TensorFlow)
+
 
 class OnnxClassifier:
     """onnxruntime with the interface ``fer.speed`` times: ``input_size`` and
@@ -284,16 +321,18 @@ class OnnxClassifier:
         inp = self._session.get_inputs()[0]
         self._in = inp.name
         self.input_size = int(inp.shape[1])
-        self._session.run(None, {self._in: np.zeros((1, self.input_size, self.input_size, 1),
-                                                    np.float32)})
+        self._session.run(
+            None, {self._in: np.zeros((1, self.input_size, self.input_size, 1), np.float32)}
+        )
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         batch = np.ascontiguousarray(batch, dtype=np.float32)
         return self._session.run(None, {self._in: batch})[0]
 
     def predict_batched(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        return np.concatenate([self(images[i:i + batch_size])
-                               for i in range(0, len(images), batch_size)])
+        return np.concatenate(
+            [self(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
+        )
 
 
 def worker(work: Path, rounds: int, seconds: float, threads: int) -> dict:
@@ -306,8 +345,10 @@ def worker(work: Path, rounds: int, seconds: float, threads: int) -> dict:
     out = {}
     for name in MODELS:
         keras_probs = np.load(work / f"{name}.keras_probs.npy")
-        engines = {"litert": RuntimeClassifier(work / f"{name}.tflite", threads=threads),
-                   "onnxruntime": OnnxClassifier(work / f"{name}.onnx", threads=threads)}
+        engines = {
+            "litert": RuntimeClassifier(work / f"{name}.tflite", threads=threads),
+            "onnxruntime": OnnxClassifier(work / f"{name}.onnx", threads=threads),
+        }
         res = {}
         for engine, clf in engines.items():
             probs = clf.predict_batched(faces)
@@ -315,8 +356,11 @@ def worker(work: Path, rounds: int, seconds: float, threads: int) -> dict:
                 "max_abs_diff_vs_keras": float(np.abs(probs - keras_probs).max()),
                 "top1_disagreements": int((probs.argmax(1) != keras_probs.argmax(1)).sum()),
                 "file_mb": (work / f"{name}.{'tflite' if engine == 'litert' else 'onnx'}")
-                .stat().st_size / 1e6,
-                "ms_per_face_batch1_rounds": [], "ms_per_face_batch64_rounds": [],
+                .stat()
+                .st_size
+                / 1e6,
+                "ms_per_face_batch1_rounds": [],
+                "ms_per_face_batch64_rounds": [],
             }
         for i in range(rounds):
             order = list(engines.items())
@@ -337,50 +381,70 @@ def worker(work: Path, rounds: int, seconds: float, threads: int) -> dict:
 
 # ---------------------------------------------------------------- report
 
+
 def print_report(report: dict) -> None:
     m = report["machine"]
-    print(f"machine: {m['cpu']}, {m['cores']} cores, {m['simd']}"
-          f"{' (VNNI)' if m['avx512_vnni'] else ''}, python {m['python']}")
+    print(
+        f"machine: {m['cpu']}, {m['cores']} cores, {m['simd']}"
+        f"{' (VNNI)' if m['avx512_vnni'] else ''}, python {m['python']}"
+    )
     print("versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items() if v))
-    print(f"faces: {report['faces']} FER2013 PublicTest images; timing: {report['rounds']} "
-          f"interleaved rounds of {report['seconds']:g} s each, median round; "
-          f"{report['threads']} intra-op threads for both")
+    print(
+        f"faces: {report['faces']} FER2013 PublicTest images; timing: {report['rounds']} "
+        f"interleaved rounds of {report['seconds']:g} s each, median round; "
+        f"{report['threads']} intra-op threads for both"
+    )
     print()
-    head = ("| model | runtime | ms/face b1 | ms/face b64 | faces/s b64 | max abs diff vs Keras "
-            "| top-1 changed | file MB |")
+    head = (
+        "| model | runtime | ms/face b1 | ms/face b64 | faces/s b64 | max abs diff vs Keras "
+        "| top-1 changed | file MB |"
+    )
     print(head)
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name in MODELS:
         for engine in ENGINES:
             r = report["models"][name][engine]
-            print(f"| {name} | {engine} | {r['ms_per_face_batch1']:.3f} | "
-                  f"{r['ms_per_face_batch64']:.3f} | {1000 / r['ms_per_face_batch64']:,.0f} | "
-                  f"{r['max_abs_diff_vs_keras']:.2e} | {r['top1_disagreements']}/{report['faces']} | "
-                  f"{r['file_mb']:.2f} |")
+            print(
+                f"| {name} | {engine} | {r['ms_per_face_batch1']:.3f} | "
+                f"{r['ms_per_face_batch64']:.3f} | {1000 / r['ms_per_face_batch64']:,.0f} | "
+                f"{r['max_abs_diff_vs_keras']:.2e} | {r['top1_disagreements']}/{report['faces']} | "
+                f"{r['file_mb']:.2f} |"
+            )
         lite, ort_ = report["models"][name]["litert"], report["models"][name]["onnxruntime"]
-        print(f"| {name} | ratio onnxruntime/litert | "
-              f"{ort_['ms_per_face_batch1'] / lite['ms_per_face_batch1']:.2f}x | "
-              f"{ort_['ms_per_face_batch64'] / lite['ms_per_face_batch64']:.2f}x | | | | |")
+        print(
+            f"| {name} | ratio onnxruntime/litert | "
+            f"{ort_['ms_per_face_batch1'] / lite['ms_per_face_batch1']:.2f}x | "
+            f"{ort_['ms_per_face_batch64'] / lite['ms_per_face_batch64']:.2f}x | | | | |"
+        )
     print()
-    head = ("| runtime | import s (fresh process) | package MB | + deps MB (no numpy) | "
-            "own deps | shared deps | wheel MB |")
+    head = (
+        "| runtime | import s (fresh process) | package MB | + deps MB (no numpy) | "
+        "own deps | shared deps | wheel MB |"
+    )
     print(head)
     print("| --- | ---: | ---: | ---: | --- | --- | ---: |")
     for engine in ENGINES:
         s = report["install"][engine]
-        wheel = (f"{s['wheel_mb']:.1f}" if s["wheel_mb"] else f"~{s['wheel_mb_estimate']:.1f} (est.)")
-        print(f"| {s['package']} {s['version']} | {report['import_s'][engine]:.2f} | "
-              f"{s['package_mb']:.1f} | {s['with_deps_mb']:.1f} | "
-              f"{', '.join(s['own_deps']) or '-'} | {', '.join(s['shared_deps']) or '-'} | {wheel} |")
+        wheel = f"{s['wheel_mb']:.1f}" if s["wheel_mb"] else f"~{s['wheel_mb_estimate']:.1f} (est.)"
+        print(
+            f"| {s['package']} {s['version']} | {report['import_s'][engine]:.2f} | "
+            f"{s['package_mb']:.1f} | {s['with_deps_mb']:.1f} | "
+            f"{', '.join(s['own_deps']) or '-'} | {', '.join(s['shared_deps']) or '-'} | {wheel} |"
+        )
     print()
     for name in MODELS:
         n = report["conversion"][name]
         ops = n["onnx_ops"]
-        ops_text = (f"opset {ops['opset']}, ops " + ", ".join(f"{k} x{v}" for k, v in ops["ops"].items())
-                    if ops else "ops not listed (onnx not installed)")
+        ops_text = (
+            f"opset {ops['opset']}, ops " + ", ".join(f"{k} x{v}" for k, v in ops["ops"].items())
+            if ops
+            else "ops not listed (onnx not installed)"
+        )
         conv = f"{n['onnx_convert_s']:.1f} s" if n["onnx_convert_s"] is not None else "-"
-        print(f"{name}: {n['params']:,} parameters; tflite converted in {n['tflite_convert_s']:.1f} s; "
-              f"ONNX {n['onnx_from']} in {conv}; {ops_text}")
+        print(
+            f"{name}: {n['params']:,} parameters; tflite converted in {n['tflite_convert_s']:.1f} s; "
+            f"ONNX {n['onnx_from']} in {conv}; {ops_text}"
+        )
 
 
 def main() -> None:
@@ -388,12 +452,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds")
     parser.add_argument("--seconds", type=float, default=2.0, help="seconds per timing")
     parser.add_argument("--faces", type=int, default=512, help="PublicTest faces for agreement")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
-                        help="intra-op threads for both runtimes (default: every core)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="intra-op threads for both runtimes (default: every core)",
+    )
     parser.add_argument("--onnx-dir", type=Path, help="ready-made shallow.onnx and deep.onnx")
     parser.add_argument("--keep-dir", type=Path, help="keep the converted files here")
-    parser.add_argument("--wheels", type=Path, help="folder of the runtimes' downloaded wheels "
-                        "(pip download --no-deps ai-edge-litert onnxruntime) for real wheel sizes")
+    parser.add_argument(
+        "--wheels",
+        type=Path,
+        help="folder of the runtimes' downloaded wheels "
+        "(pip download --no-deps ai-edge-litert onnxruntime) for real wheel sizes",
+    )
     parser.add_argument("--json", type=Path, help="write the figures to this file")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -405,8 +477,10 @@ def main() -> None:
         return
 
     if args.onnx_dir is None and not onnx_converter_available():
-        sys.exit("no ONNX converter: install tf2onnx (see this script's docstring) or pass "
-                 "--onnx-dir with shallow.onnx and deep.onnx")
+        sys.exit(
+            "no ONNX converter: install tf2onnx (see this script's docstring) or pass "
+            "--onnx-dir with shallow.onnx and deep.onnx"
+        )
     if args.onnx_dir is not None:
         missing = [n for n in MODELS if not (args.onnx_dir / f"{n}.onnx").is_file()]
         if missing:
@@ -415,8 +489,13 @@ def main() -> None:
     from fer.dataset import fer2013_dir, load_split
     from fer.preprocessing import to_model_input
 
-    report = {"machine": machine(), "versions": versions(), "rounds": args.rounds,
-              "seconds": args.seconds, "threads": args.threads}
+    report = {
+        "machine": machine(),
+        "versions": versions(),
+        "rounds": args.rounds,
+        "seconds": args.seconds,
+        "threads": args.threads,
+    }
     test = load_split(fer2013_dir(), "test").subset(args.faces, seed=0)
     faces = to_model_input(test.images)
     report["faces"] = int(len(faces))
@@ -431,11 +510,22 @@ def main() -> None:
         np.save(work / "faces.npy", faces)
         report["conversion"] = convert_all(work, args.onnx_dir, faces)
         spec = work / "worker_spec.json"
-        spec.write_text(json.dumps({"work": str(work), "rounds": args.rounds,
-                                    "seconds": args.seconds, "threads": report["threads"]}))
+        spec.write_text(
+            json.dumps(
+                {
+                    "work": str(work),
+                    "rounds": args.rounds,
+                    "seconds": args.seconds,
+                    "threads": report["threads"],
+                }
+            )
+        )
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-        subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", str(spec)],
-                       check=True, env=env)
+        subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), "--worker", str(spec)],
+            check=True,
+            env=env,
+        )
         report["models"] = json.loads((work / "worker.json").read_text())
 
     print_report(report)

@@ -38,8 +38,12 @@ def make_photos(folder: Path, n: int) -> list[Path]:
     from skimage import data
 
     photo = data.astronaut()
-    forms = [photo, photo[:, ::-1], cv2.resize(photo, (384, 384)),
-             np.ascontiguousarray(photo[:, :, ::-1])]
+    forms = [
+        photo,
+        photo[:, ::-1],
+        cv2.resize(photo, (384, 384)),
+        np.ascontiguousarray(photo[:, :, ::-1]),
+    ]
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for i in range(n):
@@ -79,20 +83,26 @@ def single_process(photos: list[Path], videos: list[Path], model, detector) -> t
     return photo_rate, frames / (time.perf_counter() - start)
 
 
-def on_ray(workers: int, photos: list[Path], videos: list[Path], model, detector,
-           batch: int) -> tuple[float, float]:
+def on_ray(
+    workers: int, photos: list[Path], videos: list[Path], model, detector, batch: int
+) -> tuple[float, float]:
     import ray
 
     from fer.distributed import _fer_package, analyze_videos, predict_images
 
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(address="local", num_cpus=workers, _node_ip_address="127.0.0.1",
-             include_dashboard=False, log_to_driver=False,
-             runtime_env={"py_modules": [_fer_package()]})
+    ray.init(
+        address="local",
+        num_cpus=workers,
+        _node_ip_address="127.0.0.1",
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"py_modules": [_fer_package()]},
+    )
     try:
         common = dict(address="auto", model=model, detector=detector)
-        predict_images(photos[:2 * workers], batch_size=1, workers=workers, **common)  # warm
+        predict_images(photos[: 2 * workers], batch_size=1, workers=workers, **common)  # warm
         run = predict_images(photos, batch_size=batch, workers=workers, **common)
         photo_rate = run.inputs / run.elapsed_s
         analyze_videos(videos[:1], segment_seconds=None, **common)  # warm
@@ -121,9 +131,11 @@ def main() -> None:
 
         detector = create_detector(args.detector)[0].name
         print(f"machine: {machine()}")
-        print(f"model {args.model}, detector {detector}; {args.photos} photos (512x512 and "
-              f"384x384 JPEG, one face each), {args.videos} clips of {args.seconds:g} s "
-              f"(640x360, 25 fps, every 5th frame analysed)")
+        print(
+            f"model {args.model}, detector {detector}; {args.photos} photos (512x512 and "
+            f"384x384 JPEG, one face each), {args.videos} clips of {args.seconds:g} s "
+            f"(640x360, 25 fps, every 5th frame analysed)"
+        )
         rows = []
         p1, v1 = single_process(photos, videos, args.model, detector)
         rows.append(("one process (all cores)", p1, v1, ""))
@@ -134,8 +146,14 @@ def main() -> None:
                 continue
             p, v = on_ray(n, photos, videos, args.model, detector, args.batch)
             base = base or (p, v)
-            rows.append((f"Ray, {n} worker{'s' * (n != 1)}", p, v,
-                         f"{p / base[0]:.2f}x / {v / base[1]:.2f}x"))
+            rows.append(
+                (
+                    f"Ray, {n} worker{'s' * (n != 1)}",
+                    p,
+                    v,
+                    f"{p / base[0]:.2f}x / {v / base[1]:.2f}x",
+                )
+            )
         print()
         print("| run | photos/s | video frames/s | vs 1 worker (photos / video) |")
         print("| --- | --- | --- | --- |")

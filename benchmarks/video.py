@@ -45,7 +45,7 @@ def make_clip(path: Path, seconds: float = 10.0, fps: int = 25, size=(640, 360))
             canvas = np.full((h, w, 3), 100, np.uint8)
             x = int((w - side) / 2 + 20 * np.sin(i / 15))
             y = int((h - side) / 2 + 6 * np.cos(i / 11))
-            canvas[y:y + side, x:x + side] = face
+            canvas[y : y + side, x : x + side] = face
             for packet in stream.encode(av.VideoFrame.from_ndarray(canvas, format="rgb24")):
                 out.mux(packet)
         for packet in stream.encode(None):
@@ -57,8 +57,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("video", nargs="?", default=None)
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the generated clip")
-    parser.add_argument("--every", type=int, default=None,
-                        help="analyse every N-th frame (default: about 5 per second)")
+    parser.add_argument(
+        "--every",
+        type=int,
+        default=None,
+        help="analyse every N-th frame (default: about 5 per second)",
+    )
     parser.add_argument("--detector", default="auto", choices=["auto", "yunet", "haar"])
     parser.add_argument("--annotate", action="store_true", help="also write the annotated MP4")
     parser.add_argument("--models", nargs="*", default=None, help="default: all installed")
@@ -70,8 +74,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="fer-bench-") as tmp:
         video = Path(args.video) if args.video else make_clip(Path(tmp) / "clip.mp4", args.seconds)
         info = probe_video(video)
-        print(f"machine: {machine()}; video: {video.name}, {info.width}x{info.height}, "
-              f"{info.fps:.2f} fps, {info.duration or 0:.1f} s, {info.codec}")
+        print(
+            f"machine: {machine()}; video: {video.name}, {info.width}x{info.height}, "
+            f"{info.fps:.2f} fps, {info.duration or 0:.1f} s, {info.codec}"
+        )
         for model in models:
             analyzer = Analyzer(model=model, detector=args.detector)
             analyzer.analyze(np.zeros((info.height or 360, info.width or 640, 3), np.uint8))  # warm
@@ -79,14 +85,16 @@ def main() -> None:
             result = analyze_video(video, analyzer, every=args.every, out_path=out)
             faces = len(result.rows) / max(1, result.frames_analyzed)
             seconds = result.elapsed_s
-            print(f"{model.name:8s} detector {analyzer.detector.name:5s} every {result.every}: "
-                  f"{result.frames_analyzed} analysed frames in {seconds:.2f} s = "
-                  f"{result.frames_analyzed / seconds:.1f} analysed frames/s "
-                  f"({faces:.2f} faces/frame); all {result.frames_read} frames: "
-                  f"{result.frames_read / seconds:.1f} video frames/s = "
-                  f"{result.seconds_read / seconds:.1f}x real time"
-                  f"{' with the annotated copy' if out else ''}"
-                  f"{'; error: ' + result.error if result.error else ''}")
+            print(
+                f"{model.name:8s} detector {analyzer.detector.name:5s} every {result.every}: "
+                f"{result.frames_analyzed} analysed frames in {seconds:.2f} s = "
+                f"{result.frames_analyzed / seconds:.1f} analysed frames/s "
+                f"({faces:.2f} faces/frame); all {result.frames_read} frames: "
+                f"{result.frames_read / seconds:.1f} video frames/s = "
+                f"{result.seconds_read / seconds:.1f}x real time"
+                f"{' with the annotated copy' if out else ''}"
+                f"{'; error: ' + result.error if result.error else ''}"
+            )
 
 
 if __name__ == "__main__":

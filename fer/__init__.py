@@ -1,8 +1,8 @@
 """fer: facial expression recognition on FER2013-trained CNNs, usable without Streamlit.
 
-    from fer import AnalysisConfig, Results, get_analyzer
-    faces = get_analyzer(AnalysisConfig(model="deep", detector="yunet")).analyze("photo.jpg")
-    Results.from_faces(faces, image="photo.jpg").to_csv("faces.csv")
+from fer import AnalysisConfig, Results, get_analyzer
+faces = get_analyzer(AnalysisConfig(model="deep", detector="yunet")).analyze("photo.jpg")
+Results.from_faces(faces, image="photo.jpg").to_csv("faces.csv")
 """
 
 from .analyzer import Analyzer, FaceResult, get_analyzer
@@ -11,8 +11,19 @@ from .emotions import EMOTIONS
 from .errors import DatasetError, FerError, ImageLoadError, ModelNotFoundError, VideoError
 from .results import Results
 
-__all__ = ["AnalysisConfig", "Analyzer", "FaceResult", "get_analyzer", "EMOTIONS", "FerError", "ImageLoadError",
-           "ModelNotFoundError", "DatasetError", "Results", "VideoError"]
+__all__ = [
+    "AnalysisConfig",
+    "Analyzer",
+    "FaceResult",
+    "get_analyzer",
+    "EMOTIONS",
+    "FerError",
+    "ImageLoadError",
+    "ModelNotFoundError",
+    "DatasetError",
+    "Results",
+    "VideoError",
+]
 
 
 def _warn_if_pypi_fer_shares_this_folder() -> None:
@@ -28,7 +39,10 @@ def _warn_if_pypi_fer_shares_this_folder() -> None:
             f"{here} also holds files of PyPI's 'fer' package, a different library with the "
             "same import name; this is fer-dashboard's `fer`. Install fer-dashboard in its own "
             "virtual environment (see its README), or `pip uninstall fer fer-dashboard` and "
-            "reinstall the one you need.", RuntimeWarning, stacklevel=3)
+            "reinstall the one you need.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 _warn_if_pypi_fer_shares_this_folder()

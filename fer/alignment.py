@@ -31,8 +31,13 @@ def roll_degrees(landmarks: Landmarks) -> float:
     return math.degrees(math.atan2(ry - ly, lx - rx))
 
 
-def upright_crop(gray: np.ndarray, box: Box, landmarks: Landmarks | None,
-                 margin: Margin = FACE_MARGIN, min_degrees: float = 0.0) -> np.ndarray:
+def upright_crop(
+    gray: np.ndarray,
+    box: Box,
+    landmarks: Landmarks | None,
+    margin: Margin = FACE_MARGIN,
+    min_degrees: float = 0.0,
+) -> np.ndarray:
     """The face crop of ``box`` with the face rotated upright (eyes level) when landmarks are
     given and the roll is at least ``min_degrees``; otherwise the plain crop."""
     if landmarks is None or len(landmarks) < 2:
@@ -52,12 +57,18 @@ def upright_crop(gray: np.ndarray, box: Box, landmarks: Landmarks | None,
     y1 = min(gray.shape[0], int(centre[1]) + reach)
     patch = gray[y0:y1, x0:x1]
     matrix[:, 2] += matrix[:, :2] @ np.array([x0, y0]) - np.array([x0, y0])
-    upright = cv2.warpAffine(patch, matrix, (patch.shape[1], patch.shape[0]),
-                             flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    upright = cv2.warpAffine(
+        patch,
+        matrix,
+        (patch.shape[1], patch.shape[0]),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
     # the box centre moves with the rotation about the eyes' midpoint
     cx, cy = x + w / 2, y + h / 2
-    nx, ny = cv2.transform(np.array([[[cx, cy]]], np.float64),
-                           cv2.getRotationMatrix2D(centre, -angle, 1.0))[0, 0]
+    nx, ny = cv2.transform(
+        np.array([[[cx, cy]]], np.float64), cv2.getRotationMatrix2D(centre, -angle, 1.0)
+    )[0, 0]
     moved = (int(round(nx - w / 2)) - x0, int(round(ny - h / 2)) - y0, w, h)
     return crop_face(upright, moved, margin)
 

@@ -40,9 +40,14 @@ class Analyzer:
     when the requested detector was replaced by the fallback. Most callers want the shared
     one for a configuration: :func:`get_analyzer`."""
 
-    def __init__(self, model: Any = None, detector: Any = DEFAULT_DETECTOR,
-                 tta: bool | str = False, min_face: int = MIN_FACE,
-                 detect_max_side: int | None = None):
+    def __init__(
+        self,
+        model: Any = None,
+        detector: Any = DEFAULT_DETECTOR,
+        tta: bool | str = False,
+        min_face: int = MIN_FACE,
+        detect_max_side: int | None = None,
+    ):
         from .detection import get_detector
         from .models import load_model
 
@@ -61,8 +66,13 @@ class Analyzer:
 
     @classmethod
     def from_config(cls, config: AnalysisConfig) -> Analyzer:
-        return cls(model=config.model, detector=config.detector, tta=config.tta,
-                   min_face=config.min_face, detect_max_side=config.detect_max_side)
+        return cls(
+            model=config.model,
+            detector=config.detector,
+            tta=config.tta,
+            min_face=config.min_face,
+            detect_max_side=config.detect_max_side,
+        )
 
     @property
     def model_name(self) -> str:
@@ -80,34 +90,44 @@ class Analyzer:
     def detect(self, image_rgb: np.ndarray) -> list:
         """The faces' detections (boxes, scores, landmarks), left to right."""
         if self.detect_max_side:
-            return self.detector.detect(image_rgb, min_face=self.min_face,
-                                        max_side=self.detect_max_side)
+            return self.detector.detect(
+                image_rgb, min_face=self.min_face, max_side=self.detect_max_side
+            )
         return self.detector.detect(image_rgb, min_face=self.min_face)
 
-    def analyze(self, image: Any, bgr: bool = False, detections: list | None = None
-                ) -> list[FaceResult]:
+    def analyze(
+        self, image: Any, bgr: bool = False, detections: list | None = None
+    ) -> list[FaceResult]:
         """All faces in ``image`` (path, bytes, file, PIL image or array; arrays are RGB unless
         ``bgr``), left to right. ``detections`` from :meth:`detect` skip the search (two models
         classifying the same boxes)."""
         rgb = self._to_rgb(image, bgr)
         if detections is None:
             detections = self.detect(rgb)
-        probabilities = self.classify(rgb, [d.box for d in detections],
-                                      [d.landmarks for d in detections])
-        return [FaceResult(d.box, d.score, p, d.landmarks) for d, p in zip(detections, probabilities)]
+        probabilities = self.classify(
+            rgb, [d.box for d in detections], [d.landmarks for d in detections]
+        )
+        return [
+            FaceResult(d.box, d.score, p, d.landmarks) for d, p in zip(detections, probabilities)
+        ]
 
     def analyze_frame(self, frame_bgr: np.ndarray) -> list[FaceResult]:
         """A video frame as OpenCV and streamlit-webrtc give it (BGR uint8)."""
         return self.analyze(frame_bgr, bgr=True)
 
-    def classify(self, image_rgb: np.ndarray, boxes: list[tuple[int, int, int, int]],
-                 landmarks: list | None = None) -> np.ndarray:
+    def classify(
+        self,
+        image_rgb: np.ndarray,
+        boxes: list[tuple[int, int, int, int]],
+        landmarks: list | None = None,
+    ) -> np.ndarray:
         """Expression probabilities ``(len(boxes), 7)`` for given boxes, in one batch; each
         face with landmarks (YuNet's) is turned upright by its eyes first (issue 11)."""
         if not boxes:
             return np.zeros((0, len(EMOTIONS)), np.float32)
-        batch = faces_to_model_input(image_rgb, boxes, self.classifier.input_size, self.margin,
-                                     landmarks)
+        batch = faces_to_model_input(
+            image_rgb, boxes, self.classifier.input_size, self.margin, landmarks
+        )
         return self.classifier(batch, tta=self.tta)
 
     @staticmethod

@@ -41,8 +41,13 @@ ProgressFn = Callable[[int, int, str], None]
 class _Entry:
     """One photo to analyse: a name and a way to get its bytes (or the error instead)."""
 
-    def __init__(self, name: str, read: Callable[[], Any] | None = None, error: str | None = None,
-                 archive: zipfile.ZipFile | None = None):
+    def __init__(
+        self,
+        name: str,
+        read: Callable[[], Any] | None = None,
+        error: str | None = None,
+        archive: zipfile.ZipFile | None = None,
+    ):
         self.name, self.read, self.error, self.archive = name, read, error, archive
 
 
@@ -77,8 +82,9 @@ def _zip_entries(name: str, source: Any, max_files: int, max_bytes: int) -> list
     holding the error that refuses the whole archive."""
     data = _source_bytes_or_path(source)
     try:
-        archive = zipfile.ZipFile(io.BytesIO(bytes(data)) if not isinstance(data, (str, os.PathLike))
-                                  else data)
+        archive = zipfile.ZipFile(
+            io.BytesIO(bytes(data)) if not isinstance(data, (str, os.PathLike)) else data
+        )
         members = [m for m in archive.infolist() if _wanted(m)]
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
         return [_Entry(name, error=f"{name} is not a readable zip archive ({exc})")]
@@ -87,39 +93,59 @@ def _zip_entries(name: str, source: Any, max_files: int, max_bytes: int) -> list
         return [_Entry(name, error=f"{name} holds no images ({', '.join(IMAGE_EXTENSIONS)})")]
     if len(members) > max_files:
         archive.close()
-        return [_Entry(name, error=f"{name} holds {len(members)} images; at most {max_files} "
-                       "are analysed from one archive, split it into smaller ones")]
+        return [
+            _Entry(
+                name,
+                error=f"{name} holds {len(members)} images; at most {max_files} "
+                "are analysed from one archive, split it into smaller ones",
+            )
+        ]
     claimed = sum(m.file_size for m in members)
     if claimed > max_bytes:
         archive.close()
-        return [_Entry(name, error=f"{name} unpacks to {claimed / 2**20:.0f} MB; at most "
-                       f"{max_bytes / 2**20:.0f} MB are accepted from one archive")]
+        return [
+            _Entry(
+                name,
+                error=f"{name} unpacks to {claimed / 2**20:.0f} MB; at most "
+                f"{max_bytes / 2**20:.0f} MB are accepted from one archive",
+            )
+        ]
     budget = {"left": max_bytes, "refused": False}
 
     def reader(member: zipfile.ZipInfo, member_name: str) -> Callable[[], bytes]:
         def read() -> bytes:
             if budget["refused"]:
-                raise FerError(f"skipped: {name} unpacks to more than "
-                               f"{max_bytes / 2**20:.0f} MB")
+                raise FerError(f"skipped: {name} unpacks to more than {max_bytes / 2**20:.0f} MB")
             if member.flag_bits & 0x1:
                 raise FerError(f"{member_name} is encrypted")
             try:
                 with archive.open(member) as fh:
                     # the sizes in an archive can lie: never decompress past the budget
                     chunk = fh.read(budget["left"] + 1)
-            except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError,
-                    RuntimeError) as exc:
+            except (
+                zipfile.BadZipFile,
+                OSError,
+                EOFError,
+                ValueError,
+                NotImplementedError,
+                RuntimeError,
+            ) as exc:
                 raise FerError(f"{member_name} cannot be unpacked ({exc})") from None
             if len(chunk) > budget["left"]:
                 budget["refused"] = True
-                raise FerError(f"{name} unpacks to more than {max_bytes / 2**20:.0f} MB "
-                               "(a zip bomb?); the rest of it is skipped")
+                raise FerError(
+                    f"{name} unpacks to more than {max_bytes / 2**20:.0f} MB "
+                    "(a zip bomb?); the rest of it is skipped"
+                )
             budget["left"] -= len(chunk)
             return chunk
+
         return read
 
-    return [_Entry(f"{name}/{m.filename}", reader(m, f"{name}/{m.filename}"), archive=archive)
-            for m in members]
+    return [
+        _Entry(f"{name}/{m.filename}", reader(m, f"{name}/{m.filename}"), archive=archive)
+        for m in members
+    ]
 
 
 def items_digest(items: list[tuple[str, bytes]]) -> str:
@@ -133,8 +159,9 @@ def items_digest(items: list[tuple[str, bytes]]) -> str:
     return digest.hexdigest()
 
 
-def expand_items(items: list[tuple[str, Any]], max_files: int = MAX_ZIP_FILES,
-                 max_bytes: int = MAX_ZIP_BYTES) -> list[_Entry]:
+def expand_items(
+    items: list[tuple[str, Any]], max_files: int = MAX_ZIP_FILES, max_bytes: int = MAX_ZIP_BYTES
+) -> list[_Entry]:
     """``(name, source)`` pairs -> photos to analyse, archives opened (lazily read)."""
     entries: list[_Entry] = []
     for name, source in items:
@@ -169,9 +196,15 @@ def _jpeg(image_rgb: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def analyze_batch(items: list[tuple[str, Any]], analyzer, progress: ProgressFn | None = None,
-                  thumbnails: bool = True, max_files: int = MAX_ZIP_FILES,
-                  max_bytes: int = MAX_ZIP_BYTES, results: list | None = None) -> list[dict]:
+def analyze_batch(
+    items: list[tuple[str, Any]],
+    analyzer,
+    progress: ProgressFn | None = None,
+    thumbnails: bool = True,
+    max_files: int = MAX_ZIP_FILES,
+    max_bytes: int = MAX_ZIP_BYTES,
+    results: list | None = None,
+) -> list[dict]:
     """Analyse photos (``(name, bytes | path | file)`` pairs; ``.zip`` archives expanded) with
     ``analyzer`` (:class:`fer.analyzer.Analyzer`). One result per photo, in order:
     ``{"image": name, "faces": [face dicts], "thumbnail": JPEG bytes}``, or with ``"error"``
@@ -180,15 +213,17 @@ def analyze_batch(items: list[tuple[str, Any]], analyzer, progress: ProgressFn |
     keeps the results so far when the call is interrupted by an exception."""
     entries = expand_items(items, max_files, max_bytes)
     try:
-        return _analyze_entries(entries, analyzer, progress, thumbnails,
-                                [] if results is None else results)
+        return _analyze_entries(
+            entries, analyzer, progress, thumbnails, [] if results is None else results
+        )
     finally:
         for archive in {id(e.archive): e.archive for e in entries if e.archive}.values():
             archive.close()
 
 
-def _analyze_entries(entries: list[_Entry], analyzer, progress: ProgressFn | None,
-                     thumbnails: bool, results: list) -> list[dict]:
+def _analyze_entries(
+    entries: list[_Entry], analyzer, progress: ProgressFn | None, thumbnails: bool, results: list
+) -> list[dict]:
     from .image_io import load_image
 
     for done, entry in enumerate(entries, start=1):

@@ -47,8 +47,12 @@ def nll(probabilities: np.ndarray, labels: np.ndarray) -> float:
     return float(-np.log(np.clip(picked, EPS, None)).mean())
 
 
-def fit_temperature(probabilities: np.ndarray, labels: np.ndarray,
-                    bounds: tuple[float, float] = (0.05, 20.0), iterations: int = 80) -> float:
+def fit_temperature(
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    bounds: tuple[float, float] = (0.05, 20.0),
+    iterations: int = 80,
+) -> float:
     """The T that minimises the NLL of ``softmax(log(p) / T)``: golden-section search on
     ``1 / T``, in which the NLL is convex."""
     log_p = np.log(np.clip(np.asarray(probabilities, dtype=np.float64), EPS, None))
@@ -76,8 +80,9 @@ def fit_temperature(probabilities: np.ndarray, labels: np.ndarray,
     return float(2.0 / (lo + hi))
 
 
-def reliability_bins(probabilities: np.ndarray, labels: np.ndarray,
-                     bins: int = ECE_BINS) -> list[dict]:
+def reliability_bins(
+    probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS
+) -> list[dict]:
     """Per equal-width bin of the top probability: its range, the faces in it, their mean
     confidence and their accuracy (empty bins are left out)."""
     p = np.asarray(probabilities, dtype=np.float64)
@@ -89,21 +94,29 @@ def reliability_bins(probabilities: np.ndarray, labels: np.ndarray,
         members = index == b
         n = int(members.sum())
         if n:
-            out.append({"low": round(b / bins, 4), "high": round((b + 1) / bins, 4), "count": n,
-                        "confidence": round(float(confidence[members].mean()), 4),
-                        "accuracy": round(float(correct[members].mean()), 4)})
+            out.append(
+                {
+                    "low": round(b / bins, 4),
+                    "high": round((b + 1) / bins, 4),
+                    "count": n,
+                    "confidence": round(float(confidence[members].mean()), 4),
+                    "accuracy": round(float(correct[members].mean()), 4),
+                }
+            )
     return out
 
 
-def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray,
-                               bins: int = ECE_BINS) -> float:
+def expected_calibration_error(
+    probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS
+) -> float:
     """ECE of the top-label confidence, ``bins`` equal-width bins (a fraction, not %)."""
     table = reliability_bins(probabilities, labels, bins)
     total = sum(row["count"] for row in table)
     if not total:
         return 0.0
-    return float(sum(row["count"] * abs(row["accuracy"] - row["confidence"]) for row in table)
-                 / total)
+    return float(
+        sum(row["count"] * abs(row["accuracy"] - row["confidence"]) for row in table) / total
+    )
 
 
 def temperatures_from_card(card: dict | None) -> dict[str, float]:
@@ -138,8 +151,9 @@ class CalibratedClassifier:
         mode = tta_mode(tta)
         return apply_temperature(self.base(batch, tta=mode), self.temperatures[mode])
 
-    def predict_batched(self, images: np.ndarray, tta: bool | str = False,
-                        batch_size: int = 256) -> np.ndarray:
+    def predict_batched(
+        self, images: np.ndarray, tta: bool | str = False, batch_size: int = 256
+    ) -> np.ndarray:
         mode = tta_mode(tta)
         probs = self.base.predict_batched(images, tta=mode, batch_size=batch_size)
         return apply_temperature(probs, self.temperatures[mode])
@@ -164,9 +178,14 @@ def calibration_subset(labels: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.concatenate(picked))
 
 
-def calibrate(classifier, fit_images: np.ndarray, fit_labels: np.ndarray,
-              test_images: np.ndarray | None = None, test_labels: np.ndarray | None = None,
-              modes: tuple[str, ...] = TTA_MODES) -> dict:
+def calibrate(
+    classifier,
+    fit_images: np.ndarray,
+    fit_labels: np.ndarray,
+    test_images: np.ndarray | None = None,
+    test_labels: np.ndarray | None = None,
+    modes: tuple[str, ...] = TTA_MODES,
+) -> dict:
     """Fit one T per TTA mode on ``fit_*`` (faces ``(N, 48, 48)`` uint8) and, where test faces
     are given, measure ECE and NLL on them before and after (reporting only: nothing is
     fitted on them). Returns ``{mode: {temperature, fit_nll_before/after, ece_before/after,
@@ -181,19 +200,23 @@ def calibrate(classifier, fit_images: np.ndarray, fit_labels: np.ndarray,
     for mode in modes:
         probs = base.predict_batched(fit_x, tta=mode)
         t = fit_temperature(probs, fit_labels)
-        row = {"temperature": round(t, 4),
-               "fit_accuracy": round(float((probs.argmax(1) == fit_labels).mean()), 4),
-               "fit_nll_before": round(nll(probs, fit_labels), 4),
-               "fit_nll_after": round(nll(apply_temperature(probs, t), fit_labels), 4)}
+        row = {
+            "temperature": round(t, 4),
+            "fit_accuracy": round(float((probs.argmax(1) == fit_labels).mean()), 4),
+            "fit_nll_before": round(nll(probs, fit_labels), 4),
+            "fit_nll_after": round(nll(apply_temperature(probs, t), fit_labels), 4),
+        }
         if test_x is not None:
             before = base.predict_batched(test_x, tta=mode)
             after = apply_temperature(before, t)
-            row |= {"ece_before": round(expected_calibration_error(before, test_labels), 4),
-                    "ece_after": round(expected_calibration_error(after, test_labels), 4),
-                    "nll_before": round(nll(before, test_labels), 4),
-                    "nll_after": round(nll(after, test_labels), 4),
-                    "reliability_before": reliability_bins(before, test_labels),
-                    "reliability_after": reliability_bins(after, test_labels)}
+            row |= {
+                "ece_before": round(expected_calibration_error(before, test_labels), 4),
+                "ece_after": round(expected_calibration_error(after, test_labels), 4),
+                "nll_before": round(nll(before, test_labels), 4),
+                "nll_after": round(nll(after, test_labels), 4),
+                "reliability_before": reliability_bins(before, test_labels),
+                "reliability_after": reliability_bins(after, test_labels),
+            }
         out[mode] = row
     return out
 
@@ -205,27 +228,38 @@ def reliability_series(entry: dict) -> dict[str, list[dict]]:
     applied = bool(entry.get("applied"))
     t = (entry.get("by_tta") or {}).get("off", {}).get("temperature")
     fitted = f"T = {t:.2f}" if isinstance(t, (int, float)) else "fitted T"
-    names = {"uncalibrated": "uncalibrated" + ("" if applied else " (shown)"),
-             "fitted T": fitted + (" (shown)" if applied else " (not applied)")}
+    names = {
+        "uncalibrated": "uncalibrated" + ("" if applied else " (shown)"),
+        "fitted T": fitted + (" (shown)" if applied else " (not applied)"),
+    }
     return {names.get(k, k): v for k, v in bins.items() if v}
 
 
 def calibration_caption(entry: dict) -> str:
     """One paragraph for the Models page: ECE before and after, what is applied and why."""
+
     def pct(v):
         return f"{100 * v:.1f} %" if isinstance(v, (int, float)) else "–"
 
     by_tta = entry.get("by_tta") or {}
-    parts = [f"ECE ({entry.get('ece_bins', ECE_BINS)} bins, {entry.get('ece_split', 'PublicTest')}), "
-             "one view: " + f"{pct(entry.get('ece_before'))} uncalibrated, "
-             f"{pct(entry.get('ece_after'))} with the fitted T"]
-    others = [f"{m} {pct(r.get('ece_before'))} → {pct(r.get('ece_after'))}"
-              for m, r in by_tta.items() if m != "off"]
+    parts = [
+        f"ECE ({entry.get('ece_bins', ECE_BINS)} bins, {entry.get('ece_split', 'PublicTest')}), "
+        "one view: " + f"{pct(entry.get('ece_before'))} uncalibrated, "
+        f"{pct(entry.get('ece_after'))} with the fitted T"
+    ]
+    others = [
+        f"{m} {pct(r.get('ece_before'))} → {pct(r.get('ece_after'))}"
+        for m, r in by_tta.items()
+        if m != "off"
+    ]
     if others:
         parts.append("with TTA: " + ", ".join(others))
     text = "; ".join(parts) + f". Fitted on {entry.get('fitted_on', 'not recorded')}."
-    text += (f" Applied: T = {entry.get('temperature', 1.0):.2f}." if entry.get("applied")
-             else " Not applied (T = 1).")
+    text += (
+        f" Applied: T = {entry.get('temperature', 1.0):.2f}."
+        if entry.get("applied")
+        else " Not applied (T = 1)."
+    )
     if entry.get("note"):
         text += " " + entry["note"]
     return text

@@ -19,10 +19,10 @@ from .progress import add_progress_options
 TRAINING_COMMANDS = {
     "train": "train a model on FER2013 and write it with its model card",
     "card": "write the model card of a model trained elsewhere (e.g. on a GPU with the JAX "
-            "backend) from its run's state",
+    "backend) from its run's state",
     "ensemble": "average trained models into one model, with its card",
     "precise-bn": "re-estimate a trained model's batch-norm statistics on the clean training "
-                  "images (and refresh its card)",
+    "images (and refresh its card)",
     "export": "write a model's serving file (.tflite) and refresh its card",
 }
 """The commands that need TensorFlow (:mod:`fer.training.commands`); their options are only
@@ -39,11 +39,22 @@ def _add_analyzer_options(p) -> None:
 
 def _add_tta(p) -> None:
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--tta", dest="tta", action="store_const", const="shift", default="off",
-                       help="test-time augmentation: average the mirrored face and 2-pixel "
-                            "shifts of both (10 views; about a point more accurate)")
-    group.add_argument("--flip-tta", dest="tta", action="store_const", const="flip",
-                       help="cheaper test-time augmentation: average the mirrored face only")
+    group.add_argument(
+        "--tta",
+        dest="tta",
+        action="store_const",
+        const="shift",
+        default="off",
+        help="test-time augmentation: average the mirrored face and 2-pixel "
+        "shifts of both (10 views; about a point more accurate)",
+    )
+    group.add_argument(
+        "--flip-tta",
+        dest="tta",
+        action="store_const",
+        const="flip",
+        help="cheaper test-time augmentation: average the mirrored face only",
+    )
 
 
 def _add_predict(sub) -> None:
@@ -51,11 +62,17 @@ def _add_predict(sub) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders of images")
     _add_analyzer_options(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of lines")
-    p.add_argument("--out", default=None, help="write annotated images: a file (one input) or a folder")
+    p.add_argument(
+        "--out", default=None, help="write annotated images: a file (one input) or a folder"
+    )
     p.add_argument("--csv", default=None, help="write one row per face to this CSV file")
-    p.add_argument("--explain", default=None, metavar="DIR",
-                   help="write a Grad-CAM heatmap overlay of each face to DIR "
-                        "(<image stem>_face<i>_<label>.png)")
+    p.add_argument(
+        "--explain",
+        default=None,
+        metavar="DIR",
+        help="write a Grad-CAM heatmap overlay of each face to DIR "
+        "(<image stem>_face<i>_<label>.png)",
+    )
     from .distributed import add_archive_options  # --ray, --resume (Ray itself loads on use)
 
     add_archive_options(p, video=False)
@@ -63,23 +80,46 @@ def _add_predict(sub) -> None:
 
 
 def _add_video(sub) -> None:
-    p = sub.add_parser("video", help="expressions over a video: one row per frame and face, "
-                                     "stable face IDs, an annotated copy")
-    p.add_argument("inputs", nargs="+", metavar="VIDEO",
-                   help="a video file (mp4, mov, avi, mkv, webm, ...); several, or folders of "
-                        "videos, give one CSV with a video column")
-    p.add_argument("--every", type=int, default=None, metavar="N",
-                   help="analyse every N-th frame (default: about 5 frames per second of video)")
-    p.add_argument("--out", default=None, metavar="FILE.mp4",
-                   help="write an annotated copy of the video (MP4)")
+    p = sub.add_parser(
+        "video",
+        help="expressions over a video: one row per frame and face, "
+        "stable face IDs, an annotated copy",
+    )
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="VIDEO",
+        help="a video file (mp4, mov, avi, mkv, webm, ...); several, or folders of "
+        "videos, give one CSV with a video column",
+    )
+    p.add_argument(
+        "--every",
+        type=int,
+        default=None,
+        metavar="N",
+        help="analyse every N-th frame (default: about 5 frames per second of video)",
+    )
+    p.add_argument(
+        "--out", default=None, metavar="FILE.mp4", help="write an annotated copy of the video (MP4)"
+    )
     p.add_argument("--csv", default=None, help="write one row per analysed frame and face")
-    p.add_argument("--json", action="store_true",
-                   help="print the rows and per-face summaries as JSON instead of lines")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the rows and per-face summaries as JSON instead of lines",
+    )
     _add_analyzer_options(p)
-    p.add_argument("--no-smoothing", action="store_true",
-                   help="raw per-frame probabilities (default: smoothed over time)")
-    p.add_argument("--smoothing", type=float, default=SMOOTHING,
-                   help=f"weight of the past in the smoothing, 0 to <1 (default {SMOOTHING})")
+    p.add_argument(
+        "--no-smoothing",
+        action="store_true",
+        help="raw per-frame probabilities (default: smoothed over time)",
+    )
+    p.add_argument(
+        "--smoothing",
+        type=float,
+        default=SMOOTHING,
+        help=f"weight of the past in the smoothing, 0 to <1 (default {SMOOTHING})",
+    )
     add_progress_options(p)
     from .distributed import add_archive_options
 
@@ -101,7 +141,9 @@ def _add_evaluate(sub) -> None:
 def build_parser(training: bool = False) -> argparse.ArgumentParser:
     """The CLI's parser; ``training`` adds the options of the TensorFlow commands (else they
     are listed by name and help only)."""
-    parser = argparse.ArgumentParser(prog="python -m fer", description="Facial expression recognition")
+    parser = argparse.ArgumentParser(
+        prog="python -m fer", description="Facial expression recognition"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     _add_predict(sub)
     _add_video(sub)
@@ -122,9 +164,13 @@ def build_parser(training: bool = False) -> argparse.ArgumentParser:
 def analysis_config(args) -> AnalysisConfig:
     """The configuration the analyzer options ask for."""
     smoothing = getattr(args, "smoothing", SMOOTHING)
-    return AnalysisConfig(model=args.model, detector=args.detector, tta=args.tta,
-                          min_face=args.min_face,
-                          smoothing=0.0 if getattr(args, "no_smoothing", False) else smoothing)
+    return AnalysisConfig(
+        model=args.model,
+        detector=args.detector,
+        tta=args.tta,
+        min_face=args.min_face,
+        smoothing=0.0 if getattr(args, "no_smoothing", False) else smoothing,
+    )
 
 
 def _announced(analyzer):
@@ -169,8 +215,10 @@ def _cmd_predict(args) -> int:
                 print(f"{file}: no face found")
             for i, face in enumerate(faces, start=1):
                 x, y, w, h = face.box
-                print(f"{file}: face {i} at x={x} y={y} w={w} h={h}: {face.label} "
-                      f"{100 * face.confidence:.1f}%")
+                print(
+                    f"{file}: face {i} at x={x} y={y} w={w} h={h}: {face.label} "
+                    f"{100 * face.confidence:.1f}%"
+                )
     if args.json:
         print(json.dumps(results, indent=1))
     if args.csv:
@@ -186,13 +234,15 @@ def _write_explanations(analyzer, image, faces, file: Path, folder: Path) -> Non
     from .image_io import save_image
 
     folder.mkdir(parents=True, exist_ok=True)
-    for i, (face, (_, overlay)) in enumerate(zip(faces, explain_analysis(analyzer, image, faces)),
-                                             start=1):
+    for i, (face, (_, overlay)) in enumerate(
+        zip(faces, explain_analysis(analyzer, image, faces)), start=1
+    ):
         side = min(overlay.shape[:2])
         if side < 160:  # small faces: enlarge so the map can be read
             factor = -(-160 // side)
-            overlay = cv2.resize(overlay, None, fx=factor, fy=factor,
-                                 interpolation=cv2.INTER_NEAREST)
+            overlay = cv2.resize(
+                overlay, None, fx=factor, fy=factor, interpolation=cv2.INTER_NEAREST
+            )
         save_image(overlay, folder / f"{file.stem}_face{i}_{face.label}.png")
 
 
@@ -202,8 +252,13 @@ def _cmd_video(args) -> int:
     config = analysis_config(args)  # checks --smoothing
     if args.every is not None and args.every < 1:
         raise FerError(f"--every must be a positive number of frames, not {args.every}")
-    if args.ray is not None or args.resume or args.out_dir or len(args.inputs) > 1 \
-            or Path(args.inputs[0]).is_dir():
+    if (
+        args.ray is not None
+        or args.resume
+        or args.out_dir
+        or len(args.inputs) > 1
+        or Path(args.inputs[0]).is_dir()
+    ):
         from .distributed import run_video_command
 
         return run_video_command(args, _ProgressBar)
@@ -214,16 +269,26 @@ def _cmd_video(args) -> int:
     show_bar = sys.stderr.isatty() if args.progress is None else args.progress
     bar = _ProgressBar(every=every) if show_bar else None
     try:
-        result = _interruptible(lambda cancelled: analyze_video(
-            source, analyzer, every=every, smoothing=config.smoothing, out_path=args.out,
-            progress=bar, should_cancel=cancelled))
+        result = _interruptible(
+            lambda cancelled: analyze_video(
+                source,
+                analyzer,
+                every=every,
+                smoothing=config.smoothing,
+                out_path=args.out,
+                progress=bar,
+                should_cancel=cancelled,
+            )
+        )
     finally:
         if bar is not None:
             bar.finish()
     _report_video(result, args, bar)
     if result.error:
-        print(f"error: {result.error} (kept the {len(result.rows)} rows analysed before)",
-              file=sys.stderr)
+        print(
+            f"error: {result.error} (kept the {len(result.rows)} rows analysed before)",
+            file=sys.stderr,
+        )
         return 1
     if result.cancelled:
         print(f"interrupted: kept the {len(result.rows)} rows analysed before", file=sys.stderr)
@@ -281,8 +346,11 @@ def _report_video(result, args, bar) -> None:
     for line in result.summary_lines():
         print(line)
     if bar is not None:
-        print(f"analysed {result.frames_analyzed} frames in {result.elapsed_s:.1f} s "
-              f"({result.analysed_fps:.1f} analysed frames/s)", file=sys.stderr)
+        print(
+            f"analysed {result.frames_analyzed} frames in {result.elapsed_s:.1f} s "
+            f"({result.analysed_fps:.1f} analysed frames/s)",
+            file=sys.stderr,
+        )
 
 
 def _cmd_evaluate(args) -> int:
@@ -296,7 +364,9 @@ def _cmd_evaluate(args) -> int:
     if args.limit:
         split = split.subset(args.limit)
     info, classifier = load_model(args.model)
-    probs = classifier.predict_batched(to_model_input(split.images, classifier.input_size), tta=args.tta)
+    probs = classifier.predict_batched(
+        to_model_input(split.images, classifier.input_size), tta=args.tta
+    )
     report = classification_report(split.labels, probs.argmax(1))
     report = {"model": info.name, "split": args.split, "tta": args.tta, **report}
     if args.json:

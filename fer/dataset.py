@@ -81,9 +81,11 @@ def _cache_file(path: Path, split: str) -> Path:
     if path.is_dir():
         sub = path / SPLIT_FOLDERS.get(split, split)
         stamp = f"{sub.stat().st_mtime_ns if sub.exists() else 0}"
-        stamp += "".join(
-            f"{d.name}{d.stat().st_mtime_ns}" for d in sorted(sub.iterdir()) if d.is_dir()
-        ) if sub.exists() else ""
+        stamp += (
+            "".join(f"{d.name}{d.stat().st_mtime_ns}" for d in sorted(sub.iterdir()) if d.is_dir())
+            if sub.exists()
+            else ""
+        )
     else:
         stamp = f"{stat.st_size}-{stat.st_mtime_ns}"
     key = hashlib.sha256(f"{path.resolve()}|{split}|{stamp}".encode()).hexdigest()[:16]
@@ -114,7 +116,9 @@ def _load_folder_split(root: Path, split: str) -> Split:
         )
     images, labels = [], []
     for label, emotion in enumerate(EMOTIONS):
-        emotion_dir = next(d for d in split_dir.iterdir() if d.is_dir() and d.name.lower() == emotion)
+        emotion_dir = next(
+            d for d in split_dir.iterdir() if d.is_dir() and d.name.lower() == emotion
+        )
         for file in sorted(emotion_dir.iterdir()):
             if file.suffix.lower() not in IMAGE_EXTENSIONS:
                 continue

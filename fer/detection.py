@@ -107,8 +107,9 @@ class FaceDetector(Protocol):
 
     name: str
 
-    def detect(self, image_rgb: np.ndarray, min_face: int = MIN_FACE,
-               max_side: int | None = None) -> list[Detection]:
+    def detect(
+        self, image_rgb: np.ndarray, min_face: int = MIN_FACE, max_side: int | None = None
+    ) -> list[Detection]:
         """Faces at least ``min_face`` px (shorter box side, original pixels), sorted by x.
         ``max_side`` caps the detection resolution (default: the detector's own)."""
         ...
@@ -129,8 +130,9 @@ def _check_image(image_rgb: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image_rgb)
 
 
-def _search_plan(image_rgb: np.ndarray, min_face: int, max_side: int,
-                 smallest_px: int) -> tuple[np.ndarray, int, float]:
+def _search_plan(
+    image_rgb: np.ndarray, min_face: int, max_side: int, smallest_px: int
+) -> tuple[np.ndarray, int, float]:
     """Checked image, clamped ``min_face`` and the scale the detector searches at."""
     image_rgb = _check_image(image_rgb)
     height, width = image_rgb.shape[:2]
@@ -138,7 +140,9 @@ def _search_plan(image_rgb: np.ndarray, min_face: int, max_side: int,
     return image_rgb, min_face, _detection_scale(height, width, max_side, min_face, smallest_px)
 
 
-def _detection_scale(height: int, width: int, max_side: int, min_face: int, min_face_px: int) -> float:
+def _detection_scale(
+    height: int, width: int, max_side: int, min_face: int, min_face_px: int
+) -> float:
     """Factor (<= 1) to shrink the image by before detection.
 
     Trade-off: shrinking so the longest side is ``max_side`` keeps detection time roughly constant
@@ -168,7 +172,9 @@ def _to_original_box(
 ) -> tuple[int, int, int, int] | None:
     """Map a detection-image box back to original pixels; None if too small or outside."""
     x, y, w, h = x / scale, y / scale, w / scale, h / scale
-    if min(w, h) < min_face:  # judged on the unclipped size: a face cut by the border is still that big
+    if (
+        min(w, h) < min_face
+    ):  # judged on the unclipped size: a face cut by the border is still that big
         return None
     x0, y0 = max(0, int(round(x))), max(0, int(round(y)))
     x1, y1 = min(width, int(round(x + w))), min(height, int(round(y + h)))
@@ -197,39 +203,51 @@ class HaarDetector:
 
     name = "haar"
 
-    def __init__(self, cascade_path: str | os.PathLike[str] | None = None,
-                 verify_eyes: bool = True) -> None:
+    def __init__(
+        self, cascade_path: str | os.PathLike[str] | None = None, verify_eyes: bool = True
+    ) -> None:
         if cascade_path is None:
             cascade_path = os.path.join(_haar_folder(), HAAR_CASCADE_FILE)
         self.cascade_path = str(cascade_path)
         self._cascade = _load_cascade(self.cascade_path, "face")
         # the non-face check (see HAAR_EYE_CASCADE_FILE); verify_eyes=False turns it off
-        self._eyes = (_load_cascade(os.path.join(_haar_folder(), HAAR_EYE_CASCADE_FILE), "eye")
-                      if verify_eyes else None)
+        self._eyes = (
+            _load_cascade(os.path.join(_haar_folder(), HAAR_EYE_CASCADE_FILE), "eye")
+            if verify_eyes
+            else None
+        )
         self._lock = threading.Lock()
 
     def _has_eye(self, gray: np.ndarray, box: tuple[int, int, int, int]) -> bool:
         """Whether the eye cascade finds an eye in the top of ``box`` (detection pixels)."""
         x, y, w, h = box
-        roi = gray[max(0, y):y + max(1, int(h * HAAR_EYE_ROI_TOP)), max(0, x):x + w]
+        roi = gray[max(0, y) : y + max(1, int(h * HAAR_EYE_ROI_TOP)), max(0, x) : x + w]
         if roi.size == 0:
             return False
         scale = HAAR_EYE_ROI_WIDTH / roi.shape[1]
-        roi = cv2.resize(roi, (HAAR_EYE_ROI_WIDTH, max(1, round(roi.shape[0] * scale))),
-                         interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        roi = cv2.resize(
+            roi,
+            (HAAR_EYE_ROI_WIDTH, max(1, round(roi.shape[0] * scale))),
+            interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
+        )
         side = HAAR_EYE_ROI_WIDTH
         with self._lock:
-            eyes = self._eyes.detectMultiScale(cv2.equalizeHist(roi), scaleFactor=1.1,
-                                               minNeighbors=HAAR_EYE_MIN_NEIGHBORS,
-                                               minSize=(side // 10, side // 10),
-                                               maxSize=(side // 2, side // 2))
+            eyes = self._eyes.detectMultiScale(
+                cv2.equalizeHist(roi),
+                scaleFactor=1.1,
+                minNeighbors=HAAR_EYE_MIN_NEIGHBORS,
+                minSize=(side // 10, side // 10),
+                maxSize=(side // 2, side // 2),
+            )
         return len(eyes) > 0
 
-    def detect(self, image_rgb: np.ndarray, min_face: int = MIN_FACE,
-               max_side: int | None = None) -> list[Detection]:
+    def detect(
+        self, image_rgb: np.ndarray, min_face: int = MIN_FACE, max_side: int | None = None
+    ) -> list[Detection]:
         """Faces at least ``min_face`` px wide in original pixels, sorted left to right."""
-        image_rgb, min_face, scale = _search_plan(image_rgb, min_face, max_side or HAAR_MAX_SIDE,
-                                                  HAAR_MIN_FACE_PX)
+        image_rgb, min_face, scale = _search_plan(
+            image_rgb, min_face, max_side or HAAR_MAX_SIDE, HAAR_MIN_FACE_PX
+        )
         height, width = image_rgb.shape[:2]
         plain = _resize(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY), scale)
         gray = cv2.equalizeHist(plain)
@@ -243,10 +261,15 @@ class HaarDetector:
                     minSize=(side, side),
                     outputRejectLevels=True,
                 )
-                scores = [1.0 / (1.0 + math.exp(-float(w) / HAAR_WEIGHT_SCALE)) for w in np.ravel(weights)]
+                scores = [
+                    1.0 / (1.0 + math.exp(-float(w) / HAAR_WEIGHT_SCALE)) for w in np.ravel(weights)
+                ]
             except cv2.error:  # pragma: no cover - builds without reject levels
                 boxes = self._cascade.detectMultiScale(
-                    gray, scaleFactor=HAAR_SCALE_FACTOR, minNeighbors=HAAR_MIN_NEIGHBORS, minSize=(side, side)
+                    gray,
+                    scaleFactor=HAAR_SCALE_FACTOR,
+                    minNeighbors=HAAR_MIN_NEIGHBORS,
+                    minSize=(side, side),
                 )
                 scores = []
         boxes = np.asarray(boxes).reshape(-1, 4)
@@ -307,15 +330,19 @@ class YuNetDetector:
                 top_k=YUNET_TOP_K,
             )
         except cv2.error as err:
-            raise FerError(f"Could not load the YuNet model {self.model_path}: {err}".strip()) from err
+            raise FerError(
+                f"Could not load the YuNet model {self.model_path}: {err}".strip()
+            ) from err
         self._input_size: tuple[int, int] = (320, 320)
         self._lock = threading.Lock()
 
-    def detect(self, image_rgb: np.ndarray, min_face: int = MIN_FACE,
-               max_side: int | None = None) -> list[Detection]:
+    def detect(
+        self, image_rgb: np.ndarray, min_face: int = MIN_FACE, max_side: int | None = None
+    ) -> list[Detection]:
         """Faces at least ``min_face`` px (shorter box side, original pixels), sorted left to right."""
-        image_rgb, min_face, scale = _search_plan(image_rgb, min_face, max_side or DETECT_MAX_SIDE,
-                                                  YUNET_MIN_FACE_PX)
+        image_rgb, min_face, scale = _search_plan(
+            image_rgb, min_face, max_side or DETECT_MAX_SIDE, YUNET_MIN_FACE_PX
+        )
         height, width = image_rgb.shape[:2]
         bgr = cv2.cvtColor(_resize(image_rgb, scale), cv2.COLOR_RGB2BGR)
         size = (bgr.shape[1], bgr.shape[0])
@@ -331,7 +358,9 @@ class YuNetDetector:
             box = _to_original_box(*row[:4], scale, width, height, min_face)
             if box is None:
                 continue
-            points = tuple((float(px / scale), float(py / scale)) for px, py in row[4:14].reshape(5, 2))
+            points = tuple(
+                (float(px / scale), float(py / scale)) for px, py in row[4:14].reshape(5, 2)
+            )
             found.append(Detection(box=box, score=float(row[14]), landmarks=points))
         return _sorted(found)
 
@@ -440,7 +469,9 @@ def create_detector(name: str = "auto") -> tuple[FaceDetector, str | None]:
     """
     key = (name or "").strip().lower()
     if key not in DETECTOR_CHOICES:
-        raise FerError(f"Unknown face detector {name!r}; choose one of: {', '.join(DETECTOR_CHOICES)}.")
+        raise FerError(
+            f"Unknown face detector {name!r}; choose one of: {', '.join(DETECTOR_CHOICES)}."
+        )
     if key == "haar":
         return HaarDetector(), None
     try:
@@ -461,8 +492,12 @@ def get_detector(name: str = "auto") -> tuple[FaceDetector, str | None]:
     """:func:`create_detector`'s answer, one per process for each name and YuNet setting
     (``$FER_YUNET_MODEL``, the cache folder, downloads on or off): detectors are thread-safe,
     and asking twice must not download twice."""
-    key = ((name or "").strip().lower(), os.environ.get("FER_YUNET_MODEL"),
-           str(cache_dir()), _downloads_disabled())
+    key = (
+        (name or "").strip().lower(),
+        os.environ.get("FER_YUNET_MODEL"),
+        str(cache_dir()),
+        _downloads_disabled(),
+    )
     with _detectors_lock:
         if key not in _detectors:
             _detectors[key] = create_detector(name)

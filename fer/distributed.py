@@ -56,8 +56,13 @@ WARMUP_ANALYSED = 12
 PHOTO_BATCH = 16
 """Photos per task sent to a worker."""
 
-FORWARDED_ENV = ("FER_MODELS_DIR", "FER_YUNET_MODEL", "FER_NO_DOWNLOAD", "FER_CACHE_DIR",
-                 "FER_MAX_PIXELS")
+FORWARDED_ENV = (
+    "FER_MODELS_DIR",
+    "FER_YUNET_MODEL",
+    "FER_NO_DOWNLOAD",
+    "FER_CACHE_DIR",
+    "FER_MAX_PIXELS",
+)
 
 ProgressFn = Callable[[int, "int | None", float], None]
 
@@ -71,11 +76,11 @@ class ArchiveRun:
     """A summary of :func:`predict_images` or :func:`analyze_videos`."""
 
     inputs: int = 0
-    kept: int = 0            # finished by an earlier run (resume)
-    analysed: int = 0        # inputs analysed by this run
-    failed: int = 0          # inputs with an error
-    units: int = 0           # tasks of work: photos, or video segments
-    frames: int = 0          # video frames gone through by this run
+    kept: int = 0  # finished by an earlier run (resume)
+    analysed: int = 0  # inputs analysed by this run
+    failed: int = 0  # inputs with an error
+    units: int = 0  # tasks of work: photos, or video segments
+    frames: int = 0  # video frames gone through by this run
     elapsed_s: float = 0.0
     workers: int = 0
     nodes: set = field(default_factory=set)
@@ -135,8 +140,10 @@ class Spool:
         row = self.db.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()
         if row is not None and row[0] != wanted:
             self.db.close()
-            raise FerError(f"{self.path} holds an earlier run with other options "
-                           f"({row[0]}); run with the same options, or without --resume")
+            raise FerError(
+                f"{self.path} holds an earlier run with other options "
+                f"({row[0]}); run with the same options, or without --resume"
+            )
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('settings', ?)", (wanted,))
         self.db.commit()
 
@@ -145,8 +152,9 @@ class Spool:
 
     def put_many(self, items: Iterable[tuple[str, Any]]) -> None:
         with self.db:
-            self.db.executemany("INSERT OR REPLACE INTO done VALUES (?, ?)",
-                                ((k, json.dumps(v)) for k, v in items))
+            self.db.executemany(
+                "INSERT OR REPLACE INTO done VALUES (?, ?)", ((k, json.dumps(v)) for k, v in items)
+            )
 
     def get(self, key: str) -> Any:
         row = self.db.execute("SELECT value FROM done WHERE key = ?", (key,)).fetchone()
@@ -248,14 +256,18 @@ class _Cluster:
         self.ray = ray
         self.started = False
         if not ray.is_initialized():
-            kwargs = dict(include_dashboard=False, log_to_driver=False,
-                          logging_level=logging.ERROR,
-                          runtime_env={"py_modules": [_fer_package()]})
+            kwargs = dict(
+                include_dashboard=False,
+                log_to_driver=False,
+                logging_level=logging.ERROR,
+                runtime_env={"py_modules": [_fer_package()]},
+            )
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
             try:
                 if address in ("auto", "local"):
-                    ray.init(address="local", num_cpus=num_cpus, _node_ip_address="127.0.0.1",
-                             **kwargs)
+                    ray.init(
+                        address="local", num_cpus=num_cpus, _node_ip_address="127.0.0.1", **kwargs
+                    )
                 else:
                     ray.init(address=address, **kwargs)
             except (ConnectionError, ValueError, RuntimeError) as exc:
@@ -296,8 +308,7 @@ def _worker_setup(env: dict) -> None:
     try:
         import ray
 
-        threads = str(max(1, int(ray.get_runtime_context().get_assigned_resources()
-                                 .get("CPU", 1))))
+        threads = str(max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1))))
     except Exception:  # not in a Ray worker
         pass
     os.environ.setdefault("FER_THREADS", threads)
@@ -316,18 +327,24 @@ def _whoami() -> dict:
     return {"pid": os.getpid(), "node": node}
 
 
-
 def _new_analyzer(options: dict):
     """The worker process's shared Analyzer for the options (the model and detector resolved
     by the driver): one per configuration per process, as everywhere (fer.get_analyzer)."""
     from .analyzer import get_analyzer
 
-    return get_analyzer(AnalysisConfig(model=options["model"], detector=options["detector"],
-                                       tta=options["tta"], min_face=options["min_face"]))
+    return get_analyzer(
+        AnalysisConfig(
+            model=options["model"],
+            detector=options["detector"],
+            tta=options["tta"],
+            min_face=options["min_face"],
+        )
+    )
 
 
-def _analyzer_options(model, detector, tta, min_face,
-                      notice: Callable[[str], None] | None = None) -> dict:
+def _analyzer_options(
+    model, detector, tta, min_face, notice: Callable[[str], None] | None = None
+) -> dict:
     """Resolve the model and detector here, once, so every worker uses the same files, and
     return the options for the workers; the detector's one-line notice goes to ``notice``."""
     from .detection import create_detector, yunet_model_path
@@ -344,16 +361,23 @@ def _analyzer_options(model, detector, tta, min_face,
     env = {k: os.environ[k] for k in FORWARDED_ENV if os.environ.get(k)}
     if det.name == "yunet":
         env["FER_YUNET_MODEL"] = str(Path(yunet_model_path(download=False)).resolve())
-    return {"model": str(info.serving_path.resolve()), "detector": det.name, "tta": tta,
-            "min_face": int(min_face), "env": env, "model_name": info.name}
+    return {
+        "model": str(info.serving_path.resolve()),
+        "detector": det.name,
+        "tta": tta,
+        "min_face": int(min_face),
+        "env": env,
+        "model_name": info.name,
+    }
 
 
 # --------------------------------------------------------------------------------------------
 # Photos
 
 
-def analyze_photo_batch(analyzer, paths: list[str], out: str | None = None,
-                        n_inputs: int = 0) -> list[dict]:
+def analyze_photo_batch(
+    analyzer, paths: list[str], out: str | None = None, n_inputs: int = 0
+) -> list[dict]:
     """``{"image", "faces"[, "error"]}`` per photo, as ``python -m fer predict --json``."""
     from .drawing import annotate
     from .image_io import load_image, save_image
@@ -385,14 +409,24 @@ class PhotoWorker:
         return _whoami(), analyze_photo_batch(self.analyzer, paths, self.out, self.n_inputs)
 
 
-def predict_images(paths: Iterable[str | os.PathLike], csv_path: str | os.PathLike | None = None,
-                   *, address: str | None = "auto", model: str | None = None,
-                   detector: str = "auto", tta: str = "off", min_face: int = MIN_FACE,
-                   out: str | None = None, resume: bool = False, batch_size: int = PHOTO_BATCH,
-                   workers: int | None = None, num_cpus: int | None = None,
-                   progress: ProgressFn | None = None,
-                   emit: Callable[[dict], None] | None = None,
-                   notice: Callable[[str], None] | None = None) -> ArchiveRun:
+def predict_images(
+    paths: Iterable[str | os.PathLike],
+    csv_path: str | os.PathLike | None = None,
+    *,
+    address: str | None = "auto",
+    model: str | None = None,
+    detector: str = "auto",
+    tta: str = "off",
+    min_face: int = MIN_FACE,
+    out: str | None = None,
+    resume: bool = False,
+    batch_size: int = PHOTO_BATCH,
+    workers: int | None = None,
+    num_cpus: int | None = None,
+    progress: ProgressFn | None = None,
+    emit: Callable[[dict], None] | None = None,
+    notice: Callable[[str], None] | None = None,
+) -> ArchiveRun:
     """Find faces and expressions in photos (files or folders) across Ray workers.
 
     ``csv_path``: the rows of ``python -m fer predict --csv`` (same columns and order), written
@@ -409,11 +443,14 @@ def predict_images(paths: Iterable[str | os.PathLike], csv_path: str | os.PathLi
         pending = _photos_to_do(spool, files, csv_path if resume else None)
         run.kept = len(files) - len(pending)
         if run.kept and notice:
-            notice(f"resuming: {run.kept} of {len(files)} photos were done before, "
-                   f"{len(pending)} to analyse")
-        batches = [pending[i:i + batch_size] for i in range(0, len(pending), batch_size)]
-        _analyse_photos(run, spool, options, batches, address, workers, num_cpus,
-                        _Meter(progress, len(pending)))
+            notice(
+                f"resuming: {run.kept} of {len(files)} photos were done before, "
+                f"{len(pending)} to analyse"
+            )
+        batches = [pending[i : i + batch_size] for i in range(0, len(pending), batch_size)]
+        _analyse_photos(
+            run, spool, options, batches, address, workers, num_cpus, _Meter(progress, len(pending))
+        )
         run.units = len(files)
         _write_rows(csv_path, IMAGE_COLUMNS, _photo_rows(run, spool, files, emit))
     return run
@@ -425,16 +462,25 @@ def _photos_to_do(spool: Spool, files: list[str], earlier: str | os.PathLike | N
     done = spool.keys()
     if earlier and Path(earlier).exists():
         wanted = set(files)
-        spool.put_many((img, {"image": img, "kept": True, "rows": rows})
-                       for img, rows in _read_csv_groups(Path(earlier), "image")
-                       if img in wanted and img not in done)
+        spool.put_many(
+            (img, {"image": img, "kept": True, "rows": rows})
+            for img, rows in _read_csv_groups(Path(earlier), "image")
+            if img in wanted and img not in done
+        )
         done = spool.keys()
     return [f for f in files if f not in done]
 
 
-def _analyse_photos(run: ArchiveRun, spool: Spool, options: dict, batches: list[list[str]],
-                    address: str | None, workers: int | None, num_cpus: int | None,
-                    meter: _Meter) -> None:
+def _analyse_photos(
+    run: ArchiveRun,
+    spool: Spool,
+    options: dict,
+    batches: list[list[str]],
+    address: str | None,
+    workers: int | None,
+    num_cpus: int | None,
+    meter: _Meter,
+) -> None:
     """Each batch analysed, in this process (``address=None``) or by Ray actors, and spooled
     as it finishes."""
 
@@ -448,16 +494,18 @@ def _analyse_photos(run: ArchiveRun, spool: Spool, options: dict, batches: list[
         analyzer = _new_analyzer(options)
         run.workers = 1
         for batch in batches:
-            finished(_whoami(), analyze_photo_batch(analyzer, batch, options["out"],
-                                                    options["n_inputs"]))
+            finished(
+                _whoami(), analyze_photo_batch(analyzer, batch, options["out"], options["n_inputs"])
+            )
     elif batches:
         with _Cluster(address, num_cpus) as cluster:
             run.workers = _run_photo_actors(cluster, options, batches, workers, finished)
     run.elapsed_s = meter.elapsed
 
 
-def _photo_rows(run: ArchiveRun, spool: Spool, files: list[str],
-                emit: Callable[[dict], None] | None) -> Iterator[dict]:
+def _photo_rows(
+    run: ArchiveRun, spool: Spool, files: list[str], emit: Callable[[dict], None] | None
+) -> Iterator[dict]:
     """The CSV rows of every photo in input order (counting the failed ones), emitting each
     photo's result after its rows."""
     for img in files:
@@ -471,8 +519,9 @@ def _photo_rows(run: ArchiveRun, spool: Spool, files: list[str],
             emit(result)
 
 
-def _run_photo_actors(cluster: _Cluster, options: dict, batches: list[list[str]],
-                      workers: int | None, finished) -> int:
+def _run_photo_actors(
+    cluster: _Cluster, options: dict, batches: list[list[str]], workers: int | None, finished
+) -> int:
     """The batches across ``workers`` actors, two queued per actor; returns the actors used."""
     ray = cluster.ray
     n = max(1, min(workers or cluster.cpus(), len(batches)))
@@ -506,20 +555,45 @@ def _run_photo_actors(cluster: _Cluster, options: dict, batches: list[list[str]]
 
 
 def _meta(result) -> dict:
-    return {k: getattr(result, k) for k in (
-        "fps", "frames_total", "duration", "every", "smoothing", "width", "height", "name",
-        "model", "frames_read", "frames_analyzed", "error")}
+    return {
+        k: getattr(result, k)
+        for k in (
+            "fps",
+            "frames_total",
+            "duration",
+            "every",
+            "smoothing",
+            "width",
+            "height",
+            "name",
+            "model",
+            "frames_read",
+            "frames_analyzed",
+            "error",
+        )
+    }
 
 
 def _payload(result, overlap: list, start: int, warm_start: int) -> dict:
     """What a video task sends back: the result's facts, its rows and the warm-up's tracks."""
-    return {**_meta(result), "rows": result.rows, "overlap": overlap, "start": start,
-            "warm_start": warm_start}
+    return {
+        **_meta(result),
+        "rows": result.rows,
+        "overlap": overlap,
+        "start": start,
+        "warm_start": warm_start,
+    }
 
 
-def analyze_segment(path: str | os.PathLike, analyzer, start: int, end: int | None,
-                    every: int | None = None, smoothing: float = SMOOTHING,
-                    warmup: int = WARMUP_ANALYSED) -> dict:
+def analyze_segment(
+    path: str | os.PathLike,
+    analyzer,
+    start: int,
+    end: int | None,
+    every: int | None = None,
+    smoothing: float = SMOOTHING,
+    warmup: int = WARMUP_ANALYSED,
+) -> dict:
     """Frames ``start`` to ``end`` (exclusive; None: to the end) of a video, analysed as
     :func:`fer.video.analyze_video` would analyse them in a run from the start: the tracker
     first runs over ``warmup`` analysed frames before ``start``, whose tracks come back as
@@ -530,26 +604,33 @@ def analyze_segment(path: str | os.PathLike, analyzer, start: int, end: int | No
 
     video_name = Path(path).name
     container, stream = _open_input(path, video_name)
-    result = VideoResult(name=video_name, model=getattr(analyzer, "model_name", ""),
-                         smoothing=float(smoothing or 0.0))
+    result = VideoResult(
+        name=video_name,
+        model=getattr(analyzer, "model_name", ""),
+        smoothing=float(smoothing or 0.0),
+    )
     overlap: list[list[int]] = []
     try:
         fps, _, duration, frames_total, exact = _stream_facts(container, stream)
         step = analysis_step(every, fps)
-        result.fps, result.frames_total, result.duration, result.every = \
-            fps, frames_total, duration, step
+        result.fps, result.frames_total, result.duration, result.every = (
+            fps,
+            frames_total,
+            duration,
+            step,
+        )
         warm_start = max(0, start - warmup * step)
         origin = _seek_before(container, stream, warm_start, fps, video_name)
         tracker = FaceTracker(smoothing=result.smoothing)
         last_t, last_index = 0.0, -1
-        for index, t, frame in _segment_frames(container.decode(stream), origin, warm_start,
-                                               end, result):
+        for index, t, frame in _segment_frames(
+            container.decode(stream), origin, warm_start, end, result
+        ):
             last_t, last_index = t, index
             if index >= start:
                 result.frames_read += 1
             if index % step == 0:
-                _analyse_segment_frame(analyzer, tracker, frame, index, t, start, result,
-                                       overlap)
+                _analyse_segment_frame(analyzer, tracker, frame, index, t, start, result, overlap)
         _segment_ending(result, start, end, last_index, last_t, exact)
     finally:
         container.close()
@@ -571,8 +652,9 @@ def _seek_before(container, stream, warm_start: int, fps: float, video_name: str
     return origin
 
 
-def _segment_frames(frames: Iterator, origin: float, warm_start: int, end: int | None,
-                    result) -> Iterator[tuple[int, float, Any]]:
+def _segment_frames(
+    frames: Iterator, origin: float, warm_start: int, end: int | None, result
+) -> Iterator[tuple[int, float, Any]]:
     """``(index, time, frame)`` from frame ``warm_start`` up to ``end``; a decoding fault
     ends them with ``result.error``. Raises :class:`_SeekMissed` when the seek went past
     ``warm_start``."""
@@ -605,8 +687,9 @@ def _segment_frames(frames: Iterator, origin: float, warm_start: int, end: int |
         yield index, (frame.time - origin) if frame.time is not None else index / fps, frame
 
 
-def _analyse_segment_frame(analyzer, tracker, frame, index: int, t: float, start: int,
-                           result, overlap: list) -> None:
+def _analyse_segment_frame(
+    analyzer, tracker, frame, index: int, t: float, start: int, result, overlap: list
+) -> None:
     """Track the frame's faces; before ``start`` (the warm-up) they go to ``overlap``, from
     it on into ``result.rows``."""
     from .video import frame_rgb, track_faces, video_row
@@ -617,15 +700,17 @@ def _analyse_segment_frame(analyzer, tracker, frame, index: int, t: float, start
     faces = analyzer.analyze(rgb)
     tracks = track_faces(tracker, faces)
     if index < start:
-        overlap.extend([index, tr.track_id, *(int(v) for v in f.box)]
-                       for f, tr in zip(faces, tracks))
+        overlap.extend(
+            [index, tr.track_id, *(int(v) for v in f.box)] for f, tr in zip(faces, tracks)
+        )
         return
     result.frames_analyzed += 1
     result.rows.extend(video_row(t, index, f, tr) for f, tr in zip(faces, tracks))
 
 
-def _segment_ending(result, start: int, end: int | None, last_index: int, last_t: float,
-                    exact: bool) -> None:
+def _segment_ending(
+    result, start: int, end: int | None, last_index: int, last_t: float, exact: bool
+) -> None:
     """The last segment's frame count, and ``result.error`` when the video ended before its
     headers (or, for a middle segment, the segment's end) said it would."""
     from .video import VideoResult, _truncation
@@ -635,9 +720,11 @@ def _segment_ending(result, start: int, end: int | None, last_index: int, last_t
         whole = VideoResult(frames_read=last_index + 1, duration=result.duration)
         result.error = _truncation(whole, result.frames_total, exact, last_t)
     elif result.error is None and end is not None and last_index < end - 1:
-        result.error = (f"the video ended at {last_t:.1f} s, before the "
-                        f"{end / result.fps:.1f} s its headers promise (the file looks "
-                        "truncated)")
+        result.error = (
+            f"the video ended at {last_t:.1f} s, before the "
+            f"{end / result.fps:.1f} s its headers promise (the file looks "
+            "truncated)"
+        )
 
 
 class _SeekMissed(Exception):
@@ -656,16 +743,23 @@ def _video_task(path: str, start: int, end: int | None, options: dict) -> tuple[
         if start == 0 and end is None:
             out = options.get("out_dir")
             out_path = str(Path(out) / f"{Path(path).stem}_annotated.mp4") if out else None
-            result = analyze_video(path, analyzer, every=options["every"],
-                                   smoothing=options["smoothing"], out_path=out_path)
+            result = analyze_video(
+                path,
+                analyzer,
+                every=options["every"],
+                smoothing=options["smoothing"],
+                out_path=out_path,
+            )
             payload = _payload(result, [], 0, 0)
         else:
             try:
-                payload = analyze_segment(path, analyzer, start, end, options["every"],
-                                          options["smoothing"])
+                payload = analyze_segment(
+                    path, analyzer, start, end, options["every"], options["smoothing"]
+                )
             except _SeekMissed:
-                payload = analyze_segment(path, analyzer, start, end, options["every"],
-                                          options["smoothing"], warmup=10 ** 9)
+                payload = analyze_segment(
+                    path, analyzer, start, end, options["every"], options["smoothing"], warmup=10**9
+                )
     except VideoError as exc:
         payload = {"fatal": str(exc)}
     return _whoami(), payload
@@ -673,8 +767,12 @@ def _video_task(path: str, start: int, end: int | None, options: dict) -> tuple[
 
 def plan_segments(info, every: int | None, segment_seconds: float | None) -> list[tuple]:
     """``[(start_frame, end_frame_or_None), ...]`` for a video (one item: not split)."""
-    if not segment_seconds or not info.frames_total or not info.duration \
-            or info.duration <= segment_seconds:
+    if (
+        not segment_seconds
+        or not info.frames_total
+        or not info.duration
+        or info.duration <= segment_seconds
+    ):
         return [(0, None)]
     step = info.every(every)
     length = max(step, round(segment_seconds * info.fps / step) * step)
@@ -690,14 +788,22 @@ def plan_segments(info, every: int | None, segment_seconds: float | None) -> lis
 def join_segments(payloads: list[dict]) -> dict:
     """One video's segment results joined into one (global face IDs, summed counts); stops at
     the first segment that failed, as a run from the start would."""
-    joined = {**{k: v for k, v in payloads[0].items() if k not in ("rows", "overlap")},
-              "rows": [], "frames_read": 0, "frames_analyzed": 0, "error": None}
+    joined = {
+        **{k: v for k, v in payloads[0].items() if k not in ("rows", "overlap")},
+        "rows": [],
+        "frames_read": 0,
+        "frames_analyzed": 0,
+        "error": None,
+    }
     tail: dict[tuple, int] = {}
     next_id = 1
     for k, part in enumerate(payloads):
         if part.get("fatal"):
-            joined["error"] = part["fatal"] if k == 0 else \
-                f"the video could not be read past {part.get('start', 0)} ({part['fatal']})"
+            joined["error"] = (
+                part["fatal"]
+                if k == 0
+                else f"the video could not be read past {part.get('start', 0)} ({part['fatal']})"
+            )
             break
         votes: dict[int, Counter] = {}
         for frame, local, x, y, w, h in part["overlap"]:
@@ -707,8 +813,9 @@ def join_segments(payloads: list[dict]) -> dict:
         mapping: dict[int, int] = {}
         taken: set[int] = set()
         for local in sorted({r["face_id"] for r in part["rows"]}):
-            choice = next((g for g, _ in votes.get(local, Counter()).most_common()
-                           if g not in taken), None)
+            choice = next(
+                (g for g, _ in votes.get(local, Counter()).most_common() if g not in taken), None
+            )
             if choice is None:
                 choice, next_id = next_id, next_id + 1
             mapping[local] = choice
@@ -733,25 +840,47 @@ def payload_to_result(payload: dict):
     from .video import VideoResult
 
     result = VideoResult()
-    for key in ("fps", "frames_total", "duration", "every", "smoothing", "width", "height",
-                "name", "model", "frames_read", "frames_analyzed", "error", "rows"):
+    for key in (
+        "fps",
+        "frames_total",
+        "duration",
+        "every",
+        "smoothing",
+        "width",
+        "height",
+        "name",
+        "model",
+        "frames_read",
+        "frames_analyzed",
+        "error",
+        "rows",
+    ):
         if key in payload and payload[key] is not None:
             setattr(result, key, payload[key])
     result.error = payload.get("error")
     return result
 
 
-
-def analyze_videos(paths: Iterable[str | os.PathLike], csv_path: str | os.PathLike | None = None,
-                   *, address: str | None = "auto", model: str | None = None,
-                   detector: str = "auto", tta: str = "off", min_face: int = MIN_FACE,
-                   every: int | None = None, smoothing: float = SMOOTHING,
-                   segment_seconds: float | None = DEFAULT_SEGMENT_SECONDS,
-                   out_dir: str | os.PathLike | None = None, resume: bool = False,
-                   num_cpus: int | None = None, max_in_flight: int | None = None,
-                   progress: ProgressFn | None = None,
-                   emit: Callable[[str, Any], None] | None = None,
-                   notice: Callable[[str], None] | None = None) -> ArchiveRun:
+def analyze_videos(
+    paths: Iterable[str | os.PathLike],
+    csv_path: str | os.PathLike | None = None,
+    *,
+    address: str | None = "auto",
+    model: str | None = None,
+    detector: str = "auto",
+    tta: str = "off",
+    min_face: int = MIN_FACE,
+    every: int | None = None,
+    smoothing: float = SMOOTHING,
+    segment_seconds: float | None = DEFAULT_SEGMENT_SECONDS,
+    out_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    num_cpus: int | None = None,
+    max_in_flight: int | None = None,
+    progress: ProgressFn | None = None,
+    emit: Callable[[str, Any], None] | None = None,
+    notice: Callable[[str], None] | None = None,
+) -> ArchiveRun:
     """Expressions over videos (files or folders), one task per video or per segment of a
     long one (``segment_seconds``; None: never split; ``out_dir`` writes each video's
     annotated MP4 in its task, so those videos are not split).
@@ -766,10 +895,14 @@ def analyze_videos(paths: Iterable[str | os.PathLike], csv_path: str | os.PathLi
     if out_dir:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         segment_seconds = None
-    options.update(every=every, smoothing=float(smoothing or 0.0),
-                   out_dir=str(Path(out_dir).resolve()) if out_dir else None)
-    settings = {k: options[k] for k in ("model", "detector", "tta", "min_face", "every",
-                                        "smoothing")}
+    options.update(
+        every=every,
+        smoothing=float(smoothing or 0.0),
+        out_dir=str(Path(out_dir).resolve()) if out_dir else None,
+    )
+    settings = {
+        k: options[k] for k in ("model", "detector", "tta", "min_face", "every", "smoothing")
+    }
     settings["segment_seconds"] = segment_seconds
     run = ArchiveRun(inputs=len(files), output=str(csv_path) if csv_path else None)
     with _spooled(csv_path, settings, resume) as spool:
@@ -779,10 +912,21 @@ def analyze_videos(paths: Iterable[str | os.PathLike], csv_path: str | os.PathLi
         if run.kept and notice:
             notice(f"resuming: {run.kept} of {len(files)} videos were done before")
         run.units = len(tasks)
-        _analyse_video_tasks(run, spool, options, tasks, address, num_cpus, max_in_flight,
-                             _Meter(progress, len(tasks)))
-        _write_rows(csv_path, VIDEO_COLUMNS if single else VIDEOS_COLUMNS,
-                    _video_rows(run, spool, files, plans, single, emit))
+        _analyse_video_tasks(
+            run,
+            spool,
+            options,
+            tasks,
+            address,
+            num_cpus,
+            max_in_flight,
+            _Meter(progress, len(tasks)),
+        )
+        _write_rows(
+            csv_path,
+            VIDEO_COLUMNS if single else VIDEOS_COLUMNS,
+            _video_rows(run, spool, files, plans, single, emit),
+        )
     return run
 
 
@@ -795,12 +939,21 @@ def _keep_earlier_videos(spool: Spool, files: list[str], earlier: Path, single: 
         return f"{files[0] if single else name}#kept"
 
     groups = _read_csv_groups(earlier, None if single else "video")
-    spool.put_many((key(name), {"kept": True, "rows": rows}) for name, rows in groups
-                   if (single or name in files) and key(name) not in done)
+    spool.put_many(
+        (key(name), {"kept": True, "rows": rows})
+        for name, rows in groups
+        if (single or name in files) and key(name) not in done
+    )
 
 
-def _plan_videos(run: ArchiveRun, spool: Spool, files: list[str], every: int | None,
-                 segment_seconds: float | None, single: bool) -> tuple[dict, list[tuple]]:
+def _plan_videos(
+    run: ArchiveRun,
+    spool: Spool,
+    files: list[str],
+    every: int | None,
+    segment_seconds: float | None,
+    single: bool,
+) -> tuple[dict, list[tuple]]:
     """Each video's segments (planned once, kept in the spool) and the
     ``(video, segment, start, end)`` tasks no earlier run finished; counts the kept videos."""
     done = spool.keys()
@@ -814,13 +967,15 @@ def _plan_videos(run: ArchiveRun, spool: Spool, files: list[str], every: int | N
             _plan_video(spool, name, every, segment_seconds, single)
             done.add(f"{name}#plan")
         plans[name] = [tuple(p) for p in spool.get(f"{name}#plan")]
-        tasks.extend((name, k, s, e) for k, (s, e) in enumerate(plans[name])
-                     if f"{name}#{k}" not in done)
+        tasks.extend(
+            (name, k, s, e) for k, (s, e) in enumerate(plans[name]) if f"{name}#{k}" not in done
+        )
     return plans, tasks
 
 
-def _plan_video(spool: Spool, name: str, every: int | None, segment_seconds: float | None,
-                single: bool) -> None:
+def _plan_video(
+    spool: Spool, name: str, every: int | None, segment_seconds: float | None, single: bool
+) -> None:
     """Probe a video and spool its segments; one that cannot be read gets one segment that
     failed (a lone video raises instead)."""
     from .video import probe_video
@@ -836,9 +991,16 @@ def _plan_video(spool: Spool, name: str, every: int | None, segment_seconds: flo
     spool.put_many([(f"{name}#plan", [list(p) for p in plan])])
 
 
-def _analyse_video_tasks(run: ArchiveRun, spool: Spool, options: dict, tasks: list[tuple],
-                         address: str | None, num_cpus: int | None, max_in_flight: int | None,
-                         meter: _Meter) -> None:
+def _analyse_video_tasks(
+    run: ArchiveRun,
+    spool: Spool,
+    options: dict,
+    tasks: list[tuple],
+    address: str | None,
+    num_cpus: int | None,
+    max_in_flight: int | None,
+    meter: _Meter,
+) -> None:
     """Each task run, in this process (``address=None``) or as Ray tasks, and spooled as it
     finishes."""
 
@@ -859,8 +1021,14 @@ def _analyse_video_tasks(run: ArchiveRun, spool: Spool, options: dict, tasks: li
     run.elapsed_s = meter.elapsed
 
 
-def _video_rows(run: ArchiveRun, spool: Spool, files: list[str], plans: dict, single: bool,
-                emit: Callable[[str, Any], None] | None) -> Iterator[dict]:
+def _video_rows(
+    run: ArchiveRun,
+    spool: Spool,
+    files: list[str],
+    plans: dict,
+    single: bool,
+    emit: Callable[[str, Any], None] | None,
+) -> Iterator[dict]:
     """Every video's rows in input order, its segments joined (with several videos, a
     ``video`` column and one error row for a video that failed or has no face); emits each
     video's result after its rows and counts the analysed and failed ones."""
@@ -872,8 +1040,9 @@ def _video_rows(run: ArchiveRun, spool: Spool, files: list[str], plans: dict, si
                 emit(name, kept)
             continue
         run.analysed += 1
-        result = payload_to_result(join_segments([spool.get(f"{name}#{k}")
-                                                  for k in range(len(plans[name]))]))
+        result = payload_to_result(
+            join_segments([spool.get(f"{name}#{k}") for k in range(len(plans[name]))])
+        )
         if result.error:
             run.failed += 1
         if single:
@@ -884,8 +1053,9 @@ def _video_rows(run: ArchiveRun, spool: Spool, files: list[str], plans: dict, si
             emit(name, result)
 
 
-def _run_video_tasks(cluster: _Cluster, options: dict, tasks: list, finished,
-                     max_in_flight: int | None) -> int:
+def _run_video_tasks(
+    cluster: _Cluster, options: dict, tasks: list, finished, max_in_flight: int | None
+) -> int:
     """The tasks as Ray tasks, at most ``max_in_flight`` (default two per CPU) at a time; a
     task that fails for good becomes ``{"fatal": ...}``. Returns the workers used."""
     ray = cluster.ray
@@ -917,21 +1087,43 @@ def _run_video_tasks(cluster: _Cluster, options: dict, tasks: list, finished,
 def add_archive_options(p, video: bool) -> None:
     """--ray, --resume (and for videos --segment-seconds, --out-dir; for photos the
     progress-bar switches the video command already has)."""
-    p.add_argument("--ray", nargs="?", const="auto", default=None, metavar="auto|ADDRESS",
-                   help="run on Ray (pip install -r requirements-ray.txt): auto starts a local "
-                        "instance, an address (host:port) joins a running cluster")
-    p.add_argument("--resume", action="store_true",
-                   help="keep the inputs an earlier run with the same --csv finished and "
-                        "analyse the rest")
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="auto",
+        default=None,
+        metavar="auto|ADDRESS",
+        help="run on Ray (pip install -r requirements-ray.txt): auto starts a local "
+        "instance, an address (host:port) joins a running cluster",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the inputs an earlier run with the same --csv finished and analyse the rest",
+    )
     if video:
-        p.add_argument("--segment-seconds", type=float, default=DEFAULT_SEGMENT_SECONDS,
-                       metavar="S", help="with --ray, split videos longer than S seconds into "
-                                         "segments analysed in parallel (default 60)")
-        p.add_argument("--out-dir", default=None, metavar="DIR",
-                       help="write each video's annotated copy to DIR/<name>_annotated.mp4")
+        p.add_argument(
+            "--segment-seconds",
+            type=float,
+            default=DEFAULT_SEGMENT_SECONDS,
+            metavar="S",
+            help="with --ray, split videos longer than S seconds into "
+            "segments analysed in parallel (default 60)",
+        )
+        p.add_argument(
+            "--out-dir",
+            default=None,
+            metavar="DIR",
+            help="write each video's annotated copy to DIR/<name>_annotated.mp4",
+        )
     else:
-        p.add_argument("--batch-size", type=int, default=PHOTO_BATCH, metavar="N",
-                       help=f"with --ray, photos per task (default {PHOTO_BATCH})")
+        p.add_argument(
+            "--batch-size",
+            type=int,
+            default=PHOTO_BATCH,
+            metavar="N",
+            help=f"with --ray, photos per task (default {PHOTO_BATCH})",
+        )
         add_progress_options(p)
 
 
@@ -955,11 +1147,12 @@ def _ray_line(run: ArchiveRun, unit: str, address) -> None:
     if address is None:
         return
     nodes = len(run.nodes)
-    print(f"ray: {run.units} {unit} in {run.elapsed_s:.1f} s "
-          f"({run.units / run.elapsed_s if run.elapsed_s > 0 else 0:.1f}/s) on {run.workers} "
-          f"worker{'s' * (run.workers != 1)}, {nodes} node{'s' * (nodes != 1)}",
-          file=sys.stderr)
-
+    print(
+        f"ray: {run.units} {unit} in {run.elapsed_s:.1f} s "
+        f"({run.units / run.elapsed_s if run.elapsed_s > 0 else 0:.1f}/s) on {run.workers} "
+        f"worker{'s' * (run.workers != 1)}, {nodes} node{'s' * (nodes != 1)}",
+        file=sys.stderr,
+    )
 
 
 def _note(text: str) -> None:
@@ -992,10 +1185,26 @@ def run_predict_command(args, bar_cls=ProgressBar) -> int:
     listing = _JsonList() if args.json else None
     errors: list[str] = []
     emit = _photo_emitter(listing, None if args.json else sys.stdout, errors)
-    run = _with_bar(args, bar_cls, "photos", lambda bar: predict_images(
-        args.paths, args.csv, address=args.ray, model=args.model, detector=args.detector,
-        tta=args.tta, min_face=args.min_face, out=args.out, resume=args.resume, progress=bar,
-        emit=emit, batch_size=max(1, args.batch_size), notice=_note))
+    run = _with_bar(
+        args,
+        bar_cls,
+        "photos",
+        lambda bar: predict_images(
+            args.paths,
+            args.csv,
+            address=args.ray,
+            model=args.model,
+            detector=args.detector,
+            tta=args.tta,
+            min_face=args.min_face,
+            out=args.out,
+            resume=args.resume,
+            progress=bar,
+            emit=emit,
+            batch_size=max(1, args.batch_size),
+            notice=_note,
+        ),
+    )
     _close_listing(listing, errors)
     _ray_line(run, "photos", args.ray)
     return 1 if run.failed else 0
@@ -1020,8 +1229,10 @@ def _photo_emitter(listing: _JsonList | None, lines, errors: list[str]) -> Calla
                 print(f"{result['image']}: no face found")
             for i, face in enumerate(faces, start=1):
                 x, y, w, h = face["box"]
-                print(f"{result['image']}: face {i} at x={x} y={y} w={w} h={h}: "
-                      f"{face['label']} {100 * face['confidence']:.1f}%")
+                print(
+                    f"{result['image']}: face {i} at x={x} y={y} w={w} h={h}: "
+                    f"{face['label']} {100 * face['confidence']:.1f}%"
+                )
 
     return emit
 
@@ -1035,12 +1246,28 @@ def run_video_command(args, bar_cls=ProgressBar) -> int:
     listing = _JsonList() if args.json and not single else None
     errors: list[str] = []
     emit = _video_emitter(args, listing, single, errors)
-    run = _with_bar(args, bar_cls, "videos", lambda bar: analyze_videos(
-        files, args.csv, address=args.ray, model=args.model, detector=args.detector,
-        tta=args.tta, min_face=args.min_face, every=args.every,
-        smoothing=0.0 if args.no_smoothing else args.smoothing,
-        segment_seconds=args.segment_seconds if args.ray else None, out_dir=args.out_dir,
-        resume=args.resume, progress=bar, emit=emit, notice=_note))
+    run = _with_bar(
+        args,
+        bar_cls,
+        "videos",
+        lambda bar: analyze_videos(
+            files,
+            args.csv,
+            address=args.ray,
+            model=args.model,
+            detector=args.detector,
+            tta=args.tta,
+            min_face=args.min_face,
+            every=args.every,
+            smoothing=0.0 if args.no_smoothing else args.smoothing,
+            segment_seconds=args.segment_seconds if args.ray else None,
+            out_dir=args.out_dir,
+            resume=args.resume,
+            progress=bar,
+            emit=emit,
+            notice=_note,
+        ),
+    )
     _close_listing(listing, errors)
     _ray_line(run, "videos" if run.units == run.inputs - run.kept else "segments", args.ray)
     return 1 if errors else 0
@@ -1053,14 +1280,16 @@ def _check_video_args(args) -> None:
     if args.every is not None and args.every < 1:
         raise FerError(f"--every must be a positive number of frames, not {args.every}")
     if args.out:
-        raise FerError("--out names one annotated video; with --ray or several videos use "
-                       "--out-dir DIR")
+        raise FerError(
+            "--out names one annotated video; with --ray or several videos use --out-dir DIR"
+        )
     if args.segment_seconds is not None and args.segment_seconds <= 0:
         raise FerError(f"--segment-seconds must be positive, not {args.segment_seconds}")
 
 
-def _video_emitter(args, listing: _JsonList | None, single: bool,
-                   errors: list[str]) -> Callable[[str, Any], None]:
+def _video_emitter(
+    args, listing: _JsonList | None, single: bool, errors: list[str]
+) -> Callable[[str, Any], None]:
     """What ``video`` over an archive shows of each video: its JSON (an item of the list with
     several videos) or its summary lines; errors are collected for the end."""
     from .video import result_to_json
@@ -1080,7 +1309,10 @@ def _video_emitter(args, listing: _JsonList | None, single: bool,
             for line in result.summary_lines():
                 print(line)
         if result.error:
-            errors.append(f"{result.error} (kept the {len(result.rows)} rows analysed before)"
-                          if single else f"{name}: {result.error}")
+            errors.append(
+                f"{result.error} (kept the {len(result.rows)} rows analysed before)"
+                if single
+                else f"{name}: {result.error}"
+            )
 
     return emit

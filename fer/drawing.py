@@ -24,8 +24,14 @@ def _text_color(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
     return (0, 0, 0) if luminance > 140 else (255, 255, 255)
 
 
-def draw_label_box(image: np.ndarray, box: Sequence[int], text: str, color: tuple[int, int, int],
-                   lines: Sequence[str] = (), text_color: tuple[int, int, int] | None = None) -> None:
+def draw_label_box(
+    image: np.ndarray,
+    box: Sequence[int],
+    text: str,
+    color: tuple[int, int, int],
+    lines: Sequence[str] = (),
+    text_color: tuple[int, int, int] | None = None,
+) -> None:
     """Draw one box with ``text`` on a filled tag above it (inside if no room), in place.
     Extra ``lines`` go in further tags below the first (e.g. a second model's label)."""
     scale, thick = _style(image.shape)
@@ -41,8 +47,16 @@ def draw_label_box(image: np.ndarray, box: Sequence[int], text: str, color: tupl
         y0 = top + i * tag_h
         x0 = min(max(x, 0), max(image.shape[1] - tw - 2 * pad, 0))
         cv2.rectangle(image, (x0, y0), (x0 + tw + 2 * pad, y0 + tag_h), color, -1)
-        cv2.putText(image, tag, (x0 + pad, y0 + tag_h - pad - max(1, thick // 2)), FONT, scale,
-                    text_color or _text_color(color), max(1, thick // 2), cv2.LINE_AA)
+        cv2.putText(
+            image,
+            tag,
+            (x0 + pad, y0 + tag_h - pad - max(1, thick // 2)),
+            FONT,
+            scale,
+            text_color or _text_color(color),
+            max(1, thick // 2),
+            cv2.LINE_AA,
+        )
 
 
 def face_caption(label: str, confidence: float, number: int | None = None) -> str:
@@ -50,8 +64,13 @@ def face_caption(label: str, confidence: float, number: int | None = None) -> st
     return f"{prefix}{DISPLAY_NAMES[label]} {100 * confidence:.0f}%"
 
 
-def annotate(image_rgb: np.ndarray, faces: Sequence, numbered: bool = True,
-             extra_lines: Sequence[Sequence[str]] | None = None, bgr: bool = False) -> np.ndarray:
+def annotate(
+    image_rgb: np.ndarray,
+    faces: Sequence,
+    numbered: bool = True,
+    extra_lines: Sequence[Sequence[str]] | None = None,
+    bgr: bool = False,
+) -> np.ndarray:
     """A copy of ``image_rgb`` with each face's box and label (``FaceResult``-like objects
     with ``box``, ``label``, ``confidence``); numbering starts at 1, left to right. With
     ``bgr`` the image is in OpenCV's channel order and the colours are swapped to match."""
@@ -59,13 +78,22 @@ def annotate(image_rgb: np.ndarray, faces: Sequence, numbered: bool = True,
     for i, face in enumerate(faces):
         lines = extra_lines[i] if extra_lines else ()
         color = COLORS_RGB[face.label]
-        draw_label_box(out, face.box, face_caption(face.label, face.confidence,
-                                                   i + 1 if numbered else None),
-                       color[::-1] if bgr else color, lines, _text_color(color))
+        draw_label_box(
+            out,
+            face.box,
+            face_caption(face.label, face.confidence, i + 1 if numbered else None),
+            color[::-1] if bgr else color,
+            lines,
+            _text_color(color),
+        )
     return out
 
 
-def annotate_bgr(frame_bgr: np.ndarray, faces: Sequence, numbered: bool = False,
-                 extra_lines: Sequence[Sequence[str]] | None = None) -> np.ndarray:
+def annotate_bgr(
+    frame_bgr: np.ndarray,
+    faces: Sequence,
+    numbered: bool = False,
+    extra_lines: Sequence[Sequence[str]] | None = None,
+) -> np.ndarray:
     """The same on a BGR video frame, returned as BGR."""
     return annotate(frame_bgr, faces, numbered, extra_lines, bgr=True)

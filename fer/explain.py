@@ -38,21 +38,22 @@ WORKER_TIMEOUT_S = 300
 """The worker imports TensorFlow and loads the model (seconds), then explains in well under one."""
 
 
-def face_crops(image_rgb: np.ndarray, boxes: Sequence[Box],
-               margin: Margin = FACE_MARGIN) -> list[np.ndarray]:
+def face_crops(
+    image_rgb: np.ndarray, boxes: Sequence[Box], margin: Margin = FACE_MARGIN
+) -> list[np.ndarray]:
     """RGB crops of each face with the classifier's margin (edges replicated past the border).
     Pass ``margin=fer.preprocessing.margin_for(analyzer.detector.name)`` to get exactly the
     crop the analyzer classified; use the same margin for :func:`explain_faces`."""
     image = np.asarray(image_rgb)
     if image.ndim == 2:
         image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    return [np.ascontiguousarray(crop_face(image, tuple(int(v) for v in b), margin))
-            for b in boxes]
+    return [np.ascontiguousarray(crop_face(image, tuple(int(v) for v in b), margin)) for b in boxes]
 
 
 def resolve_targets(target: Any, n: int, predicted: np.ndarray) -> np.ndarray:
     """Class index per face: None -> the model's top class; a name or index -> for all faces;
     a sequence -> one per face (None in it: that face's top class)."""
+
     def one(t: Any) -> int:
         if isinstance(t, (int, np.integer)) and 0 <= int(t) < len(EMOTIONS):
             return int(t)
@@ -67,8 +68,9 @@ def resolve_targets(target: Any, n: int, predicted: np.ndarray) -> np.ndarray:
     targets = list(target)
     if len(targets) != n:
         raise FerError(f"{len(targets)} targets given for {n} faces")
-    return np.array([int(predicted[i].argmax()) if t is None else one(t)
-                     for i, t in enumerate(targets)], int)
+    return np.array(
+        [int(predicted[i].argmax()) if t is None else one(t) for i, t in enumerate(targets)], int
+    )
 
 
 def _check_target(target: Any, n: int) -> Any:
@@ -93,28 +95,44 @@ def _keras_path(model: Any) -> Path:
 
 def _gradcam_in_worker(keras_path: Path, batch: np.ndarray, target: Any) -> np.ndarray:
     if importlib.util.find_spec("tensorflow") is None:
-        raise FerError("explanations need TensorFlow, which this install does not have: "
-                       "pip install -r requirements.txt")
+        raise FerError(
+            "explanations need TensorFlow, which this install does not have: "
+            "pip install -r requirements.txt"
+        )
     package_root = str(Path(__file__).resolve().parent.parent)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        filter(None, [package_root, os.environ.get("PYTHONPATH")])), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
     with tempfile.TemporaryDirectory(prefix="fer-explain-") as tmp:
         request, answer = Path(tmp) / "request.npz", Path(tmp) / "maps.npy"
         np.savez(request, batch=batch, target=json.dumps(target), model=str(keras_path))
         try:
-            done = subprocess.run([sys.executable, "-m", "fer.training.explain_worker",
-                                   str(request), str(answer)], env=env, capture_output=True,
-                                  text=True, timeout=WORKER_TIMEOUT_S)
+            done = subprocess.run(
+                [sys.executable, "-m", "fer.training.explain_worker", str(request), str(answer)],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=WORKER_TIMEOUT_S,
+            )
         except subprocess.TimeoutExpired:
             raise FerError(f"the explanation worker took over {WORKER_TIMEOUT_S} s") from None
         if done.returncode != 0 or not answer.exists():
             lines = [line for line in done.stderr.splitlines() if line.strip()]
-            raise FerError(f"the explanation worker failed: {lines[-1] if lines else done.returncode}")
+            raise FerError(
+                f"the explanation worker failed: {lines[-1] if lines else done.returncode}"
+            )
         return np.load(answer)
 
 
-def explain_faces(model: Any, image_rgb: np.ndarray, boxes: Sequence[Box],
-                  target: Any = None, margin: Margin = FACE_MARGIN) -> list[np.ndarray]:
+def explain_faces(
+    model: Any,
+    image_rgb: np.ndarray,
+    boxes: Sequence[Box],
+    target: Any = None,
+    margin: Margin = FACE_MARGIN,
+) -> list[np.ndarray]:
     """One heatmap per face: float32 (H, W) in [0, 1] with the shape of the face's crop from
     :func:`face_crops`; 1 marks what pushed the score of ``target`` most.
 
@@ -148,13 +166,19 @@ def explain_faces(model: Any, image_rgb: np.ndarray, boxes: Sequence[Box],
     return heatmaps
 
 
-def explain_analysis(analyzer, image_rgb: np.ndarray, faces: Sequence) -> list[tuple[np.ndarray,
-                                                                                   np.ndarray]]:
+def explain_analysis(
+    analyzer, image_rgb: np.ndarray, faces: Sequence
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """``(crop, overlay)`` per face that ``analyzer`` found: the crop it classified and the
     heatmap of the label it gave (with TTA that may differ from the plain top class)."""
     boxes = [f.box for f in faces]
-    heatmaps = explain_faces(analyzer.model_info or analyzer.model_name, image_rgb, boxes,
-                             target=[f.label for f in faces], margin=analyzer.margin)
+    heatmaps = explain_faces(
+        analyzer.model_info or analyzer.model_name,
+        image_rgb,
+        boxes,
+        target=[f.label for f in faces],
+        margin=analyzer.margin,
+    )
     crops = face_crops(image_rgb, boxes, analyzer.margin)
     return [(crop, overlay_heatmap(crop, heat)) for crop, heat in zip(crops, heatmaps)]
 

@@ -42,11 +42,22 @@ MAX_PIXELS_ENV = "FER_MAX_PIXELS"
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 """File name endings :func:`list_images` picks up (compared case-insensitively)."""
 
-ImageSource = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", IO[bytes], Image.Image, np.ndarray]
+ImageSource = Union[
+    bytes, bytearray, memoryview, str, "os.PathLike[str]", IO[bytes], Image.Image, np.ndarray
+]
 
 # What Pillow's parsers and decoders raise on malformed data (UnidentifiedImageError is an OSError).
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError,
-                  struct.error, zlib.error)
+_DECODE_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    IndexError,
+    KeyError,
+    TypeError,
+    struct.error,
+    zlib.error,
+)
 _BOMB_ERRORS = (Image.DecompressionBombError, Image.DecompressionBombWarning)
 
 
@@ -60,7 +71,9 @@ def max_pixels() -> int:
     except ValueError:
         value = 0
     if value <= 0:
-        raise ImageLoadError(f"{MAX_PIXELS_ENV} must be a positive whole number of pixels, not {raw!r}")
+        raise ImageLoadError(
+            f"{MAX_PIXELS_ENV} must be a positive whole number of pixels, not {raw!r}"
+        )
     return value
 
 
@@ -94,7 +107,9 @@ def image_to_png_bytes(image_rgb: np.ndarray) -> bytes:
     """Encode a uint8 RGB (H, W, 3), RGBA (H, W, 4) or gray (H, W) array as PNG bytes."""
     arr = np.asarray(image_rgb)
     if arr.dtype != np.uint8 or not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (3, 4))):
-        raise ValueError(f"expected a uint8 (H, W), (H, W, 3) or (H, W, 4) array, got {arr.dtype} {arr.shape}")
+        raise ValueError(
+            f"expected a uint8 (H, W), (H, W, 3) or (H, W, 4) array, got {arr.dtype} {arr.shape}"
+        )
     buffer = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(arr)).save(buffer, format="PNG")
     return buffer.getvalue()
@@ -133,7 +148,8 @@ def list_images(folder: str | os.PathLike[str]) -> list[Path]:
     if not root.is_dir():
         raise ImageLoadError(f"{root} is not a folder")
     return sorted(
-        p for p in root.iterdir()
+        p
+        for p in root.iterdir()
         if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and p.is_file()
     )
 
@@ -189,7 +205,9 @@ def _decode_stream(stream: IO[bytes], name: str) -> np.ndarray:
         try:
             image = Image.open(stream)
         except UnidentifiedImageError as exc:
-            raise ImageLoadError(f"{name} is not an image file (or its format is not supported)") from exc
+            raise ImageLoadError(
+                f"{name} is not an image file (or its format is not supported)"
+            ) from exc
         except _BOMB_ERRORS as exc:
             raise _too_large_from_pillow(name, limit, exc) from exc
         except _DECODE_ERRORS as exc:
@@ -245,7 +263,9 @@ def _to_rgb(image: Image.Image, name: str) -> np.ndarray:
         return _gray_to_rgb(_scale_int(np.array(image)))
     if mode == "F":
         return _gray_to_rgb(_scale_float(np.array(image)))
-    if mode in ("RGBA", "RGBa", "LA", "La", "PA") or (transparent and mode in ("1", "L", "P", "RGB")):
+    if mode in ("RGBA", "RGBa", "LA", "La", "PA") or (
+        transparent and mode in ("1", "L", "P", "RGB")
+    ):
         return _composite_over_white(np.array(image.convert("RGBA")))
     if mode == "RGB":
         return np.array(image)
@@ -281,8 +301,10 @@ def _array_to_rgb(array: np.ndarray, name: str, limit: int) -> np.ndarray:
             )
         arr = np.rint(arr.astype(np.float64) * 255.0).astype(np.uint8)
     else:
-        raise ImageLoadError(f"{name} has pixel type {arr.dtype}, but an image must be uint8, "
-                             "uint16 or float in [0, 1]")
+        raise ImageLoadError(
+            f"{name} has pixel type {arr.dtype}, but an image must be uint8, "
+            "uint16 or float in [0, 1]"
+        )
     if arr.ndim == 2:
         return _gray_to_rgb(arr)
     if arr.shape[2] == 4:
@@ -294,7 +316,9 @@ def _check_size(width: int, height: int, name: str, limit: int) -> None:
     if width <= 0 or height <= 0:
         raise ImageLoadError(f"{name} is empty ({width}x{height} pixels)")
     if width * height > limit:
-        raise ImageLoadError(f"{name} is {width}x{height} pixels; the limit is {_pixels_text(limit)}")
+        raise ImageLoadError(
+            f"{name} is {width}x{height} pixels; the limit is {_pixels_text(limit)}"
+        )
 
 
 def _too_large_from_pillow(name: str, limit: int, exc: BaseException) -> ImageLoadError:
@@ -303,7 +327,9 @@ def _too_large_from_pillow(name: str, limit: int, exc: BaseException) -> ImageLo
     effective = min(limit, 2 * pillow_limit)
     match = re.search(r"\((\d+) pixels\)", str(exc))
     if match:
-        return ImageLoadError(f"{name} is {_pixels_text(int(match.group(1)))}; the limit is {_pixels_text(effective)}")
+        return ImageLoadError(
+            f"{name} is {_pixels_text(int(match.group(1)))}; the limit is {_pixels_text(effective)}"
+        )
     return ImageLoadError(f"{name} has too many pixels; the limit is {_pixels_text(effective)}")
 
 

@@ -10,8 +10,12 @@ from pathlib import Path
 from .errors import FerError
 
 
-def expand_inputs(paths: Iterable[str | os.PathLike], find: Callable[[Path], list[Path]],
-                  kind: str, extensions: Iterable[str]) -> list[Path]:
+def expand_inputs(
+    paths: Iterable[str | os.PathLike],
+    find: Callable[[Path], list[Path]],
+    kind: str,
+    extensions: Iterable[str],
+) -> list[Path]:
     """Files as given and, for each folder, what ``find`` lists in it; a folder with none of
     ``kind`` (``extensions`` name them in the message) or a missing path raises FerError."""
     files: list[Path] = []
@@ -39,8 +43,11 @@ def expand_images(paths: Iterable[str | os.PathLike]) -> list[Path]:
 def _list_videos(folder: Path) -> list[Path]:
     from .video import VIDEO_EXTENSIONS
 
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
-                  and p.suffix.lower() in VIDEO_EXTENSIONS)
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in VIDEO_EXTENSIONS
+    )
 
 
 def expand_videos(paths: Iterable[str | os.PathLike]) -> list[Path]:

@@ -100,9 +100,12 @@ def ice_servers_from_env() -> tuple[list[dict], str | None]:
         return [], f"{ICE_SERVERS_ENV} is not valid JSON ({exc}); using no ICE servers."
     if isinstance(servers, dict):
         servers = [servers]
-    if not isinstance(servers, list) or not all(isinstance(s, dict) and "urls" in s for s in servers):
-        return [], (f"{ICE_SERVERS_ENV} must be a JSON list of objects with \"urls\"; "
-                    "using no ICE servers.")
+    if not isinstance(servers, list) or not all(
+        isinstance(s, dict) and "urls" in s for s in servers
+    ):
+        return [], (
+            f'{ICE_SERVERS_ENV} must be a JSON list of objects with "urls"; using no ICE servers.'
+        )
     return servers, None
 
 
@@ -119,8 +122,16 @@ def _draw_overlay(frame: np.ndarray, lines: list[str]) -> None:
     roi = frame[:y1, :x1]
     roi[:] = (roi.astype(np.uint16) * 2 // 5).astype(np.uint8)  # darken behind the text
     for i, text in enumerate(lines):
-        cv2.putText(frame, text, (pad, (i + 1) * line_h), cv2.FONT_HERSHEY_SIMPLEX, scale,
-                    (255, 255, 255), thick, cv2.LINE_AA)
+        cv2.putText(
+            frame,
+            text,
+            (pad, (i + 1) * line_h),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            scale,
+            (255, 255, 255),
+            thick,
+            cv2.LINE_AA,
+        )
 
 
 class LiveProcessor:
@@ -128,10 +139,14 @@ class LiveProcessor:
 
     ``analyzer_factory(config)`` may replace :func:`fer.analyzer.get_analyzer` (tests)."""
 
-    def __init__(self, config: AnalysisConfig | None = None, both_models: bool = False,
-                 queue_size: int = DEFAULT_QUEUE_SIZE,
-                 analyzer_factory: Callable[[AnalysisConfig], Any] | None = None,
-                 draw_overlay: bool = True) -> None:
+    def __init__(
+        self,
+        config: AnalysisConfig | None = None,
+        both_models: bool = False,
+        queue_size: int = DEFAULT_QUEUE_SIZE,
+        analyzer_factory: Callable[[AnalysisConfig], Any] | None = None,
+        draw_overlay: bool = True,
+    ) -> None:
         self.queue: queue.Queue[LiveSample] = queue.Queue(maxsize=queue_size)
         self.draw_overlay = draw_overlay
         self._factory = analyzer_factory
@@ -155,12 +170,14 @@ class LiveProcessor:
         self.last_tracks: list = []
         self.last_extra_lines: list[list[str]] | None = None
 
-    def configure(self, config: AnalysisConfig, both_models: bool = False,
-                  other_model: str | None = None) -> None:
+    def configure(
+        self, config: AnalysisConfig, both_models: bool = False, other_model: str | None = None
+    ) -> None:
         """Set what the next frames are analysed with (the page calls this on every rerun; the
         frame thread picks it up at its next frame: one attribute, replaced whole)."""
-        self.request = LiveRequest(config.with_(detect_max_side=LIVE_DETECT_MAX_SIDE),
-                                   bool(both_models), other_model)
+        self.request = LiveRequest(
+            config.with_(detect_max_side=LIVE_DETECT_MAX_SIDE), bool(both_models), other_model
+        )
 
     # ---------------------------------------------------------------- analyzers
 
@@ -244,8 +261,11 @@ class LiveProcessor:
         faces = self.current.analyze_frame(frame_bgr)
         boxes = [f.box for f in faces]
         tracks = self._tracker.update(boxes, _stacked(faces))
-        extra_lines = (self._other_lines(frame_bgr, boxes, [f.landmarks for f in faces])
-                       if request.both_models else None)
+        extra_lines = (
+            self._other_lines(frame_bgr, boxes, [f.landmarks for f in faces])
+            if request.both_models
+            else None
+        )
         out = annotate_bgr(frame_bgr, tracks, numbered=False, extra_lines=extra_lines)
         self.last_tracks, self.last_extra_lines = tracks, extra_lines
         self._time_frame((time.monotonic() - work_start) * 1000, gap)
@@ -256,18 +276,22 @@ class LiveProcessor:
         self._report_frame(start, tracks, request)
         return out
 
-    def _other_lines(self, frame_bgr: np.ndarray, boxes: list,
-                     landmarks: list | None = None) -> list[list[str]] | None:
+    def _other_lines(
+        self, frame_bgr: np.ndarray, boxes: list, landmarks: list | None = None
+    ) -> list[list[str]] | None:
         """The second model's smoothed label under each face (both-models mode)."""
         if self.other is None:
             return None
         if boxes:
-            other_probs = self.other.classify(np.ascontiguousarray(frame_bgr[:, :, ::-1]), boxes,
-                                              landmarks)
+            other_probs = self.other.classify(
+                np.ascontiguousarray(frame_bgr[:, :, ::-1]), boxes, landmarks
+            )
         else:
             other_probs = np.zeros((0, len(EMOTIONS)), np.float32)
-        return [[f"{self._other_name}: {DISPLAY_NAMES[t.label]} {100 * t.confidence:.0f}%"]
-                for t in self._other_tracker.update(boxes, other_probs)]
+        return [
+            [f"{self._other_name}: {DISPLAY_NAMES[t.label]} {100 * t.confidence:.0f}%"]
+            for t in self._other_tracker.update(boxes, other_probs)
+        ]
 
     def _time_frame(self, latency: float, gap: float | None) -> None:
         """Moving averages of latency and FPS; the first ones are plain means, so a slow first
@@ -290,23 +314,32 @@ class LiveProcessor:
     def _draw_figures(self, out: np.ndarray, request: LiveRequest) -> None:
         names = self.current.model_name + (f" + {self._other_name}" if self.other else "")
         tta = request.config.tta
-        _draw_overlay(out, [f"{self.fps:4.1f} FPS  {self.latency_ms:3.0f} ms",
-                            names + (f" (TTA: {tta})" if tta != "off" else "")])
+        _draw_overlay(
+            out,
+            [
+                f"{self.fps:4.1f} FPS  {self.latency_ms:3.0f} ms",
+                names + (f" (TTA: {tta})" if tta != "off" else ""),
+            ],
+        )
 
     def _report_frame(self, start: float, tracks: list, request: LiveRequest) -> None:
         notice = getattr(self.current, "notice", None)
         if request.both_models and self.other is None:
             notice = self._other_problem or "Both models: no second model is installed."
         main = max(tracks, key=lambda t: t.box[2] * t.box[3]) if tracks else None
-        self._put(LiveSample(
-            time=start - self._t0,
-            probabilities=main.probabilities.copy() if main is not None else None,
-            label=main.label if main is not None else None,
-            faces=len(tracks), fps=self.fps, latency_ms=self.latency_ms,
-            model=getattr(self.current, "model_name", request.config.model),
-            detector=getattr(self.current, "detector_name", request.config.detector),
-            notice=notice,
-        ))
+        self._put(
+            LiveSample(
+                time=start - self._t0,
+                probabilities=main.probabilities.copy() if main is not None else None,
+                label=main.label if main is not None else None,
+                faces=len(tracks),
+                fps=self.fps,
+                latency_ms=self.latency_ms,
+                model=getattr(self.current, "model_name", request.config.model),
+                detector=getattr(self.current, "detector_name", request.config.detector),
+                notice=notice,
+            )
+        )
 
     def __call__(self, frame):
         """streamlit-webrtc's ``video_frame_callback``: ``av.VideoFrame`` in, annotated out
@@ -338,9 +371,19 @@ class LiveProcessor:
             return
         self._last_error = (message, now)
         config = self.request.config
-        self._put(LiveSample(time=now - self._t0, probabilities=None, label=None, faces=0,
-                             fps=self.fps, latency_ms=self.latency_ms, model=config.model,
-                             detector=config.detector, error=message))
+        self._put(
+            LiveSample(
+                time=now - self._t0,
+                probabilities=None,
+                label=None,
+                faces=0,
+                fps=self.fps,
+                latency_ms=self.latency_ms,
+                model=config.model,
+                detector=config.detector,
+                error=message,
+            )
+        )
 
     def _put(self, item: LiveSample) -> None:
         """Enqueue, dropping the oldest items when full."""

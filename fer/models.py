@@ -29,6 +29,7 @@ def load_model(model: str | ModelInfo | None = None) -> tuple[ModelInfo, Calibra
     if not path.exists():
         raise ModelNotFoundError(
             f"model {info.name} has no serving file {path}; write it with "
-            f"`python -m fer export {info.path}` (needs TensorFlow)")
+            f"`python -m fer export {info.path}` (needs TensorFlow)"
+        )
     temperatures = tuple(sorted(temperatures_from_card(info.card).items()))
     return info, _calibrated(str(path.resolve()), path.stat().st_mtime_ns, temperatures)

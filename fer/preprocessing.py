@@ -31,6 +31,7 @@ def margin_for(detector_name: str | None) -> tuple[float, float]:
     """The crop margin that matches FER2013 framing for boxes from this detector."""
     return FACE_MARGINS.get(detector_name or "", (FACE_MARGIN, FACE_MARGIN))
 
+
 Box = tuple[int, int, int, int]  # x, y, w, h in pixels of the original image
 
 
@@ -73,8 +74,11 @@ def to_model_input(faces: np.ndarray | Sequence[np.ndarray], size: int = INPUT_S
     if isinstance(faces, np.ndarray) and faces.ndim == 3 and faces.shape[1:] == (size, size):
         batch = faces
     else:
-        batch = np.stack([_resize(np.asarray(f), size) for f in faces]) if len(faces) else (
-            np.zeros((0, size, size), np.uint8))
+        batch = (
+            np.stack([_resize(np.asarray(f), size) for f in faces])
+            if len(faces)
+            else (np.zeros((0, size, size), np.uint8))
+        )
     return (batch.astype(np.float32) / 255.0)[..., None]
 
 
@@ -86,9 +90,13 @@ def _resize(face: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(face, (size, size), interpolation=interp)
 
 
-def faces_to_model_input(image_rgb: np.ndarray, boxes: Sequence[Box], size: int = INPUT_SIZE,
-                         margin: Margin = FACE_MARGIN,
-                         landmarks: Sequence | None = None) -> np.ndarray:
+def faces_to_model_input(
+    image_rgb: np.ndarray,
+    boxes: Sequence[Box],
+    size: int = INPUT_SIZE,
+    margin: Margin = FACE_MARGIN,
+    landmarks: Sequence | None = None,
+) -> np.ndarray:
     """All faces of one image, cropped and prepared as one batch. ``landmarks`` (one entry per
     box: YuNet's five points, or None) turn each face upright by its eyes before the crop
     (:mod:`fer.alignment`); boxes without them (Haar's) are cropped as they are."""
@@ -97,13 +105,18 @@ def faces_to_model_input(image_rgb: np.ndarray, boxes: Sequence[Box], size: int 
         return to_model_input([crop_face(gray, b, margin) for b in boxes], size)
     from .alignment import upright_crop
 
-    return to_model_input([upright_crop(gray, b, pts, margin)
-                           for b, pts in zip(boxes, landmarks, strict=True)], size)
+    return to_model_input(
+        [upright_crop(gray, b, pts, margin) for b, pts in zip(boxes, landmarks, strict=True)], size
+    )
 
 
 def preprocessing_description(size: int = INPUT_SIZE) -> str:
     """The preprocessing as a model card states it."""
-    margins = ", ".join(f"{k} {mx:.3f} across / {my:.3f} down" for k, (mx, my) in FACE_MARGINS.items())
-    return (f"face box widened on each side to FER2013 framing ({margins}), grayscale, resized "
-            f"to {size}x{size}, scaled to [0, 1] (fer.preprocessing.to_model_input); FER2013 "
-            "images are already framed and go straight to to_model_input")
+    margins = ", ".join(
+        f"{k} {mx:.3f} across / {my:.3f} down" for k, (mx, my) in FACE_MARGINS.items()
+    )
+    return (
+        f"face box widened on each side to FER2013 framing ({margins}), grayscale, resized "
+        f"to {size}x{size}, scaled to [0, 1] (fer.preprocessing.to_model_input); FER2013 "
+        "images are already framed and go straight to to_model_input"
+    )

@@ -11,10 +11,14 @@ from dataclasses import dataclass
 def add_progress_options(p) -> None:
     """``--progress`` and ``--no-progress`` (default: a bar when stderr is a terminal)."""
     bar = p.add_mutually_exclusive_group()
-    bar.add_argument("--progress", dest="progress", action="store_true", default=None,
-                     help="show the progress bar on stderr even when it is not a terminal")
-    bar.add_argument("--no-progress", dest="progress", action="store_false",
-                     help="no progress bar")
+    bar.add_argument(
+        "--progress",
+        dest="progress",
+        action="store_true",
+        default=None,
+        help="show the progress bar on stderr even when it is not a terminal",
+    )
+    bar.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
 
 
 def wants_progress(args) -> bool:
@@ -83,8 +87,7 @@ class ProgressBar:
 
     WIDTH = 28
 
-    def __init__(self, every: int = 1, stream=None, interval_s: float = 0.1,
-                 unit: str = "frames"):
+    def __init__(self, every: int = 1, stream=None, interval_s: float = 0.1, unit: str = "frames"):
         self.every = max(1, int(every))
         self.unit = unit
         self.stream = stream or sys.stderr
@@ -98,8 +101,10 @@ class ProgressBar:
         rate = f"{progress.analysed_per_s:.1f} analysed/s"
         if total:
             filled = int(round(progress.fraction * self.WIDTH))
-            text = (f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{total} {self.unit}  "
-                    f"{rate}  ETA {format_clock(progress.eta_s)}")
+            text = (
+                f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{total} {self.unit}  "
+                f"{rate}  ETA {format_clock(progress.eta_s)}"
+            )
         else:
             text = f"{done} {self.unit}  {rate}  {elapsed:.0f} s"
         self.stream.write("\r" + text.ljust(78))

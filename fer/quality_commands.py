@@ -14,30 +14,50 @@ PUBLIC_TEST = "FER2013 PublicTest"
 
 def add_quality_commands(sub, add_tta) -> None:
     """Add both commands to the CLI's subparsers (``add_tta``: the CLI's TTA options)."""
-    p = sub.add_parser("robustness", help="accuracy on PublicTest clean and under rotation, "
-                                          "framing, lighting, blur, JPEG and low resolution")
+    p = sub.add_parser(
+        "robustness",
+        help="accuracy on PublicTest clean and under rotation, "
+        "framing, lighting, blur, JPEG and low resolution",
+    )
     p.add_argument("--model", default=None)
     p.add_argument("--data", default=None, help="FER2013 root (Kaggle layout) or fer2013.csv")
     p.add_argument("--limit", type=int, default=None, help="a fixed sample of N test images")
     add_tta(p)
     p.add_argument("--json", action="store_true")
-    p.add_argument("--write-card", action="store_true",
-                   help="store the result in the model's card (the whole split only)")
+    p.add_argument(
+        "--write-card",
+        action="store_true",
+        help="store the result in the model's card (the whole split only)",
+    )
     p.set_defaults(func=cmd_robustness)
 
-    p = sub.add_parser("calibrate", help="fit a temperature per TTA mode on training images and "
-                                         "report the expected calibration error on PublicTest")
+    p = sub.add_parser(
+        "calibrate",
+        help="fit a temperature per TTA mode on training images and "
+        "report the expected calibration error on PublicTest",
+    )
     p.add_argument("--model", default=None)
     p.add_argument("--data", default=None, help="FER2013 root (Kaggle layout) or fer2013.csv")
-    p.add_argument("--fit-split", default="train", choices=["train", "private"],
-                   help="images the temperature is fitted on (private: PrivateTest, "
-                        "fer2013.csv only); never PublicTest")
-    p.add_argument("--fit-limit", type=int, default=FIT_LIMIT,
-                   help=f"a seeded, class-stratified sample of N of them (default {FIT_LIMIT})")
+    p.add_argument(
+        "--fit-split",
+        default="train",
+        choices=["train", "private"],
+        help="images the temperature is fitted on (private: PrivateTest, "
+        "fer2013.csv only); never PublicTest",
+    )
+    p.add_argument(
+        "--fit-limit",
+        type=int,
+        default=FIT_LIMIT,
+        help=f"a seeded, class-stratified sample of N of them (default {FIT_LIMIT})",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
-    p.add_argument("--write-card", action="store_true",
-                   help="store the temperatures and the ECE figures in the model's card")
+    p.add_argument(
+        "--write-card",
+        action="store_true",
+        help="store the temperatures and the ECE figures in the model's card",
+    )
     p.set_defaults(func=cmd_calibrate)
 
 
@@ -63,8 +83,11 @@ def cmd_robustness(args) -> int:
     info, classifier = load_model(args.model)
     result = evaluate_robustness(classifier, split.images, split.labels, tta=args.tta)
     extra = {"flip": ["--flip-tta"], "shift": ["--tta"]}.get(args.tta, [])
-    result = {"split": PUBLIC_TEST, **result,
-              "command": _command(args, "robustness", extra + ["--write-card"])}
+    result = {
+        "split": PUBLIC_TEST,
+        **result,
+        "command": _command(args, "robustness", extra + ["--write-card"]),
+    }
     if args.json:
         print(json.dumps({"model": info.name, **result}, indent=1))
     else:
@@ -121,10 +144,14 @@ def _fitted_on(args, n_fit: int, seen: bool, n_trained: int | None, split_size: 
     if not seen:
         return text
     if n_trained:
-        return text + (f"; the model was trained on all {n_trained:,} Training images, so "
-                       "these are not held out")
-    return text + ("; the card does not say which images the model was trained on, so they "
-                   "are taken as not held out")
+        return text + (
+            f"; the model was trained on all {n_trained:,} Training images, so "
+            "these are not held out"
+        )
+    return text + (
+        "; the card does not say which images the model was trained on, so they "
+        "are taken as not held out"
+    )
 
 
 def _calibration_entry(args, results: dict, fitted_on: str, seen: bool) -> dict:
@@ -136,7 +163,7 @@ def _calibration_entry(args, results: dict, fitted_on: str, seen: bool) -> dict:
     off = results["off"]
     entry = {
         "method": "temperature scaling (NLL) of the runtime's probabilities, one T per TTA "
-                  "mode, applied after the views are averaged (fer.calibration)",
+        "mode, applied after the views are averaged (fer.calibration)",
         "fitted_on": fitted_on,
         "held_out": not seen,
         "applied": not seen,
@@ -147,13 +174,20 @@ def _calibration_entry(args, results: dict, fitted_on: str, seen: bool) -> dict:
         "ece_before": off["ece_before"],
         "ece_after": off["ece_after"],
         "ece_shown": off["ece_after"] if not seen else off["ece_before"],
-        "by_tta": {m: {k: v for k, v in r.items() if not k.startswith("reliability")}
-                   for m, r in results.items()},
-        "reliability": {"uncalibrated": off["reliability_before"],
-                        "fitted T": off["reliability_after"]},
-        "command": _command(args, "calibrate",
-                            ([f"--fit-split {args.fit_split}"] if args.fit_split != "train"
-                             else []) + ["--write-card"]),
+        "by_tta": {
+            m: {k: v for k, v in r.items() if not k.startswith("reliability")}
+            for m, r in results.items()
+        },
+        "reliability": {
+            "uncalibrated": off["reliability_before"],
+            "fitted T": off["reliability_after"],
+        },
+        "command": _command(
+            args,
+            "calibrate",
+            ([f"--fit-split {args.fit_split}"] if args.fit_split != "train" else [])
+            + ["--write-card"],
+        ),
     }
     if seen:
         entry["note"] = (
@@ -163,20 +197,27 @@ def _calibration_entry(args, results: dict, fitted_on: str, seen: bool) -> dict:
             f"PublicTest ECE from {100 * off['ece_before']:.1f} % to "
             f"{100 * off['ece_after']:.1f} %. A model trained with part of the training split "
             "held out, or fitted on PrivateTest (--fit-split private with fer2013.csv), gets "
-            "its temperature applied.")
+            "its temperature applied."
+        )
     return entry
 
 
 def _print_calibration(name: str, entry: dict, results: dict, n_test: int) -> None:
     from .calibration import ECE_BINS
 
-    print(f"model {name}: temperature fitted on {entry['fitted_on']}; ECE on {PUBLIC_TEST} "
-          f"({n_test:,} images, {ECE_BINS} bins)")
-    print(f"{'TTA':<7}{'T fitted':>9}{'ECE before':>12}{'ECE after':>11}{'NLL before':>12}"
-          f"{'NLL after':>11}{'T applied':>11}")
+    print(
+        f"model {name}: temperature fitted on {entry['fitted_on']}; ECE on {PUBLIC_TEST} "
+        f"({n_test:,} images, {ECE_BINS} bins)"
+    )
+    print(
+        f"{'TTA':<7}{'T fitted':>9}{'ECE before':>12}{'ECE after':>11}{'NLL before':>12}"
+        f"{'NLL after':>11}{'T applied':>11}"
+    )
     for mode, r in results.items():
-        print(f"{mode:<7}{r['temperature']:>9.3f}{100 * r['ece_before']:>11.1f}%"
-              f"{100 * r['ece_after']:>10.1f}%{r['nll_before']:>12.3f}{r['nll_after']:>11.3f}"
-              f"{entry['temperature_by_tta'][mode]:>11.3f}")
+        print(
+            f"{mode:<7}{r['temperature']:>9.3f}{100 * r['ece_before']:>11.1f}%"
+            f"{100 * r['ece_after']:>10.1f}%{r['nll_before']:>12.3f}{r['nll_after']:>11.3f}"
+            f"{entry['temperature_by_tta'][mode]:>11.3f}"
+        )
     if "note" in entry:
         print("note: " + entry["note"])

@@ -47,8 +47,23 @@ import numpy as np
 
 from .emotions import DISPLAY_NAMES, EMOTIONS
 
-ALL_COLUMNS = ["video", "image", "time", "frame", "face_id", "face", "faces",
-               "x", "y", "w", "h", "label", "confidence", *EMOTIONS, "error"]
+ALL_COLUMNS = [
+    "video",
+    "image",
+    "time",
+    "frame",
+    "face_id",
+    "face",
+    "faces",
+    "x",
+    "y",
+    "w",
+    "h",
+    "label",
+    "confidence",
+    *EMOTIONS,
+    "error",
+]
 """Every column of every table, in the order tables keep them."""
 
 IMAGE_COLUMNS = ["image", "face", "x", "y", "w", "h", "label", "confidence", *EMOTIONS, "error"]
@@ -82,23 +97,43 @@ def image_rows(results: Iterable[Mapping]) -> list[dict]:
     for result in results:
         faces = result.get("faces") or []
         if not faces:
-            rows.append({"image": result["image"], "face": 0,
-                         "error": result.get("error") or NO_FACE})
+            rows.append(
+                {"image": result["image"], "face": 0, "error": result.get("error") or NO_FACE}
+            )
         for i, face in enumerate(faces, start=1):
             x, y, w, h = face["box"]
-            rows.append({"image": result["image"], "face": i, "x": x, "y": y, "w": w, "h": h,
-                         "label": face["label"], "confidence": face["confidence"],
-                         **face["scores"], "error": ""})
+            rows.append(
+                {
+                    "image": result["image"],
+                    "face": i,
+                    "x": x,
+                    "y": y,
+                    "w": w,
+                    "h": h,
+                    "label": face["label"],
+                    "confidence": face["confidence"],
+                    **face["scores"],
+                    "error": "",
+                }
+            )
     return rows
 
 
 def video_row(t: float, index: int, face, track) -> dict:
     """One row of :data:`VIDEO_COLUMNS`: the face's box, its track's ID and (smoothed) scores."""
     x, y, w, h = (int(v) for v in face.box)
-    return {"time": round(float(t), 3), "frame": index, "face_id": track.track_id,
-            "x": x, "y": y, "w": w, "h": h, "label": track.label,
-            "confidence": round(track.confidence, 4),
-            **{e: round(float(v), 4) for e, v in zip(EMOTIONS, track.probabilities)}}
+    return {
+        "time": round(float(t), 3),
+        "frame": index,
+        "face_id": track.track_id,
+        "x": x,
+        "y": y,
+        "w": w,
+        "h": h,
+        "label": track.label,
+        "confidence": round(track.confidence, 4),
+        **{e: round(float(v), 4) for e, v in zip(EMOTIONS, track.probabilities)},
+    }
 
 
 def named_video_rows(video: str, result) -> list[dict]:
@@ -115,8 +150,11 @@ def live_row(sample) -> dict:
     row: dict[str, Any] = {"time": round(float(sample.time), 3), "faces": int(sample.faces)}
     if sample.probabilities is not None:
         probs = np.asarray(sample.probabilities, dtype=np.float64)
-        row.update(label=EMOTIONS[int(np.argmax(probs))], confidence=round(float(probs.max()), 4),
-                   **{e: round(float(p), 4) for e, p in zip(EMOTIONS, probs)})
+        row.update(
+            label=EMOTIONS[int(np.argmax(probs))],
+            confidence=round(float(probs.max()), 4),
+            **{e: round(float(p), 4) for e, p in zip(EMOTIONS, probs)},
+        )
     return row
 
 
@@ -134,8 +172,9 @@ def rows_to_csv(rows: Iterable[Mapping], columns: Sequence[str] = IMAGE_COLUMNS)
     return buffer.getvalue()
 
 
-def write_csv(rows: Iterable[Mapping], path: str | os.PathLike,
-              columns: Sequence[str] = IMAGE_COLUMNS) -> None:
+def write_csv(
+    rows: Iterable[Mapping], path: str | os.PathLike, columns: Sequence[str] = IMAGE_COLUMNS
+) -> None:
     with open(path, "w", newline="", encoding="utf-8") as fh:
         fh.write(rows_to_csv(rows, columns))
 
@@ -173,13 +212,18 @@ def summarize_faces(rows: Iterable[Mapping]) -> list[dict]:
         # the most frequent label; ties go to the higher mean probability
         dominant = max(EMOTIONS, key=lambda e: (counts.get(e, 0), mean[e]))
         times = [float(r["time"]) for r in face_rows]
-        out.append({
-            "face_id": face_id, "frames": n,
-            "first_seen": round(min(times), 3), "last_seen": round(max(times), 3),
-            "dominant": dominant, "dominant_share": round(counts[dominant] / n, 4),
-            **{e: round(counts.get(e, 0) / n, 4) for e in EMOTIONS},
-            "mean_confidence": round(float(np.mean([r["confidence"] for r in face_rows])), 4),
-        })
+        out.append(
+            {
+                "face_id": face_id,
+                "frames": n,
+                "first_seen": round(min(times), 3),
+                "last_seen": round(max(times), 3),
+                "dominant": dominant,
+                "dominant_share": round(counts[dominant] / n, 4),
+                **{e: round(counts.get(e, 0) / n, 4) for e in EMOTIONS},
+                "mean_confidence": round(float(np.mean([r["confidence"] for r in face_rows])), 4),
+            }
+        )
     return out
 
 
@@ -194,22 +238,34 @@ def _summarize_images(rows: Iterable[Mapping]) -> list[dict]:
         counts = Counter(labels)
         dominant = max(EMOTIONS, key=lambda e: counts.get(e, 0)) if labels else ""
         errors = [r["error"] for r in photo_rows if r.get("error") and r["error"] != NO_FACE]
-        out.append({"image": image, "faces": len(labels), "dominant": dominant,
-                    "error": errors[0] if errors else ""})
+        out.append(
+            {
+                "image": image,
+                "faces": len(labels),
+                "dominant": dominant,
+                "error": errors[0] if errors else "",
+            }
+        )
     return out
 
 
-SUMMARY_DISPLAY_COLUMNS = {"face_id": "face", "first_seen": "first seen (s)",
-                           "last_seen": "last seen (s)", "frames": "frames",
-                           "dominant": "dominant"}
+SUMMARY_DISPLAY_COLUMNS = {
+    "face_id": "face",
+    "first_seen": "first seen (s)",
+    "last_seen": "last seen (s)",
+    "frames": "frames",
+    "dominant": "dominant",
+}
 """The face summary's columns a page shows, and their headings (then one per emotion, in %)."""
 
 
 def _display_face(face: Mapping) -> dict:
     """A face summary as a page shows it: headings, display names, shares in percent."""
-    return {**{heading: face[key] for key, heading in SUMMARY_DISPLAY_COLUMNS.items()},
-            "dominant": DISPLAY_NAMES[face["dominant"]],
-            **{DISPLAY_NAMES[e]: round(100 * face[e], 1) for e in EMOTIONS}}
+    return {
+        **{heading: face[key] for key, heading in SUMMARY_DISPLAY_COLUMNS.items()},
+        "dominant": DISPLAY_NAMES[face["dominant"]],
+        **{DISPLAY_NAMES[e]: round(100 * face[e], 1) for e in EMOTIONS},
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -252,8 +308,9 @@ class Results:
     @classmethod
     def from_live(cls, samples: Iterable) -> Results:
         """The live webcam's :class:`fer.live.LiveSample` history (error samples left out)."""
-        return cls((live_row(s) for s in samples if getattr(s, "error", None) is None),
-                   LIVE_COLUMNS)
+        return cls(
+            (live_row(s) for s in samples if getattr(s, "error", None) is None), LIVE_COLUMNS
+        )
 
     # ---- reading
 
@@ -307,7 +364,8 @@ class Results:
             return frame
         if "label" in frame:
             frame["label"] = frame["label"].map(
-                lambda v: DISPLAY_NAMES.get(v, v) if isinstance(v, str) else v)
+                lambda v: DISPLAY_NAMES.get(v, v) if isinstance(v, str) else v
+            )
         return frame.rename(columns=DISPLAY_NAMES)
 
     def to_csv(self, path: str | os.PathLike | None = None) -> str | None:
@@ -320,8 +378,9 @@ class Results:
     def to_json(self, path: str | os.PathLike | None = None, indent: int | None = 1) -> str | None:
         """The rows as a JSON list of objects (a row's missing values left out), or (with
         ``path``) written to that file and None."""
-        text = rows_to_json([{c: r[c] for c in self.columns if c in r} for r in self.rows],
-                            indent=indent)
+        text = rows_to_json(
+            [{c: r[c] for c in self.columns if c in r} for r in self.rows], indent=indent
+        )
         if path is None:
             return text
         with open(path, "w", encoding="utf-8") as fh:
@@ -340,8 +399,9 @@ class Results:
             rows = [r for r in rows if r.get("face_id") == face_id]
         wide = pd.DataFrame(rows, columns=[*keys, *EMOTIONS])
         wide["time"] = wide["time"].astype(float) - origin
-        long = wide.melt(id_vars=keys, value_vars=list(EMOTIONS), var_name="emotion",
-                         value_name="probability")
+        long = wide.melt(
+            id_vars=keys, value_vars=list(EMOTIONS), var_name="emotion", value_name="probability"
+        )
         long["probability"] = long["probability"].astype(float)
         return long.reset_index(drop=True)
 
@@ -363,8 +423,11 @@ class Results:
         import pandas as pd
 
         if "face_id" in self.columns:
-            faces = [{"video": video, **face} if "video" in self.columns else face
-                     for video, rows in self._by_video() for face in summarize_faces(rows)]
+            faces = [
+                {"video": video, **face} if "video" in self.columns else face
+                for video, rows in self._by_video()
+                for face in summarize_faces(rows)
+            ]
             return pd.DataFrame([_display_face(f) for f in faces] if display else faces)
         if "image" in self.columns:
             return pd.DataFrame(_summarize_images(self.rows))

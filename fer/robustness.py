@@ -44,10 +44,13 @@ def _each(images: np.ndarray, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndar
 
 def _warp(matrix_for: Callable[[int, int], np.ndarray]) -> Shift:
     """A geometric shift from ``(width, height) -> 2x3 affine matrix``; the border replicated."""
+
     def one(im: np.ndarray) -> np.ndarray:
         h, w = im.shape
-        return cv2.warpAffine(im, matrix_for(w, h), (w, h), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_REPLICATE)
+        return cv2.warpAffine(
+            im, matrix_for(w, h), (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+
     return lambda images: _each(images, one)
 
 
@@ -76,6 +79,7 @@ def low_contrast(factor: float = LOW_CONTRAST) -> Shift:
         x = np.asarray(images, dtype=np.float32)
         mean = x.mean(axis=(1, 2), keepdims=True)
         return np.round(mean + factor * (x - mean)).clip(0, 255).astype(np.uint8)
+
     return apply
 
 
@@ -89,6 +93,7 @@ def jpeg(quality: int) -> Shift:
         if not ok:  # pragma: no cover - OpenCV always encodes a uint8 image
             raise RuntimeError("JPEG encoding failed")
         return cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
+
     return lambda images: _each(images, one)
 
 
@@ -97,6 +102,7 @@ def downscale(side: int) -> Shift:
         h, w = im.shape
         small = cv2.resize(im, (side, side), interpolation=cv2.INTER_AREA)
         return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
     return lambda images: _each(images, one)
 
 
@@ -115,8 +121,13 @@ SHIFTS: dict[str, Shift] = {
 """Every shift of the suite, in the order they are reported."""
 
 
-def evaluate_robustness(classifier, images: np.ndarray, labels: np.ndarray, tta: str = "off",
-                        shifts: dict[str, Shift] | None = None) -> dict:
+def evaluate_robustness(
+    classifier,
+    images: np.ndarray,
+    labels: np.ndarray,
+    tta: str = "off",
+    shifts: dict[str, Shift] | None = None,
+) -> dict:
     """Accuracy clean and under each shift; drops are in accuracy (fractions), clean minus
     shifted. ``classifier`` is a runtime classifier (``predict_batched``)."""
     from .preprocessing import to_model_input
@@ -150,14 +161,20 @@ def format_robustness(result: dict, model: str = "") -> str:
     """The result as a table for the terminal: accuracy and drop per shift, mean and worst."""
     head = f"model {model}, " if model else ""
     tta = result.get("tta", "off")
-    lines = [f"{head}FER2013 PublicTest, {result['n']} images"
-             + (f", {tta} TTA" if tta != "off" else ""), "",
-             f"{'shift':<16}{'accuracy':>10}{'drop':>9}",
-             f"{'clean':<16}{100 * result['clean']:>9.1f}%{'':>9}"]
+    lines = [
+        f"{head}FER2013 PublicTest, {result['n']} images"
+        + (f", {tta} TTA" if tta != "off" else ""),
+        "",
+        f"{'shift':<16}{'accuracy':>10}{'drop':>9}",
+        f"{'clean':<16}{100 * result['clean']:>9.1f}%{'':>9}",
+    ]
     for name, acc in result["shifts"].items():
         lines.append(f"{name:<16}{100 * acc:>9.1f}%{100 * (result['clean'] - acc):>+8.1f}")
-    lines += ["", f"mean drop {100 * result['mean_drop']:.1f} points, worst drop "
-                  f"{100 * result['worst_drop']:.1f} points ({result['worst_shift']})"]
+    lines += [
+        "",
+        f"mean drop {100 * result['mean_drop']:.1f} points, worst drop "
+        f"{100 * result['worst_drop']:.1f} points ({result['worst_shift']})",
+    ]
     return "\n".join(lines)
 
 
@@ -168,14 +185,18 @@ def robustness_rows(card_entry: dict) -> list[dict]:
     if not isinstance(clean, (int, float)):
         return []
     rows = [{"shift": "clean", "accuracy": clean, "drop": 0.0}]
-    rows += [{"shift": name, "accuracy": acc, "drop": clean - acc}
-             for name, acc in (card_entry.get("shifts") or {}).items()
-             if isinstance(acc, (int, float))]
+    rows += [
+        {"shift": name, "accuracy": acc, "drop": clean - acc}
+        for name, acc in (card_entry.get("shifts") or {}).items()
+        if isinstance(acc, (int, float))
+    ]
     return rows
 
 
 def robustness_caption(entry: dict) -> str:
     """One line for the Models page: clean accuracy, mean and worst drop."""
-    return (f"{entry.get('split', 'FER2013 PublicTest')}, {entry.get('n', '?')} faces: clean "
-            f"{100 * entry['clean']:.1f} %, mean drop {100 * entry['mean_drop']:.1f} points, "
-            f"worst {100 * entry['worst_drop']:.1f} points ({entry.get('worst_shift')}).")
+    return (
+        f"{entry.get('split', 'FER2013 PublicTest')}, {entry.get('n', '?')} faces: clean "
+        f"{100 * entry['clean']:.1f} %, mean drop {100 * entry['mean_drop']:.1f} points, "
+        f"worst {100 * entry['worst_drop']:.1f} points ({entry.get('worst_shift')})."
+    )

@@ -81,7 +81,8 @@ def _open_interpreter(path: Path, threads: int):
     except ImportError:
         raise ModelNotFoundError(
             "the model runtime is not installed: pip install ai-edge-litert "
-            "(or pip install -r requirements-serve.txt)") from None
+            "(or pip install -r requirements-serve.txt)"
+        ) from None
     try:
         with native_stderr_silenced():
             return Interpreter(model_path=str(path), num_threads=threads)
@@ -152,8 +153,11 @@ class RuntimeClassifier:
             return tta_average(self(tta_views(batch, mode)), batch.shape[0])
         return self._engine(batch.shape[0]).run(batch)
 
-    def predict_batched(self, images: np.ndarray, tta: bool | str = False,
-                        batch_size: int = 256) -> np.ndarray:
+    def predict_batched(
+        self, images: np.ndarray, tta: bool | str = False, batch_size: int = 256
+    ) -> np.ndarray:
         """Probabilities for a large array, in chunks (evaluation)."""
-        parts = [self(images[i:i + batch_size], tta=tta) for i in range(0, len(images), batch_size)]
+        parts = [
+            self(images[i : i + batch_size], tta=tta) for i in range(0, len(images), batch_size)
+        ]
         return np.concatenate(parts) if parts else np.zeros((0, NUM_CLASSES), np.float32)

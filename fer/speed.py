@@ -17,8 +17,11 @@ def machine() -> str:
     try:
         with open("/proc/cpuinfo") as fh:
             info = fh.read()
-        cpu = next(line.split(":", 1)[1].strip() for line in info.splitlines()
-                   if line.startswith("model name"))
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in info.splitlines()
+            if line.startswith("model name")
+        )
         flags = next((line for line in info.splitlines() if line.startswith("flags")), "")
     except (OSError, StopIteration):
         pass

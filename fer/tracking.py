@@ -40,7 +40,9 @@ class FaceTracker:
     moving average of each track's probabilities (0: no smoothing). A track survives
     ``max_missed`` updates without a match (a detector blink) before it is dropped."""
 
-    def __init__(self, iou_threshold: float = 0.3, smoothing: float = SMOOTHING, max_missed: int = 5):
+    def __init__(
+        self, iou_threshold: float = 0.3, smoothing: float = SMOOTHING, max_missed: int = 5
+    ):
         if not 0 <= smoothing < 1:
             raise ValueError("smoothing must be in [0, 1)")
         self.iou_threshold = iou_threshold
@@ -56,9 +58,15 @@ class FaceTracker:
     def update(self, boxes: list[Box], probabilities: np.ndarray) -> list[Track]:
         """Match this frame's faces to tracks; returns the tracks seen in this frame, in the
         order of ``boxes``."""
-        probabilities = np.asarray(probabilities, dtype=np.float32).reshape(len(boxes), len(EMOTIONS))
+        probabilities = np.asarray(probabilities, dtype=np.float32).reshape(
+            len(boxes), len(EMOTIONS)
+        )
         pairs = sorted(
-            ((iou(t.box, b), ti, bi) for ti, t in enumerate(self.tracks) for bi, b in enumerate(boxes)),
+            (
+                (iou(t.box, b), ti, bi)
+                for ti, t in enumerate(self.tracks)
+                for bi, b in enumerate(boxes)
+            ),
             reverse=True,
         )
         track_for_box: dict[int, Track] = {}
@@ -82,8 +90,12 @@ class FaceTracker:
                 track.missed += 1
         for bi, box in enumerate(boxes):
             if bi not in track_for_box:
-                track = Track(self._next_id, tuple(int(v) for v in box), probabilities[bi].copy(),
-                              raw=probabilities[bi])
+                track = Track(
+                    self._next_id,
+                    tuple(int(v) for v in box),
+                    probabilities[bi].copy(),
+                    raw=probabilities[bi],
+                )
                 self._next_id += 1
                 self.tracks.append(track)
                 track_for_box[bi] = track

@@ -37,7 +37,7 @@ def tta_views(batch: np.ndarray, mode: str) -> np.ndarray:
         padded = np.pad(batch, ((0, 0), (s, s), (s, s), (0, 0)), mode="edge")
         size_y, size_x = batch.shape[1:3]
         for dy, dx in ((0, s), (0, -s), (s, 0), (-s, 0)):
-            views.append(padded[:, s + dy:s + dy + size_y, s + dx:s + dx + size_x])
+            views.append(padded[:, s + dy : s + dy + size_y, s + dx : s + dx + size_x])
     if mode in ("flip", "shift"):
         views += [v[:, :, ::-1] for v in views]
     return np.ascontiguousarray(np.concatenate(views))

@@ -85,14 +85,20 @@ class VideoResult:
         """A sentence for people about anything unusual (error, cancellation, no face)."""
         parts = []
         if self.error:
-            parts.append(f"Stopped after {self.seconds_read:.1f} s: {self.error}. "
-                         f"The {self.frames_analyzed} frames analysed before are kept.")
+            parts.append(
+                f"Stopped after {self.seconds_read:.1f} s: {self.error}. "
+                f"The {self.frames_analyzed} frames analysed before are kept."
+            )
         elif self.cancelled:
-            parts.append(f"Cancelled after {self.seconds_read:.1f} s of video; the "
-                         f"{self.frames_analyzed} frames analysed so far are kept.")
+            parts.append(
+                f"Cancelled after {self.seconds_read:.1f} s of video; the "
+                f"{self.frames_analyzed} frames analysed so far are kept."
+            )
         if not self.rows:
-            parts.append(f"No face was found in the {self.frames_analyzed} analysed frames "
-                         f"({self.seconds_read:.1f} s of video).")
+            parts.append(
+                f"No face was found in the {self.frames_analyzed} analysed frames "
+                f"({self.seconds_read:.1f} s of video)."
+            )
         return " ".join(parts) or None
 
     @property
@@ -102,12 +108,20 @@ class VideoResult:
     def to_dict(self, rows: bool = True) -> dict:
         """Everything as JSON-ready data (the annotated video's bytes left out)."""
         meta = {
-            "video": self.name, "model": self.model, "fps": round(self.fps, 3),
-            "frames_total": self.frames_total, "frames_read": self.frames_read,
-            "frames_analyzed": self.frames_analyzed, "every": self.every,
+            "video": self.name,
+            "model": self.model,
+            "fps": round(self.fps, 3),
+            "frames_total": self.frames_total,
+            "frames_read": self.frames_read,
+            "frames_analyzed": self.frames_analyzed,
+            "every": self.every,
             "duration": None if self.duration is None else round(self.duration, 3),
-            "smoothing": self.smoothing, "width": self.width, "height": self.height,
-            "cancelled": self.cancelled, "error": self.error, "message": self.message,
+            "smoothing": self.smoothing,
+            "width": self.width,
+            "height": self.height,
+            "cancelled": self.cancelled,
+            "error": self.error,
+            "message": self.message,
             "faces": self.faces,
         }
         if rows:
@@ -116,16 +130,23 @@ class VideoResult:
 
     def summary_lines(self) -> list[str]:
         """The result in a few lines of text (the CLI's output)."""
-        head = (f"{self.name}: {self.seconds_read:.1f} s, {self.frames_read} frames at "
-                f"{self.fps:.2f} fps, {self.frames_analyzed} analysed (every "
-                f"{_ordinal(self.every)} frame)")
+        head = (
+            f"{self.name}: {self.seconds_read:.1f} s, {self.frames_read} frames at "
+            f"{self.fps:.2f} fps, {self.frames_analyzed} analysed (every "
+            f"{_ordinal(self.every)} frame)"
+        )
         lines = [head]
         for face in self.faces:
-            shares = ", ".join(f"{e} {100 * face[e]:.0f}%" for e in
-                               sorted(EMOTIONS, key=lambda e: -face[e]) if face[e] > 0)
-            lines.append(f"face {face['face_id']}: seen {face['first_seen']:.1f}-"
-                         f"{face['last_seen']:.1f} s in {face['frames']} analysed frames, "
-                         f"mostly {face['dominant']} ({100 * face['dominant_share']:.0f}%): {shares}")
+            shares = ", ".join(
+                f"{e} {100 * face[e]:.0f}%"
+                for e in sorted(EMOTIONS, key=lambda e: -face[e])
+                if face[e] > 0
+            )
+            lines.append(
+                f"face {face['face_id']}: seen {face['first_seen']:.1f}-"
+                f"{face['last_seen']:.1f} s in {face['frames']} analysed frames, "
+                f"mostly {face['dominant']} ({100 * face['dominant_share']:.0f}%): {shares}"
+            )
         if not self.rows:
             lines.append(f"no face found in the {self.frames_analyzed} analysed frames")
         return lines
@@ -197,8 +218,9 @@ def _open_input(source: Any, video_name: str):
     try:
         container = av.open(source, mode="r")
     except av.FFmpegError as exc:
-        raise VideoError(f"{video_name} is not a video file that can be read "
-                         f"({_ffmpeg_message(exc)})") from None
+        raise VideoError(
+            f"{video_name} is not a video file that can be read ({_ffmpeg_message(exc)})"
+        ) from None
     except OSError as exc:
         raise VideoError(f"{video_name} cannot be read ({exc.strerror or exc})") from None
     try:
@@ -212,7 +234,9 @@ def _open_input(source: Any, video_name: str):
             raise VideoError(f"{video_name} has no video stream ({has})")
         if video.codec_context is None:
             codec = getattr(video.codec, "name", None) or "unknown"
-            raise VideoError(f"{video_name} uses a video codec ({codec}) that cannot be decoded here")
+            raise VideoError(
+                f"{video_name} uses a video codec ({codec}) that cannot be decoded here"
+            )
         try:
             video.thread_type = "AUTO"  # decode on all cores
         except Exception:  # pragma: no cover - an option, never a failure
@@ -269,8 +293,16 @@ def probe_video(source: Any, name: str | None = None) -> VideoInfo:
     container, stream = _open_input(source, video_name)
     try:
         fps, fps_known, duration, total, _ = _stream_facts(container, stream)
-        return VideoInfo(video_name, fps, fps_known, duration, total, int(stream.width or 0),
-                         int(stream.height or 0), getattr(stream.codec_context, "name", "") or "")
+        return VideoInfo(
+            video_name,
+            fps,
+            fps_known,
+            duration,
+            total,
+            int(stream.width or 0),
+            int(stream.height or 0),
+            getattr(stream.codec_context, "name", "") or "",
+        )
     finally:
         container.close()
 
@@ -326,8 +358,9 @@ class _AnnotatedWriter:
         codec = video_encoder()
         width, height = max(2, width - width % 2), max(2, height - height % 2)
         # index first: a browser can start playing before the whole file has arrived
-        self.container = av.open(self.path, mode="w", format="mp4",
-                                 container_options={"movflags": "+faststart"})
+        self.container = av.open(
+            self.path, mode="w", format="mp4", container_options={"movflags": "+faststart"}
+        )
         options = {"preset": "veryfast", "crf": "23"} if codec == "libx264" else {}
         stream = self.container.add_stream(codec, rate=self.rate, options=options)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
@@ -345,8 +378,9 @@ class _AnnotatedWriter:
             import cv2
 
             rgb = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[:height, :width]),
-                                           format="rgb24")
+        frame = av.VideoFrame.from_ndarray(
+            np.ascontiguousarray(rgb[:height, :width]), format="rgb24"
+        )
         for packet in self.stream.encode(frame):
             self.container.mux(packet)
         self.frames += 1
@@ -377,23 +411,34 @@ def _draw_tracks(rgb: np.ndarray, tracks: list) -> np.ndarray:
 # The analysis
 
 
-def _truncation(result: VideoResult, frames_total: int | None, exact: bool,
-                last_t: float) -> str | None:
+def _truncation(
+    result: VideoResult, frames_total: int | None, exact: bool, last_t: float
+) -> str | None:
     """A message when the stream ended well before the container said it would."""
     if exact and frames_total and result.frames_read < frames_total - max(2, frames_total // 50):
-        return (f"the video ended after {result.frames_read} of its {frames_total} frames "
-                "(the file looks truncated)")
+        return (
+            f"the video ended after {result.frames_read} of its {frames_total} frames "
+            "(the file looks truncated)"
+        )
     duration = result.duration
     if duration and duration - last_t > max(1.0, 0.1 * duration):
-        return (f"the video ended at {last_t:.1f} s of its {duration:.1f} s "
-                "(the file looks truncated)")
+        return (
+            f"the video ended at {last_t:.1f} s of its {duration:.1f} s (the file looks truncated)"
+        )
     return None
 
 
-def analyze_video(source: Any, analyzer, every: int | None = None, smoothing: float = 0.6,
-                  out_path: str | os.PathLike | None = None, progress: ProgressFn | None = None,
-                  should_cancel: Callable[[], bool] | None = None,
-                  name: str | None = None, result: VideoResult | None = None) -> VideoResult:
+def analyze_video(
+    source: Any,
+    analyzer,
+    every: int | None = None,
+    smoothing: float = 0.6,
+    out_path: str | os.PathLike | None = None,
+    progress: ProgressFn | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+    name: str | None = None,
+    result: VideoResult | None = None,
+) -> VideoResult:
     """Analyse a video file (a path, or a seekable binary file object) with ``analyzer``
     (:class:`fer.analyzer.Analyzer`).
 
@@ -418,14 +463,16 @@ def analyze_video(source: Any, analyzer, every: int | None = None, smoothing: fl
     started = time.perf_counter()
     container, stream = _open_input(source, video_name)
     result = result if result is not None else VideoResult()
-    total_exact = _start_result(result, container, stream, every, smoothing, video_name, analyzer,
-                                out_path)
+    total_exact = _start_result(
+        result, container, stream, every, smoothing, video_name, analyzer, out_path
+    )
     writer = _open_writer(out_path, result.fps, container)
     report = _Reporter(result, progress, started)
     try:
         frames = _decoded_frames(container.decode(stream), result, should_cancel, video_name)
-        last_t = _analyse_frames(frames, analyzer, FaceTracker(smoothing=result.smoothing),
-                                 result, writer, report)
+        last_t = _analyse_frames(
+            frames, analyzer, FaceTracker(smoothing=result.smoothing), result, writer, report
+        )
         _check_ending(result, total_exact, last_t, video_name)
     except VideoError:
         raise
@@ -437,8 +484,16 @@ def analyze_video(source: Any, analyzer, every: int | None = None, smoothing: fl
     return result
 
 
-def _start_result(result: VideoResult, container, stream, every: int | None, smoothing: float,
-                  video_name: str, analyzer, out_path) -> bool:
+def _start_result(
+    result: VideoResult,
+    container,
+    stream,
+    every: int | None,
+    smoothing: float,
+    video_name: str,
+    analyzer,
+    out_path,
+) -> bool:
     """Fill in what is known before the first frame (rate, length, step, names); returns
     whether the container's frame count is exact."""
     fps, _, duration, frames_total, total_exact = _stream_facts(container, stream)
@@ -482,8 +537,9 @@ class _Reporter:
             self.last = result.elapsed_s
 
 
-def _decoded_frames(frames, result: VideoResult, should_cancel: Callable[[], bool] | None,
-                    video_name: str):
+def _decoded_frames(
+    frames, result: VideoResult, should_cancel: Callable[[], bool] | None, video_name: str
+):
     """The frames until the end, a cancel (``result.cancelled``) or a decoding fault
     (``result.error``; a VideoError when no frame was read yet)."""
     import av
@@ -498,15 +554,23 @@ def _decoded_frames(frames, result: VideoResult, should_cancel: Callable[[], boo
             return
         except av.FFmpegError as exc:
             if result.frames_read == 0:
-                raise VideoError(f"{video_name} cannot be decoded; the file is damaged, truncated "
-                                 f"or in an unsupported format ({_ffmpeg_message(exc)})") from None
+                raise VideoError(
+                    f"{video_name} cannot be decoded; the file is damaged, truncated "
+                    f"or in an unsupported format ({_ffmpeg_message(exc)})"
+                ) from None
             result.error = f"the video could not be decoded further ({_ffmpeg_message(exc)})"
             return
         yield frame
 
 
-def _analyse_frames(frames, analyzer, tracker, result: VideoResult,
-                    writer: _AnnotatedWriter | None, report: _Reporter) -> float:
+def _analyse_frames(
+    frames,
+    analyzer,
+    tracker,
+    result: VideoResult,
+    writer: _AnnotatedWriter | None,
+    report: _Reporter,
+) -> float:
     """Analyse every ``result.every``-th frame and write each frame, with the latest tracks
     drawn on it, to ``writer``; returns the last frame's time (s)."""
     tracks: list = []
@@ -517,8 +581,11 @@ def _analyse_frames(frames, analyzer, tracker, result: VideoResult,
         result.frames_read += 1
         if frame.time is not None and start_time is None:
             start_time = frame.time
-        t = (frame.time - start_time) if frame.time is not None and start_time is not None \
+        t = (
+            (frame.time - start_time)
+            if frame.time is not None and start_time is not None
             else index / result.fps
+        )
         last_t = t
         analyse = index % result.every == 0
         rgb = None
@@ -554,8 +621,10 @@ def _check_ending(result: VideoResult, total_exact: bool, last_t: float, video_n
     if result.error is None and not result.cancelled and result.frames_read:
         result.error = _truncation(result, result.frames_total, total_exact, last_t)
     if result.frames_read == 0 and not result.cancelled:
-        raise VideoError(f"{video_name} holds no video frame that can be decoded (the file is "
-                         "damaged, truncated or in an unsupported format)")
+        raise VideoError(
+            f"{video_name} holds no video frame that can be decoded (the file is "
+            "damaged, truncated or in an unsupported format)"
+        )
 
 
 def _keep_after_fault(result: VideoResult, exc: Exception, video_name: str) -> None:
@@ -565,8 +634,11 @@ def _keep_after_fault(result: VideoResult, exc: Exception, video_name: str) -> N
 
     if result.frames_read == 0:
         raise VideoError(f"{video_name} cannot be read ({_ffmpeg_message(exc)})") from None
-    result.error = f"{type(exc).__name__}: {_ffmpeg_message(exc)}" \
-        if not isinstance(exc, (av.FFmpegError, FerError, OSError)) else _ffmpeg_message(exc)
+    result.error = (
+        f"{type(exc).__name__}: {_ffmpeg_message(exc)}"
+        if not isinstance(exc, (av.FFmpegError, FerError, OSError))
+        else _ffmpeg_message(exc)
+    )
 
 
 def _close_video(container, writer: _AnnotatedWriter | None, result: VideoResult) -> None:
@@ -583,8 +655,9 @@ def _close_video(container, writer: _AnnotatedWriter | None, result: VideoResult
                 Path(writer.path).unlink(missing_ok=True)
 
 
-def analyze_video_bytes(data: bytes, analyzer, name: str = "video.mp4", annotate: bool = True,
-                        **kwargs) -> VideoResult:
+def analyze_video_bytes(
+    data: bytes, analyzer, name: str = "video.mp4", annotate: bool = True, **kwargs
+) -> VideoResult:
     """:func:`analyze_video` on an upload held in memory. The upload and the annotated video
     go through temporary files that are always removed; the annotated MP4 comes back as
     ``result.annotated`` (bytes; also in ``result`` when the call was interrupted).
@@ -608,8 +681,12 @@ def analyze_video_bytes(data: bytes, analyzer, name: str = "video.mp4", annotate
     finally:
         # also when interrupted: the writer was closed, what it wrote is a playable file
         result.out_path = None
-        if result.annotated is None and tmp_out and os.path.exists(tmp_out) \
-                and os.path.getsize(tmp_out) > 0:
+        if (
+            result.annotated is None
+            and tmp_out
+            and os.path.exists(tmp_out)
+            and os.path.getsize(tmp_out) > 0
+        ):
             result.annotated = Path(tmp_out).read_bytes()
         for path in (tmp_in, tmp_out):
             if path:

@@ -29,8 +29,11 @@ IMAGE_TYPES = [ext.lstrip(".") for ext in IMAGE_EXTENSIONS]
 #: Longest side of images sent to the browser; downloads keep full resolution.
 DISPLAY_MAX_SIDE = 1600
 
-DETECTOR_LABELS = {"yunet": "YuNet (accurate, landmarks)", "haar": "Haar cascade (built in)",
-                   "auto": "Automatic"}
+DETECTOR_LABELS = {
+    "yunet": "YuNet (accurate, landmarks)",
+    "haar": "Haar cascade (built in)",
+    "auto": "Automatic",
+}
 
 # session_state keys of the sidebar widgets
 K_MODEL, K_DETECTOR, K_MIN_FACE, K_TTA = "fer_model", "fer_detector", "fer_min_face", "fer_tta"
@@ -50,8 +53,9 @@ def _repair_state(installed: dict[str, ModelInfo], detectors: list[str]) -> None
     replacement for a value that went away (a model was removed)."""
     state = st.session_state
     if state.get(K_MODEL) not in installed:
-        state[K_MODEL] = (DEFAULT_MODEL if DEFAULT_MODEL in installed
-                          else next(iter(installed), None))
+        state[K_MODEL] = (
+            DEFAULT_MODEL if DEFAULT_MODEL in installed else next(iter(installed), None)
+        )
     if state.get(K_DETECTOR) not in detectors:
         state[K_DETECTOR] = detectors[0]  # available_detectors() lists the best first
     if not isinstance(state.get(K_MIN_FACE), int):
@@ -65,8 +69,12 @@ def _config_from_state() -> AnalysisConfig | None:
     state = st.session_state
     if state.get(K_MODEL) is None:
         return None
-    return AnalysisConfig(model=state[K_MODEL], detector=state[K_DETECTOR], tta=state[K_TTA],
-                          min_face=state[K_MIN_FACE])
+    return AnalysisConfig(
+        model=state[K_MODEL],
+        detector=state[K_DETECTOR],
+        tta=state[K_TTA],
+        min_face=state[K_MIN_FACE],
+    )
 
 
 def sidebar() -> AnalysisConfig | None:
@@ -78,24 +86,40 @@ def sidebar() -> AnalysisConfig | None:
         st.subheader("Settings")
         if installed:
             st.selectbox(
-                "Model", list(installed), key=K_MODEL,
+                "Model",
+                list(installed),
+                key=K_MODEL,
                 format_func=lambda name: installed[name].summary(),
                 help="shallow: small and fast; deep: more accurate, slower. Accuracy is on "
-                     "FER2013's PublicTest split; ms/face is one face at a time on the machine "
-                     "that measured it.")
+                "FER2013's PublicTest split; ms/face is one face at a time on the machine "
+                "that measured it.",
+            )
         else:
             st.warning("No trained model is installed yet: see the Models page.")
         detector = st.selectbox(
-            "Face detector", detectors, key=K_DETECTOR,
+            "Face detector",
+            detectors,
+            key=K_DETECTOR,
             format_func=lambda name: DETECTOR_LABELS.get(name, name),
             help="YuNet finds smaller, turned and partly hidden faces; the Haar cascade ships "
-                 "with OpenCV and always works.")
+            "with OpenCV and always works.",
+        )
         _detector_caption(detector, detectors)
-        st.slider("Minimum face size (px)", 16, 200, step=4, key=K_MIN_FACE,
-                  help="Smaller faces are ignored (shorter side of the face box, in image "
-                       "pixels).")
-        st.selectbox("Test-time augmentation", TTA_MODES, key=K_TTA, format_func=TTA_LABELS.get,
-                     help=_tta_help(installed.get(st.session_state[K_MODEL])))
+        st.slider(
+            "Minimum face size (px)",
+            16,
+            200,
+            step=4,
+            key=K_MIN_FACE,
+            help="Smaller faces are ignored (shorter side of the face box, in image pixels).",
+        )
+        st.selectbox(
+            "Test-time augmentation",
+            TTA_MODES,
+            key=K_TTA,
+            format_func=TTA_LABELS.get,
+            help=_tta_help(installed.get(st.session_state[K_MODEL])),
+        )
         st.caption("Everything runs on this machine; no image leaves it.")
     return _config_from_state()
 
@@ -114,13 +138,17 @@ def _detector_caption(detector: str, detectors: list[str]) -> None:
 
 
 def _tta_help(model: ModelInfo | None) -> str:
-    text = ("Classify several views of each face and average them: the mirrored face (twice "
-            "the work), or also 2-pixel shifts of both (ten times the work). More accurate, "
-            "slower.")
+    text = (
+        "Classify several views of each face and average them: the mirrored face (twice "
+        "the work), or also 2-pixel shifts of both (ten times the work). More accurate, "
+        "slower."
+    )
     if model is None:
         return text
-    measured = [f"{TTA_LABELS[m].split(' (')[0].lower()} {100 * a:.1f} %"
-                for m, a in model.accuracy_by_tta().items()]
+    measured = [
+        f"{TTA_LABELS[m].split(' (')[0].lower()} {100 * a:.1f} %"
+        for m, a in model.accuracy_by_tta().items()
+    ]
     return text + f" {model.name} on PublicTest: " + ", ".join(measured) + "."
 
 
@@ -162,8 +190,9 @@ def import_webrtc():
     try:
         import streamlit_webrtc
     except ImportError as exc:
-        raise WebRtcUnavailable(f"streamlit-webrtc is not installed ({exc}); "
-                                "`pip install streamlit-webrtc`.") from None
+        raise WebRtcUnavailable(
+            f"streamlit-webrtc is not installed ({exc}); `pip install streamlit-webrtc`."
+        ) from None
     return streamlit_webrtc
 
 
@@ -211,14 +240,23 @@ class Photo:
 def photo_input(key: str, label: str = "Upload a photo") -> Photo | None:
     """An uploaded photo or a camera snapshot, decoded; None when there is none yet. A file
     that is not a readable image gives one ``st.error`` line and None."""
-    source = st.radio("Source", ["Upload a file", "Camera snapshot"], key=f"{key}_source",
-                      horizontal=True, label_visibility="collapsed")
+    source = st.radio(
+        "Source",
+        ["Upload a file", "Camera snapshot"],
+        key=f"{key}_source",
+        horizontal=True,
+        label_visibility="collapsed",
+    )
     if source == "Camera snapshot":
         uploaded = st.camera_input("Take a snapshot", key=f"{key}_camera")
     else:
-        uploaded = st.file_uploader(label, type=IMAGE_TYPES, key=f"{key}_upload",
-                                    help="JPEG, PNG, WebP, BMP or TIFF, up to 50 MB. The photo "
-                                         "is analysed on this machine and never stored.")
+        uploaded = st.file_uploader(
+            label,
+            type=IMAGE_TYPES,
+            key=f"{key}_upload",
+            help="JPEG, PNG, WebP, BMP or TIFF, up to 50 MB. The photo "
+            "is analysed on this machine and never stored.",
+        )
     if uploaded is None:
         return None
     data = uploaded.getvalue()
@@ -252,7 +290,7 @@ def face_crop(image: np.ndarray, box, margin: float = 0.15) -> np.ndarray:
     x, y, w, h = (int(v) for v in box)
     m = int(round(margin * max(w, h)))
     height, width = image.shape[:2]
-    return image[max(0, y - m):min(height, y + h + m), max(0, x - m):min(width, x + w + m)]
+    return image[max(0, y - m) : min(height, y + h + m), max(0, x - m) : min(width, x + w + m)]
 
 
 def stem(name: str) -> str:
@@ -264,8 +302,14 @@ def download_row(files: list[tuple[str, Any, str, str]]) -> None:
     leaves its column empty. Downloads never rerun the page."""
     for column, (label, data, file_name, mime) in zip(st.columns(len(files)), files):
         if data is not None:
-            column.download_button(label, data=data, file_name=file_name, mime=mime,
-                                   icon=":material/download:", on_click="ignore")
+            column.download_button(
+                label,
+                data=data,
+                file_name=file_name,
+                mime=mime,
+                icon=":material/download:",
+                on_click="ignore",
+            )
 
 
 FAILED = object()

@@ -47,8 +47,14 @@ def rows_table(table: Results) -> pd.DataFrame:
 def run_batch(items: list[tuple[str, bytes]], key: tuple, config) -> None:
     analyzer = get_analyzer(config)
     job = start_job(JOB, key, results=[])
-    st.button("Cancel", key="batch_cancel", on_click=request_cancel, args=(JOB,),
-              icon=":material/stop:", help="Stop; the photos analysed so far are kept.")
+    st.button(
+        "Cancel",
+        key="batch_cancel",
+        on_click=request_cancel,
+        args=(JOB,),
+        icon=":material/stop:",
+        help="Stop; the photos analysed so far are kept.",
+    )
     bar = st.progress(0.0, text="Starting…")
 
     def progress(done: int, total: int, name: str) -> None:
@@ -84,25 +90,35 @@ def show_results(results: list[dict], notice: str | None = None) -> None:
         if len(gallery) > GALLERY_MAX:
             st.caption(f"The first {GALLERY_MAX} of {len(gallery)} photos.")
         gallery = gallery[:GALLERY_MAX]
-        st.image([r["thumbnail"] for r in gallery], caption=[thumbnail_caption(r) for r in gallery],
-                 width=200)
+        st.image(
+            [r["thumbnail"] for r in gallery],
+            caption=[thumbnail_caption(r) for r in gallery],
+            width=200,
+        )
 
-    download_row([
-        ("Results (CSV)", table.to_csv(), "batch-faces.csv", "text/csv"),
-        ("Results (JSON)", results_to_json(results), "batch-faces.json", "application/json"),
-    ])
+    download_row(
+        [
+            ("Results (CSV)", table.to_csv(), "batch-faces.csv", "text/csv"),
+            ("Results (JSON)", results_to_json(results), "batch-faces.json", "application/json"),
+        ]
+    )
 
 
 def main() -> None:
     st.title("Batch")
-    st.caption("Many photos at once, or a zip of them: every face in one table, a gallery and "
-               "the mix of expressions over the whole batch.")
+    st.caption(
+        "Many photos at once, or a zip of them: every face in one table, a gallery and "
+        "the mix of expressions over the whole batch."
+    )
     config = get_config()
     uploads = st.file_uploader(
-        "Upload photos or a zip", type=[*IMAGE_TYPES, "zip"], accept_multiple_files=True,
+        "Upload photos or a zip",
+        type=[*IMAGE_TYPES, "zip"],
+        accept_multiple_files=True,
         key="batch_upload",
         help="JPEG, PNG, WebP, BMP or TIFF photos, or .zip archives of them (folders inside are "
-             "fine). Everything is analysed on this machine and nothing is stored.")
+        "fine). Everything is analysed on this machine and nothing is stored.",
+    )
     if not uploads:
         st.info("Choose photos or a zip archive to analyse.", icon=":material/upload:")
         return
@@ -114,15 +130,22 @@ def main() -> None:
     finished = finished_job(JOB, key)
     if finished is not None:
         job, stopped = finished
-        notice = (f"{stopped_word(job)} after {len(job['results'])} photos; showing those."
-                  if stopped else None)
+        notice = (
+            f"{stopped_word(job)} after {len(job['results'])} photos; showing those."
+            if stopped
+            else None
+        )
         show_results(job["results"], notice)
         analyse_again_button(JOB, "batch_again")
         return
 
     n = len(items)
-    if st.button(f"Analyse {n} file{'s' if n != 1 else ''}", type="primary",
-                 key="batch_start", icon=":material/play_arrow:"):
+    if st.button(
+        f"Analyse {n} file{'s' if n != 1 else ''}",
+        type="primary",
+        key="batch_start",
+        icon=":material/play_arrow:",
+    ):
         start_and_rerun(JOB, lambda: run_batch(items, key, config))
 
 

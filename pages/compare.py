@@ -28,9 +28,11 @@ def installed_names() -> list[str]:
     names = [n for n in MODEL_NAMES if n in installed]
     missing = [n for n in MODEL_NAMES if n not in installed]
     if names and missing:
-        st.warning(f"The {' and '.join(missing)} model is not installed, so only "
-                   f"{' and '.join(names)} is shown. Train it with `python -m fer train --arch "
-                   f"{missing[0]} --data ../shared/datasets/fer2013`.")
+        st.warning(
+            f"The {' and '.join(missing)} model is not installed, so only "
+            f"{' and '.join(names)} is shown. Train it with `python -m fer train --arch "
+            f"{missing[0]} --data ../shared/datasets/fer2013`."
+        )
     return names
 
 
@@ -41,8 +43,11 @@ def show_models(photo, result: Comparison) -> None:
         with column:
             st.subheader(name)
             st.image(for_display(annotate(photo.image, run.faces, numbered=True)))
-            st.metric(f"{name} latency on this photo", f"{run.ms:.1f} ms",
-                      help=f"Classifying all {n} face(s) in one batch (detection excluded).")
+            st.metric(
+                f"{name} latency on this photo",
+                f"{run.ms:.1f} ms",
+                help=f"Classifying all {n} face(s) in one batch (detection excluded).",
+            )
 
 
 def show_face(result: Comparison, i: int) -> None:
@@ -51,19 +56,32 @@ def show_face(result: Comparison, i: int) -> None:
     with st.container(border=True):
         st.markdown(f"**Face {i + 1}**")
         if len(faces) < 2:
-            (name, face), = faces.items()
-            st.info(f"{name}: {DISPLAY_NAMES[face.label]} ({100 * face.confidence:.0f}%); "
-                    "no second model to compare with.")
+            ((name, face),) = faces.items()
+            st.info(
+                f"{name}: {DISPLAY_NAMES[face.label]} ({100 * face.confidence:.0f}%); "
+                "no second model to compare with."
+            )
         elif result.agree(i):
-            st.success("Both models agree: " + ", ".join(
-                f"{name} {DISPLAY_NAMES[f.label]} {100 * f.confidence:.0f}%"
-                for name, f in faces.items()), icon=":material/check_circle:")
+            st.success(
+                "Both models agree: "
+                + ", ".join(
+                    f"{name} {DISPLAY_NAMES[f.label]} {100 * f.confidence:.0f}%"
+                    for name, f in faces.items()
+                ),
+                icon=":material/check_circle:",
+            )
         else:
-            st.warning("The models disagree: " + ", ".join(
-                f"{name} says {DISPLAY_NAMES[f.label]} ({100 * f.confidence:.0f}%)"
-                for name, f in faces.items()), icon=":material/compare_arrows:")
-        st.altair_chart(comparison_bar_chart({name: f.scores for name, f in faces.items()}),
-                        width="stretch")
+            st.warning(
+                "The models disagree: "
+                + ", ".join(
+                    f"{name} says {DISPLAY_NAMES[f.label]} ({100 * f.confidence:.0f}%)"
+                    for name, f in faces.items()
+                ),
+                icon=":material/compare_arrows:",
+            )
+        st.altair_chart(
+            comparison_bar_chart({name: f.scores for name, f in faces.items()}), width="stretch"
+        )
 
 
 def main() -> None:
@@ -79,19 +97,26 @@ def main() -> None:
         st.info("Choose a photo to compare the models on.", icon=":material/upload:")
         return
     key = (photo.digest, tuple(names), config.with_(model=names[0]))
-    result = run_or_report("Running both models…", lambda: memo(
-        "compare", key, lambda: compare_models(photo.image, config, names)))
+    result = run_or_report(
+        "Running both models…",
+        lambda: memo("compare", key, lambda: compare_models(photo.image, config, names)),
+    )
     if result is FAILED:
         return
     n = len(result.boxes)
     if n == 0:
-        st.warning(f"No face found in {photo.name}. Try a lower minimum face size or the other "
-                   "face detector.", icon=":material/search_off:")
+        st.warning(
+            f"No face found in {photo.name}. Try a lower minimum face size or the other "
+            "face detector.",
+            icon=":material/search_off:",
+        )
         st.image(for_display(photo.image), caption=photo.name)
         return
-    st.caption(f"{n} face{'s' if n != 1 else ''} found by {config.detector} in "
-               f"{result.detect_ms:.0f} ms"
-               + (f" · TTA: {TTA_LABELS[config.tta].lower()}" if config.tta != "off" else ""))
+    st.caption(
+        f"{n} face{'s' if n != 1 else ''} found by {config.detector} in "
+        f"{result.detect_ms:.0f} ms"
+        + (f" · TTA: {TTA_LABELS[config.tta].lower()}" if config.tta != "off" else "")
+    )
     show_models(photo, result)
     for i in range(n):
         show_face(result, i)

@@ -39,21 +39,31 @@ def show_stats(processor: LiveProcessor, playing: bool) -> None:
     errors = history.add(processor.drain())
     last = history.last
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("FPS", f"{last.fps:.1f}" if last else "–",
-              help="Frames analysed per second (moving average).")
-    c2.metric("Latency", f"{last.latency_ms:.0f} ms" if last else "–",
-              help="Time to detect, classify and draw one frame (moving average).")
+    c1.metric(
+        "FPS",
+        f"{last.fps:.1f}" if last else "–",
+        help="Frames analysed per second (moving average).",
+    )
+    c2.metric(
+        "Latency",
+        f"{last.latency_ms:.0f} ms" if last else "–",
+        help="Time to detect, classify and draw one frame (moving average).",
+    )
     c3.metric("Faces", str(last.faces) if last else "–")
-    c4.metric("Main face", DISPLAY_NAMES[last.label] if last and last.label else "–",
-              help="Smoothed label of the largest face.")
+    c4.metric(
+        "Main face",
+        DISPLAY_NAMES[last.label] if last and last.label else "–",
+        help="Smoothed label of the largest face.",
+    )
     for message in errors:
         st.warning(message)
     if last is not None and last.notice:
         st.caption(last.notice)
     timeline = history.timeline()
     if len(timeline):
-        st.altair_chart(timeline_chart(timeline, time_title="seconds ago (0 = now)"),
-                        width="stretch")
+        st.altair_chart(
+            timeline_chart(timeline, time_title="seconds ago (0 = now)"), width="stretch"
+        )
     elif playing:
         st.caption("Waiting for a face…")
 
@@ -88,13 +98,17 @@ def live_stats(ctx, processor: LiveProcessor) -> None:
     def stats() -> None:
         playing = bool(ctx.state.playing) or processor.streaming()
         if not playing:
-            st.info("The stream is stopped. Press START above to begin; the chart of the main "
-                    "face's expressions over the last 30 s appears here.",
-                    icon=":material/videocam:")
+            st.info(
+                "The stream is stopped. Press START above to begin; the chart of the main "
+                "face's expressions over the last 30 s appears here.",
+                icon=":material/videocam:",
+            )
             if no_ice:
-                st.caption("No STUN/TURN servers are configured (FER_ICE_SERVERS), which is "
-                           "right for localhost; set FER_ICE_SERVERS to a JSON list to reach the "
-                           "app across networks.")
+                st.caption(
+                    "No STUN/TURN servers are configured (FER_ICE_SERVERS), which is "
+                    "right for localhost; set FER_ICE_SERVERS to a JSON list to reach the "
+                    "app across networks."
+                )
         show_stats(processor, playing)
 
     stats()
@@ -102,8 +116,10 @@ def live_stats(ctx, processor: LiveProcessor) -> None:
 
 def main() -> None:
     st.title("Live")
-    st.caption("Press START and allow the camera. Frames are analysed on this machine; the "
-               "sidebar settings apply immediately, without restarting the stream.")
+    st.caption(
+        "Press START and allow the camera. Frames are analysed on this machine; the "
+        "sidebar settings apply immediately, without restarting the stream."
+    )
     config = get_config()
     if not require_model(config):
         return
@@ -113,8 +129,12 @@ def main() -> None:
         st.error(str(exc))
         return
     two_models = len(installed_models()) >= 2
-    both = st.toggle("Both models", key="live_both_models", disabled=not two_models,
-                     help="Also run the other model on each face and show its label below.")
+    both = st.toggle(
+        "Both models",
+        key="live_both_models",
+        disabled=not two_models,
+        help="Also run the other model on each face and show its label below.",
+    )
     processor = session_object(K_PROCESSOR, LiveProcessor)
     processor.configure(config, both_models=bool(both) and two_models)
     ctx = start_stream(webrtc, processor)

@@ -49,8 +49,13 @@ from pages._common import (
 
 VIDEO_TYPES = [ext.lstrip(".") for ext in VIDEO_EXTENSIONS]
 JOB = "video_job"
-RATES = {"1 per second": 1.0, "2 per second": 2.0, "5 per second": 5.0,
-         "10 per second": 10.0, "every frame": None}
+RATES = {
+    "1 per second": 1.0,
+    "2 per second": 2.0,
+    "5 per second": 5.0,
+    "10 per second": 10.0,
+    "every frame": None,
+}
 DEFAULT_RATE = "5 per second"
 
 
@@ -58,14 +63,21 @@ def _timeline(table: Results, face_id: int):
     return timeline_chart(table.timeline(face_id=face_id)[["time", "emotion", "probability"]])
 
 
-def run_analysis(data: bytes, name: str, key: tuple, config, every: int, smoothing: bool,
-                 annotate: bool) -> None:
+def run_analysis(
+    data: bytes, name: str, key: tuple, config, every: int, smoothing: bool, annotate: bool
+) -> None:
     """Analyse with a progress bar and a Cancel button; the job (and its partial result) is in
     session_state from the start."""
     analyzer = get_analyzer(config)
     job = start_job(JOB, key, result=VideoResult(name=name))
-    st.button("Cancel", key="video_cancel", on_click=request_cancel, args=(JOB,),
-              icon=":material/stop:", help="Stop the analysis; what was analysed so far is kept.")
+    st.button(
+        "Cancel",
+        key="video_cancel",
+        on_click=request_cancel,
+        args=(JOB,),
+        icon=":material/stop:",
+        help="Stop the analysis; what was analysed so far is kept.",
+    )
     bar = st.progress(0.0, text="Starting…")
     throttle = Throttle(0.25)
 
@@ -74,9 +86,19 @@ def run_analysis(data: bytes, name: str, key: tuple, config, every: int, smoothi
             now = Progress(done, total, elapsed, analysed=job["result"].frames_analyzed)
             bar.progress(now.fraction, text=now.sentence())
 
-    run_job(job, lambda: analyze_video_bytes(
-        data, analyzer, name=name, annotate=annotate, every=every,
-        smoothing=config.smoothing if smoothing else 0.0, progress=progress, result=job["result"]))
+    run_job(
+        job,
+        lambda: analyze_video_bytes(
+            data,
+            analyzer,
+            name=name,
+            annotate=annotate,
+            every=every,
+            smoothing=config.smoothing if smoothing else 0.0,
+            progress=progress,
+            result=job["result"],
+        ),
+    )
     bar.progress(1.0, text="Done")
 
 
@@ -90,41 +112,58 @@ def show_results(result: VideoResult, notice: str | None = None) -> None:
     step = "every frame" if result.every == 1 else f"1 in {result.every} frames"
     speed = f", {result.analysed_fps:.1f} analysed frames/s" if result.elapsed_s else ""
     n_faces = len(result.faces)
-    st.caption(f"{result.name}: {result.seconds_read:.1f} s of video, {result.frames_read} "
-               f"frames, {result.frames_analyzed} analysed ({step}"
-               f"{', smoothed' if result.smoothing else ''}), {n_faces} face "
-               f"ID{'s' if n_faces != 1 else ''}, {result.model} model{speed}.")
+    st.caption(
+        f"{result.name}: {result.seconds_read:.1f} s of video, {result.frames_read} "
+        f"frames, {result.frames_analyzed} analysed ({step}"
+        f"{', smoothed' if result.smoothing else ''}), {n_faces} face "
+        f"ID{'s' if n_faces != 1 else ''}, {result.model} model{speed}."
+    )
 
     if result.annotated:
         st.video(result.annotated, format="video/mp4")
         if video_encoder() != "libx264":
-            st.caption("This installation has no H.264 encoder: the annotated video is MPEG-4 "
-                       "Part 2, which browsers may not play; download it to watch it.")
+            st.caption(
+                "This installation has no H.264 encoder: the annotated video is MPEG-4 "
+                "Part 2, which browsers may not play; download it to watch it."
+            )
 
     table = Results.from_video(result)
     if result.faces:
         show_faces(result, table)
 
     base = stem(result.name)
-    download_row([
-        ("Per-frame data (CSV)", table.to_csv(), f"{base}-faces.csv", "text/csv"),
-        ("Results (JSON)", result_to_json(result), f"{base}-faces.json", "application/json"),
-        ("Annotated video (MP4)", result.annotated or None, f"{base}-annotated.mp4", "video/mp4"),
-    ])
+    download_row(
+        [
+            ("Per-frame data (CSV)", table.to_csv(), f"{base}-faces.csv", "text/csv"),
+            ("Results (JSON)", result_to_json(result), f"{base}-faces.json", "application/json"),
+            (
+                "Annotated video (MP4)",
+                result.annotated or None,
+                f"{base}-annotated.mp4",
+                "video/mp4",
+            ),
+        ]
+    )
 
 
 def show_faces(result: VideoResult, table: Results) -> None:
     """The summary table, a card with a timeline per face ID, and the per-frame rows."""
     st.subheader("Faces")
-    st.dataframe(table.summary(display=True), hide_index=True,
-                 column_config={DISPLAY_NAMES[e]: st.column_config.NumberColumn(format="%.0f%%")
-                                for e in EMOTIONS})
+    st.dataframe(
+        table.summary(display=True),
+        hide_index=True,
+        column_config={
+            DISPLAY_NAMES[e]: st.column_config.NumberColumn(format="%.0f%%") for e in EMOTIONS
+        },
+    )
     for face in result.faces:
         with st.container(border=True):
-            st.markdown(f"**Face {face['face_id']}**: mostly "
-                        f"{DISPLAY_NAMES[face['dominant']].lower()} "
-                        f"({100 * face['dominant_share']:.0f}% of the time), seen "
-                        f"{face['first_seen']:.1f}–{face['last_seen']:.1f} s")
+            st.markdown(
+                f"**Face {face['face_id']}**: mostly "
+                f"{DISPLAY_NAMES[face['dominant']].lower()} "
+                f"({100 * face['dominant_share']:.0f}% of the time), seen "
+                f"{face['first_seen']:.1f}–{face['last_seen']:.1f} s"
+            )
             st.altair_chart(_timeline(table, face["face_id"]), width="stretch")
     with st.expander("Per-frame data"):
         st.dataframe(table.to_dataframe(), hide_index=True)
@@ -133,12 +172,15 @@ def show_faces(result: VideoResult, table: Results) -> None:
 def uploaded_video() -> tuple[bytes, str, str, VideoInfo] | None:
     """The uploaded video's bytes, name, digest and headers (its caption shown); None when there
     is none yet or it cannot be read (said on the page)."""
-    uploaded = st.file_uploader("Upload a video", type=VIDEO_TYPES, key="video_upload",
-                                help="MP4, MOV, AVI, MKV or WebM. The video is analysed on this "
-                                     "machine; its temporary copy is deleted straight after.")
+    uploaded = st.file_uploader(
+        "Upload a video",
+        type=VIDEO_TYPES,
+        key="video_upload",
+        help="MP4, MOV, AVI, MKV or WebM. The video is analysed on this "
+        "machine; its temporary copy is deleted straight after.",
+    )
     if uploaded is None:
-        st.info("Choose a video to analyse: MP4, MOV, AVI, MKV or WebM.",
-                icon=":material/upload:")
+        st.info("Choose a video to analyse: MP4, MOV, AVI, MKV or WebM.", icon=":material/upload:")
         return None
     data = uploaded.getvalue()
     name = uploaded.name or "video.mp4"
@@ -155,14 +197,26 @@ def uploaded_video() -> tuple[bytes, str, str, VideoInfo] | None:
 def analysis_options(info: VideoInfo) -> tuple[int, bool, bool]:
     """The analysis step, smoothing and annotated-video choices, in one row."""
     c1, c2, c3 = st.columns(3)
-    rate = c1.selectbox("Frames analysed", list(RATES), index=list(RATES).index(DEFAULT_RATE),
-                        key="video_rate", help="Fewer is faster; the annotated video keeps "
-                                               "every frame either way.")
-    smoothing = c2.toggle("Smooth labels over time", value=True, key="video_smoothing",
-                          help="Average each face's scores over the last analysed frames so "
-                               "that labels do not flicker.")
-    annotate = c3.toggle("Annotated video", value=True, key="video_annotate",
-                         help="Write a copy of the video with the boxes and labels drawn.")
+    rate = c1.selectbox(
+        "Frames analysed",
+        list(RATES),
+        index=list(RATES).index(DEFAULT_RATE),
+        key="video_rate",
+        help="Fewer is faster; the annotated video keeps every frame either way.",
+    )
+    smoothing = c2.toggle(
+        "Smooth labels over time",
+        value=True,
+        key="video_smoothing",
+        help="Average each face's scores over the last analysed frames so "
+        "that labels do not flicker.",
+    )
+    annotate = c3.toggle(
+        "Annotated video",
+        value=True,
+        key="video_annotate",
+        help="Write a copy of the video with the boxes and labels drawn.",
+    )
     return default_every(info.fps, RATES[rate]), bool(smoothing), bool(annotate)
 
 
@@ -172,16 +226,20 @@ def show_finished(job: dict, stopped: bool) -> None:
     notice = None
     if stopped:
         result.cancelled = True
-        notice = (f"{stopped_word(job)} after {result.seconds_read:.1f} s of video; showing "
-                  f"the {result.frames_analyzed} frames analysed before.")
+        notice = (
+            f"{stopped_word(job)} after {result.seconds_read:.1f} s of video; showing "
+            f"the {result.frames_analyzed} frames analysed before."
+        )
     show_results(result, notice)
     analyse_again_button(JOB, "video_again")
 
 
 def main() -> None:
     st.title("Video")
-    st.caption("Upload a recorded video: faces are followed from frame to frame with a stable "
-               "ID, and their expressions charted over time.")
+    st.caption(
+        "Upload a recorded video: faces are followed from frame to frame with a stable "
+        "ID, and their expressions charted over time."
+    )
     config = get_config()
     upload = uploaded_video()
     if upload is None or not require_model(config):
@@ -193,10 +251,10 @@ def main() -> None:
     if finished is not None:
         show_finished(*finished)
         return
-    if st.button("Analyse video", type="primary", key="video_start",
-                 icon=":material/play_arrow:"):
-        start_and_rerun(JOB, lambda: run_analysis(data, name, key, config, every, smoothing,
-                                                  annotate))
+    if st.button("Analyse video", type="primary", key="video_start", icon=":material/play_arrow:"):
+        start_and_rerun(
+            JOB, lambda: run_analysis(data, name, key, config, every, smoothing, annotate)
+        )
 
 
 main()

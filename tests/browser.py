@@ -17,9 +17,16 @@ import numpy as np
 import pytest
 
 CHROMIUM = os.environ.get("FER_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def require_chromium() -> str:
@@ -50,10 +57,26 @@ def streamlit_server(root: Path, env: dict, timeout: float = 120):
     port = free_port()
     log = open(Path(env.get("FER_CACHE_DIR", "/tmp")) / f"streamlit-{port}.log", "w+")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true",
-         "--browser.gatherUsageStats", "false"],
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "streamlit_app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = ServerURL(f"http://127.0.0.1:{port}")
     url.pid = proc.pid
     try:
@@ -79,8 +102,9 @@ def streamlit_server(root: Path, env: dict, timeout: float = 120):
         log.close()
 
 
-def write_y4m(path: Path, frame_rgb: np.ndarray | list[np.ndarray], frames: int = 30,
-              fps: int = 15) -> Path:
+def write_y4m(
+    path: Path, frame_rgb: np.ndarray | list[np.ndarray], frames: int = 30, fps: int = 15
+) -> Path:
     """A YUV4MPEG2 (4:2:0) clip for chromium's fake camera: one still frame repeated
     ``frames`` times, or a list of frames (all of one size) played once per loop."""
     import cv2
@@ -92,6 +116,7 @@ def write_y4m(path: Path, frame_rgb: np.ndarray | list[np.ndarray], frames: int 
         fh.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
         for frame in clip:
             fh.write(b"FRAME\n")
-            fh.write(cv2.cvtColor(np.ascontiguousarray(frame[:h, :w]),
-                                  cv2.COLOR_RGB2YUV_I420).tobytes())
+            fh.write(
+                cv2.cvtColor(np.ascontiguousarray(frame[:h, :w]), cv2.COLOR_RGB2YUV_I420).tobytes()
+            )
     return path

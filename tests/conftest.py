@@ -56,10 +56,17 @@ def untrained_models_dir(tmp_path_factory) -> Path:
         model = build(name)
         model.save(folder / f"{name}.keras")
         write_serving_file(model, folder / f"{name}.keras")
-        (folder / f"{name}.json").write_text(json.dumps({
-            "name": name, "input_size": [48, 48, 1],
-            "validation": {"accuracy": 0.5}, "validation_tta": {"accuracy": 0.51},
-            "speed": {"ms_per_face_batch1": 1.0}}))
+        (folder / f"{name}.json").write_text(
+            json.dumps(
+                {
+                    "name": name,
+                    "input_size": [48, 48, 1],
+                    "validation": {"accuracy": 0.5},
+                    "validation_tta": {"accuracy": 0.51},
+                    "speed": {"ms_per_face_batch1": 1.0},
+                }
+            )
+        )
     return folder
 
 

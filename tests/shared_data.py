@@ -59,8 +59,10 @@ def _synthetic_fer2013() -> Path:
 
 
 # Read once at import: tests monkeypatch FER_YUNET_MODEL, the shared file must not move with it.
-_YUNET = Path(os.environ.get("FER_YUNET_MODEL")
-              or ROOT / ".." / "shared/models/face_detection_yunet_2023mar.onnx")
+_YUNET = Path(
+    os.environ.get("FER_YUNET_MODEL")
+    or ROOT / ".." / "shared/models/face_detection_yunet_2023mar.onnx"
+)
 
 
 def yunet_file() -> Path:

@@ -28,8 +28,14 @@ def _run_cli(*args, env_extra=None, cwd=ROOT):
     import os
 
     env = {**os.environ, **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "fer", *map(str, args)], capture_output=True,
-                          text=True, env=env, cwd=cwd, timeout=240)
+    return subprocess.run(
+        [sys.executable, "-m", "fer", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=240,
+    )
 
 
 @pytest.mark.parametrize("detector", ["haar", "yunet"])
@@ -104,8 +110,15 @@ def test_cli_predict_finds_two_faces(models_env, photo_files, tmp_path, detector
 def test_cli_predict_folder_lines_and_csv(models_env, photo_files, tmp_path):
     folder = photo_files[0].parent
     csv = tmp_path / "faces.csv"
-    r = _run_cli("predict", folder, "--detector", "haar", "--csv", csv,
-                 env_extra={"FER_MODELS_DIR": str(models_env)})
+    r = _run_cli(
+        "predict",
+        folder,
+        "--detector",
+        "haar",
+        "--csv",
+        csv,
+        env_extra={"FER_MODELS_DIR": str(models_env)},
+    )
     assert r.returncode == 0, r.stderr
     lines = r.stdout.strip().splitlines()
     assert len(lines) == 3 and all(" face " in line for line in lines)
@@ -122,8 +135,9 @@ def test_cli_bad_files_one_line_each(models_env, tmp_path, astronaut):
     truncated = tmp_path / "truncated.jpg"
     truncated.write_bytes(good.read_bytes()[:5000])
     for bad in (text, empty, truncated):
-        r = _run_cli("predict", bad, "--detector", "haar",
-                     env_extra={"FER_MODELS_DIR": str(models_env)})
+        r = _run_cli(
+            "predict", bad, "--detector", "haar", env_extra={"FER_MODELS_DIR": str(models_env)}
+        )
         assert r.returncode != 0
         assert "Traceback" not in r.stderr
         lines = r.stderr.strip().splitlines()
@@ -141,6 +155,8 @@ def test_cli_without_models_says_how_to_train(tmp_path, astronaut):
 
 def test_cli_missing_path_and_bad_dataset(tmp_path):
     r = _run_cli("predict", tmp_path / "nope.jpg")
-    assert r.returncode != 0 and r.stderr.strip() == f"error: {tmp_path / 'nope.jpg'} does not exist"
+    assert (
+        r.returncode != 0 and r.stderr.strip() == f"error: {tmp_path / 'nope.jpg'} does not exist"
+    )
     r = _run_cli("evaluate", "--data", tmp_path)
     assert r.returncode != 0 and "Traceback" not in r.stderr and "test/" in r.stderr

@@ -51,23 +51,31 @@ def analyzer(models_env):
 
 def test_batch_with_good_bad_and_zipped_photos(analyzer, astronaut, two_faces):
     good = _jpeg(astronaut)
-    archive = _zip({
-        "holiday/": b"",
-        "holiday/two.jpg": _jpeg(two_faces),
-        "one.png": good,
-        "__MACOSX/holiday/._two.jpg": b"resource fork",
-        ".hidden.jpg": good,
-        "readme.txt": b"not a photo",
-        "broken.jpg": good[:3000],
-    })
+    archive = _zip(
+        {
+            "holiday/": b"",
+            "holiday/two.jpg": _jpeg(two_faces),
+            "one.png": good,
+            "__MACOSX/holiday/._two.jpg": b"resource fork",
+            ".hidden.jpg": good,
+            "readme.txt": b"not a photo",
+            "broken.jpg": good[:3000],
+        }
+    )
     progress = []
     results = analyze_batch(
-        [("astronaut.jpg", good), ("notes.jpg", b"this is not a picture"),
-         ("photos.zip", archive)],
-        analyzer, progress=lambda done, total, name: progress.append((done, total, name)))
+        [("astronaut.jpg", good), ("notes.jpg", b"this is not a picture"), ("photos.zip", archive)],
+        analyzer,
+        progress=lambda done, total, name: progress.append((done, total, name)),
+    )
     names = [r["image"] for r in results]
-    assert names == ["astronaut.jpg", "notes.jpg", "photos.zip/holiday/two.jpg",
-                     "photos.zip/one.png", "photos.zip/broken.jpg"]
+    assert names == [
+        "astronaut.jpg",
+        "notes.jpg",
+        "photos.zip/holiday/two.jpg",
+        "photos.zip/one.png",
+        "photos.zip/broken.jpg",
+    ]
     assert progress[-1][:2] == (5, 5) and [p[0] for p in progress] == [1, 2, 3, 4, 5]
     by_name = dict(zip(names, results))
     assert len(by_name["astronaut.jpg"]["faces"]) == 1
@@ -98,24 +106,33 @@ def test_zip_limits_and_bad_archives(analyzer, astronaut):
     good = _jpeg(astronaut)
     archive = _zip({"a.jpg": good, "b.jpg": good, "c.jpg": good})
     results = analyze_batch([("many.zip", archive)], analyzer, max_files=2)
-    assert len(results) == 1 and "3 images" in results[0]["error"] and "at most 2" in results[0]["error"]
-    results = analyze_batch([("big.zip", archive), ("ok.jpg", good)], analyzer,
-                            max_bytes=len(good) * 2)
+    assert (
+        len(results) == 1
+        and "3 images" in results[0]["error"]
+        and "at most 2" in results[0]["error"]
+    )
+    results = analyze_batch(
+        [("big.zip", archive), ("ok.jpg", good)], analyzer, max_bytes=len(good) * 2
+    )
     assert "big.zip unpacks to" in results[0]["error"] and "at most" in results[0]["error"]
     assert len(results[1]["faces"]) == 1  # the rest of the batch goes on
-    results = analyze_batch([("fake.zip", b"PK but not really a zip"),
-                             ("empty.zip", _zip({"notes.txt": b"x"}))], analyzer)
+    results = analyze_batch(
+        [("fake.zip", b"PK but not really a zip"), ("empty.zip", _zip({"notes.txt": b"x"}))],
+        analyzer,
+    )
     assert "fake.zip is not a readable zip archive" in results[0]["error"]
     assert "empty.zip holds no images" in results[1]["error"]
 
 
 def test_zip_entries_are_read_lazily_and_lies_fail_cleanly(astronaut):
     good = _jpeg(astronaut)
-    entries = expand_items([("x.zip", _zip({"a.jpg": good, "b.jpg": good}))],
-                           max_bytes=int(len(good) * 2.5))
+    entries = expand_items(
+        [("x.zip", _zip({"a.jpg": good, "b.jpg": good}))], max_bytes=int(len(good) * 2.5)
+    )
     assert [len(e.read()) for e in entries] == [len(good), len(good)]
-    entries = expand_items([("x.zip", _zip({"a.jpg": good, "b.jpg": good}))],
-                           max_bytes=int(len(good) * 2.5))
+    entries = expand_items(
+        [("x.zip", _zip({"a.jpg": good, "b.jpg": good}))], max_bytes=int(len(good) * 2.5)
+    )
     entries[0].archive.getinfo("b.jpg").file_size = 10  # an archive that lies about its size
     entries[0].read()
     with pytest.raises(FerError, match="x.zip/b.jpg cannot be unpacked"):
@@ -147,8 +164,12 @@ def test_interrupted_batch_keeps_results_so_far(analyzer, astronaut):
     good = _jpeg(astronaut)
     kept: list = []
     with pytest.raises(Interrupt):
-        analyze_batch([("a.jpg", good), ("b.jpg", b"bad"), ("c.jpg", good)], analyzer,
-                      progress=progress, results=kept)
+        analyze_batch(
+            [("a.jpg", good), ("b.jpg", b"bad"), ("c.jpg", good)],
+            analyzer,
+            progress=progress,
+            results=kept,
+        )
     assert [r["image"] for r in kept] == ["a.jpg", "b.jpg"] and "error" in kept[1]
 
 

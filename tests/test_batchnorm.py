@@ -49,8 +49,9 @@ def test_statistics_are_the_batch_average_of_clean_inputs_without_dropout():
         assert np.allclose(ours.moving_variance.numpy(), theirs.moving_variance.numpy(), atol=1e-5)
         assert np.allclose(ours.moving_mean.numpy(), theirs.moving_mean.numpy(), atol=1e-5)
     # nothing else changed, and the layers are as they were
-    changed = {i for i, (a, b) in enumerate(zip(weights, model.get_weights()))
-               if not np.array_equal(a, b)}
+    changed = {
+        i for i, (a, b) in enumerate(zip(weights, model.get_weights())) if not np.array_equal(a, b)
+    }
     moving = {i for i, v in enumerate(model.weights) if "moving" in v.path}
     assert changed and changed <= moving
     assert bn.momentum == 0.9 and model.get_layer("drop").rate == 0.5
@@ -85,7 +86,8 @@ def test_cli_precise_bn_refreshes_the_card(tmp_path, capsys):
     assert card["validation"]["n"] == 3589 and card["file_bytes"] == out.stat().st_size
     assert "re-estimated on 28709 clean training images" in card["training"]["notes"][-1]
     assert card["training"]["command"].splitlines()[-1] == (
-        f"python -m fer precise-bn {model} --out {out}")
+        f"python -m fer precise-bn {model} --out {out}"
+    )
     assert card["training"]["history"] == before["training"]["history"]
     # the shipped model is already recalibrated: doing it again changes (almost) nothing
     assert abs(card["validation"]["accuracy"] - before["validation"]["accuracy"]) <= 0.002

@@ -29,8 +29,12 @@ LABELS = "|".join(DISPLAY_NAMES.values())
 def server(tmp_path_factory):
     require_chromium()
     cache = tmp_path_factory.mktemp("cache")
-    env = {**os.environ, "FER_CACHE_DIR": str(cache), "FER_NO_DOWNLOAD": "1",
-           "FER_MODELS_DIR": str(ROOT / "models")}
+    env = {
+        **os.environ,
+        "FER_CACHE_DIR": str(cache),
+        "FER_NO_DOWNLOAD": "1",
+        "FER_MODELS_DIR": str(ROOT / "models"),
+    }
     env.pop("FER_ICE_SERVERS", None)  # localhost: no STUN/TURN, no internet
     yunet = yunet_file_or_none()  # without it the app runs on Haar, as on a fresh clone
     if yunet:
@@ -49,8 +53,9 @@ def shots(tmp_path_factory) -> Path:
 
 
 def _browser(playwright, extra_args=()):
-    return playwright.chromium.launch(executable_path=require_chromium(),
-                                      args=[*CHROMIUM_ARGS, *extra_args])
+    return playwright.chromium.launch(
+        executable_path=require_chromium(), args=[*CHROMIUM_ARGS, *extra_args]
+    )
 
 
 def test_photo_page_shows_every_face(server, shots, two_faces, tmp_path):
@@ -63,7 +68,9 @@ def test_photo_page_shows_every_face(server, shots, two_faces, tmp_path):
         page = browser.new_page(viewport={"width": 1280, "height": 1400})
         page.goto(f"{server}/photo", wait_until="domcontentloaded")
         page.locator("input[type=file]").first.set_input_files(str(photo))
-        expect(page.get_by_text(re.compile(r"two_people\.jpg: 2 faces"))).to_be_visible(timeout=120_000)
+        expect(page.get_by_text(re.compile(r"two_people\.jpg: 2 faces"))).to_be_visible(
+            timeout=120_000
+        )
         expect(page.get_by_text(re.compile(rf"^2\. ({LABELS})$"))).to_be_visible()
         # one probability chart per face, drawn by vega in the browser
         expect(page.locator(".vega-embed")).to_have_count(2, timeout=60_000)
@@ -90,8 +97,11 @@ def test_live_page_streams_with_a_fake_camera(server, shots, astronaut, tmp_path
     from playwright.sync_api import expect, sync_playwright
 
     clip = _camera_clip(tmp_path, astronaut)
-    camera = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-              f"--use-file-for-fake-video-capture={clip}"]
+    camera = [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={clip}",
+    ]
     with sync_playwright() as p:
         browser = _browser(p, camera)
         page = browser.new_page(viewport={"width": 1280, "height": 1300})
@@ -110,11 +120,19 @@ def test_live_page_streams_with_a_fake_camera(server, shots, astronaut, tmp_path
         assert start is not None, "the webrtc START button never appeared"
         start.click()
         # .last: while a fragment re-renders, the old element can linger for a moment
-        fps = page.locator('[data-testid="stMetric"]').filter(has_text="FPS").locator(
-            '[data-testid="stMetricValue"]').last
+        fps = (
+            page.locator('[data-testid="stMetric"]')
+            .filter(has_text="FPS")
+            .locator('[data-testid="stMetricValue"]')
+            .last
+        )
         expect(fps).to_have_text(re.compile(r"^\d+(\.\d+)?$"), timeout=120_000)
-        main_face = page.locator('[data-testid="stMetric"]').filter(has_text="Main face").locator(
-            '[data-testid="stMetricValue"]').last
+        main_face = (
+            page.locator('[data-testid="stMetric"]')
+            .filter(has_text="Main face")
+            .locator('[data-testid="stMetricValue"]')
+            .last
+        )
         expect(main_face).to_have_text(re.compile(rf"^({LABELS})$"), timeout=60_000)
         assert float(fps.inner_text()) > 0
         page.wait_for_timeout(6000)  # let the chart and video fill in for the screenshot

@@ -84,8 +84,9 @@ def test_calibrated_classifier_applies_each_mode_s_temperature_after_tta():
     x = np.random.default_rng(2).random((5, 48, 48, 1)).astype(np.float32)
     clf = CalibratedClassifier(base, {"off": 2.0, "flip": 0.5})
     np.testing.assert_allclose(clf(x), apply_temperature(base(x), 2.0), atol=1e-6)
-    np.testing.assert_allclose(clf(x, tta="flip"), apply_temperature(base(x, "flip"), 0.5),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        clf(x, tta="flip"), apply_temperature(base(x, "flip"), 0.5), atol=1e-6
+    )
     np.testing.assert_allclose(clf.predict_batched(x, tta="shift"), base(x, "shift"), atol=1e-6)
     assert clf.engine == "fake" and clf.input_size == 48 and clf.calibrated
 
@@ -120,16 +121,19 @@ def test_load_model_applies_the_card_temperature_everywhere(tmp_path, monkeypatc
     (tmp_path / "shallow.json").write_text(json.dumps(card))
     _, clf = load_model("shallow")
     np.testing.assert_allclose(clf(x), apply_temperature(raw, 2.0), atol=1e-5)
-    np.testing.assert_allclose(clf(x, tta="flip"),
-                               apply_temperature(RuntimeClassifier(serving)(x, tta="flip"), 3.0),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        clf(x, tta="flip"),
+        apply_temperature(RuntimeClassifier(serving)(x, tta="flip"), 3.0),
+        atol=1e-5,
+    )
     analyzer = Analyzer(model="shallow", detector="haar")
     face = analyzer.analyze(astronaut)[0]
     plain = RuntimeClassifier(serving)
     from fer.preprocessing import faces_to_model_input, margin_for
 
-    expected = apply_temperature(plain(faces_to_model_input(astronaut, [face.box], 48,
-                                                            margin_for("haar"))), 2.0)[0]
+    expected = apply_temperature(
+        plain(faces_to_model_input(astronaut, [face.box], 48, margin_for("haar"))), 2.0
+    )[0]
     np.testing.assert_allclose(face.probabilities, expected, atol=1e-5)
 
 
@@ -146,8 +150,22 @@ def test_calibrate_command_on_fer2013(tmp_path, monkeypatch, capsys):
     before.pop("calibration", None)
     (tmp_path / "shallow.json").write_text(json.dumps(before))
     monkeypatch.setenv("FER_MODELS_DIR", str(tmp_path))
-    assert main(["calibrate", "--model", "shallow", "--data", str(data), "--fit-limit", "700",
-                 "--write-card", "--json"]) == 0
+    assert (
+        main(
+            [
+                "calibrate",
+                "--model",
+                "shallow",
+                "--data",
+                str(data),
+                "--fit-limit",
+                "700",
+                "--write-card",
+                "--json",
+            ]
+        )
+        == 0
+    )
     after = json.loads((tmp_path / "shallow.json").read_text())
     entry = after.pop("calibration")
     assert after == before
@@ -158,4 +176,3 @@ def test_calibrate_command_on_fer2013(tmp_path, monkeypatch, capsys):
     assert sum(b["count"] for b in entry["reliability"]["uncalibrated"]) == 3589
     assert "python -m fer calibrate" in entry["command"]
     assert json.loads(capsys.readouterr().out.split("\nwrote")[0])["fitted_on"].startswith("70")
-

@@ -63,9 +63,15 @@ def test_comparison_bar_chart_groups_models():
 
 def _timeline(times, probabilities, face_ids=None):
     """The long frame fer.results.Results.timeline() gives for these samples."""
-    rows = [{"time": t, "face_id": face_ids[i] if face_ids else 0,
-             "label": EMOTIONS[int(np.argmax(p))], **dict(zip(EMOTIONS, p))}
-            for i, (t, p) in enumerate(zip(times, probabilities))]
+    rows = [
+        {
+            "time": t,
+            "face_id": face_ids[i] if face_ids else 0,
+            "label": EMOTIONS[int(np.argmax(p))],
+            **dict(zip(EMOTIONS, p)),
+        }
+        for i, (t, p) in enumerate(zip(times, probabilities))
+    ]
     return Results(rows, VIDEO_COLUMNS if face_ids else LIVE_COLUMNS).timeline()
 
 
@@ -88,8 +94,14 @@ def test_timeline_chart_from_long_frame():
 def test_timeline_chart_keys_and_faces():
     import pandas as pd
 
-    df = pd.DataFrame({"time": [0, 0, 1, 1], "emotion": ["happy", "sad", "happy", "sad"],
-                       "probability": [0.7, 0.3, 0.6, 0.4], "face_id": [1, 1, 1, 1]})
+    df = pd.DataFrame(
+        {
+            "time": [0, 0, 1, 1],
+            "emotion": ["happy", "sad", "happy", "sad"],
+            "probability": [0.7, 0.3, 0.6, 0.4],
+            "face_id": [1, 1, 1, 1],
+        }
+    )
     spec = charts.timeline_chart(df).to_dict()
     assert {r["emotion"] for r in _rows(spec)} == {"Happy", "Sad"}  # keys shown as names
     assert "facet" not in spec  # one face: no facet
@@ -115,8 +127,10 @@ def test_confusion_matrix_chart():
 
 
 def test_per_class_f1_chart_single_and_grouped():
-    per_class = {e: {"precision": 0.5, "recall": 0.5, "f1": i / 10, "support": 10 * i}
-                 for i, e in enumerate(EMOTIONS)}
+    per_class = {
+        e: {"precision": 0.5, "recall": 0.5, "f1": i / 10, "support": 10 * i}
+        for i, e in enumerate(EMOTIONS)
+    }
     spec = charts.per_class_f1_chart(per_class).to_dict()
     rows = _rows(spec)
     assert [r["emotion"] for r in rows] == ORDER
@@ -127,12 +141,16 @@ def test_per_class_f1_chart_single_and_grouped():
 
 
 def test_training_history_chart():
-    history = [{"epoch": 1, "accuracy": 0.3, "val_accuracy": 0.35, "loss": 1.7},
-               {"epoch": 2, "accuracy": 0.5, "val_accuracy": 0.52, "loss": 1.3}]
+    history = [
+        {"epoch": 1, "accuracy": 0.3, "val_accuracy": 0.35, "loss": 1.7},
+        {"epoch": 2, "accuracy": 0.5, "val_accuracy": 0.52, "loss": 1.3},
+    ]
     spec = charts.training_history_chart(history).to_dict()
     rows = _rows(spec)
     assert len(rows) == 4 and {r["split"] for r in rows} == {"training", "validation"}
-    assert spec["encoding"]["x"]["field"] == "epoch" and spec["encoding"]["y"]["field"] == "accuracy"
+    assert (
+        spec["encoding"]["x"]["field"] == "epoch" and spec["encoding"]["y"]["field"] == "accuracy"
+    )
 
 
 def test_distribution_chart():
@@ -140,8 +158,11 @@ def test_distribution_chart():
     spec = charts.distribution_chart(counts).to_dict()
     rows = _rows(spec)
     assert [r["emotion"] for r in rows] == ORDER
-    assert {r["emotion"]: r["faces"] for r in rows} == {**dict.fromkeys(ORDER, 0), "Happy": 3,
-                                                        "Sad": 1}
+    assert {r["emotion"]: r["faces"] for r in rows} == {
+        **dict.fromkeys(ORDER, 0),
+        "Happy": 3,
+        "Sad": 1,
+    }
     (enc,) = _encodings(spec)
     assert enc["x"]["sort"] == ORDER and enc["y"]["field"] == "faces"
     assert enc["color"]["scale"]["range"] == [color_hex(e) for e in EMOTIONS]

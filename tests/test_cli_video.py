@@ -23,8 +23,14 @@ from tests.test_video import N_FRAMES, _audio_file, count_frames, make_face_clip
 
 def _run_cli(*args, env_extra=None):
     env = {**os.environ, **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "fer", *map(str, args)], capture_output=True,
-                          text=True, env=env, cwd=ROOT, timeout=240)
+    return subprocess.run(
+        [sys.executable, "-m", "fer", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=240,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +47,18 @@ def _csv_rows(path):
 
 def test_video_subprocess_writes_csv_annotated_copy_and_summary(models_env, clip, tmp_path):
     out, table = tmp_path / "annotated.mp4", tmp_path / "faces.csv"
-    r = _run_cli("video", clip, "--detector", "haar", "--out", out, "--csv", table, "--progress",
-                 env_extra={"FER_MODELS_DIR": str(models_env)})
+    r = _run_cli(
+        "video",
+        clip,
+        "--detector",
+        "haar",
+        "--out",
+        out,
+        "--csv",
+        table,
+        "--progress",
+        env_extra={"FER_MODELS_DIR": str(models_env)},
+    )
     assert r.returncode == 0, r.stderr
     assert "Traceback" not in r.stderr
     assert "30/30 frames" in r.stderr and "analysed/s" in r.stderr and "ETA" in r.stderr
@@ -57,8 +73,19 @@ def test_video_subprocess_writes_csv_annotated_copy_and_summary(models_env, clip
 
 
 def test_video_json_every_and_no_smoothing(models_env, clip, capsys):
-    code = main(["video", str(clip), "--detector", "haar", "--json", "--every", "3",
-                 "--no-smoothing", "--no-progress"])
+    code = main(
+        [
+            "video",
+            str(clip),
+            "--detector",
+            "haar",
+            "--json",
+            "--every",
+            "3",
+            "--no-smoothing",
+            "--no-progress",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     data = json.loads(captured.out)
@@ -72,8 +99,11 @@ def test_video_bad_input_is_one_line(tmp_path):
     text = tmp_path / "notes.mp4"
     text.write_text("this is not a video\n")
     sound = _audio_file(tmp_path / "sound.wav", "pcm_s16le", 8000)
-    cases = [(text, "is not a video file"), (sound, "has no video stream"),
-             (tmp_path / "missing.mkv", "does not exist")]
+    cases = [
+        (text, "is not a video file"),
+        (sound, "has no video stream"),
+        (tmp_path / "missing.mkv", "does not exist"),
+    ]
     for path, expected in cases:
         # no models are needed to say a file is not a video
         r = _run_cli("video", path, env_extra={"FER_MODELS_DIR": str(tmp_path / "none")})
@@ -94,10 +124,21 @@ def test_video_bad_options(models_env, clip, tmp_path, capsys):
 
 def test_video_truncated_writes_partial_results_and_fails(models_env, clip, tmp_path, capsys):
     cut = tmp_path / "cut.mp4"
-    cut.write_bytes(clip.read_bytes()[:int(clip.stat().st_size * 0.9)])
+    cut.write_bytes(clip.read_bytes()[: int(clip.stat().st_size * 0.9)])
     out, table = tmp_path / "partial.mp4", tmp_path / "partial.csv"
-    code = main(["video", str(cut), "--detector", "haar", "--out", str(out), "--csv", str(table),
-                 "--no-progress"])
+    code = main(
+        [
+            "video",
+            str(cut),
+            "--detector",
+            "haar",
+            "--out",
+            str(out),
+            "--csv",
+            str(table),
+            "--no-progress",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 1
     err = captured.err.strip().splitlines()
@@ -113,8 +154,16 @@ def test_predict_explain_writes_one_overlay_per_face(models_env, two_faces, tmp_
     photo = tmp_path / "pair.png"
     Image.fromarray(two_faces).save(photo)
     folder = tmp_path / "why"
-    r = _run_cli("predict", photo, "--detector", "haar", "--json", "--explain", folder,
-                 env_extra={"FER_MODELS_DIR": str(models_env)})
+    r = _run_cli(
+        "predict",
+        photo,
+        "--detector",
+        "haar",
+        "--json",
+        "--explain",
+        folder,
+        env_extra={"FER_MODELS_DIR": str(models_env)},
+    )
     assert r.returncode == 0, r.stderr
     faces = json.loads(r.stdout)[0]["faces"]
     assert len(faces) == 2
@@ -124,8 +173,7 @@ def test_predict_explain_writes_one_overlay_per_face(models_env, two_faces, tmp_
     assert overlay.mode == "RGB" and min(overlay.size) >= 160
 
 
-def test_predict_folder_csv_reports_bad_files_in_their_row(models_env, astronaut, tmp_path,
-                                                           capsys):
+def test_predict_folder_csv_reports_bad_files_in_their_row(models_env, astronaut, tmp_path, capsys):
     folder = tmp_path / "photos"
     folder.mkdir()
     Image.fromarray(astronaut).save(folder / "a.jpg")

@@ -85,11 +85,19 @@ def test_classification_report_counts():
 
 
 def test_results_to_rows_and_csv():
-    face = {"box": [1, 2, 3, 4], "label": "happy", "confidence": 0.9,
-            "scores": {e: (0.9 if e == "happy" else 0.1 / 6) for e in EMOTIONS}}
-    rows = results_to_rows([{"image": "a.jpg", "faces": [face, face]},
-                            {"image": "b.jpg", "faces": [], "error": "b.jpg is truncated"},
-                            {"image": "c.jpg", "faces": []}])
+    face = {
+        "box": [1, 2, 3, 4],
+        "label": "happy",
+        "confidence": 0.9,
+        "scores": {e: (0.9 if e == "happy" else 0.1 / 6) for e in EMOTIONS},
+    }
+    rows = results_to_rows(
+        [
+            {"image": "a.jpg", "faces": [face, face]},
+            {"image": "b.jpg", "faces": [], "error": "b.jpg is truncated"},
+            {"image": "c.jpg", "faces": []},
+        ]
+    )
     assert [r["face"] for r in rows] == [1, 2, 0, 0]
     assert rows[2]["error"] == "b.jpg is truncated" and rows[3]["error"] == "no face found"
     csv_text = rows_to_csv(rows)

@@ -145,7 +145,9 @@ def _big_image_with_small_astronaut(astronaut, x0: int, y0: int) -> tuple[np.nda
     ramp_y = np.linspace(0, 255, 3000, dtype=np.float32)[:, None]
     image = np.repeat(((ramp_x + ramp_y) / 2).astype(np.uint8)[:, :, None], 3, axis=2)
     side = round(512 * 60 / FACE_WIDTH)
-    image[y0 : y0 + side, x0 : x0 + side] = cv2.resize(astronaut, (side, side), interpolation=cv2.INTER_AREA)
+    image[y0 : y0 + side, x0 : x0 + side] = cv2.resize(
+        astronaut, (side, side), interpolation=cv2.INTER_AREA
+    )
     return image, side / 512, side
 
 
@@ -158,7 +160,9 @@ def test_small_face_in_big_image_maps_back(detector, astronaut, origin):
     _assert_in_bounds(dets, image)
     assert len(dets) == 1
     x, y, w, h = dets[0].box
-    assert x0 <= x and y0 <= y and x + w <= x0 + side and y + h <= y0 + side  # inside the pasted photo
+    assert (
+        x0 <= x and y0 <= y and x + w <= x0 + side and y + h <= y0 + side
+    )  # inside the pasted photo
     cx, cy = _centre(dets[0])
     assert x0 + FACE_CENTRE_X[0] * scale <= cx <= x0 + FACE_CENTRE_X[1] * scale
     assert y0 + FACE_CENTRE_Y[0] * scale <= cy <= y0 + FACE_CENTRE_Y[1] * scale
@@ -214,7 +218,12 @@ def test_yunet_reuses_one_net_across_sizes_and_threads(yunet, astronaut):
 
 
 @pytest.mark.parametrize(
-    "bad", [np.zeros((64, 64), np.uint8), np.zeros((64, 64, 4), np.uint8), np.zeros((64, 64, 3), np.float32)]
+    "bad",
+    [
+        np.zeros((64, 64), np.uint8),
+        np.zeros((64, 64, 4), np.uint8),
+        np.zeros((64, 64, 3), np.float32),
+    ],
 )
 def test_rejects_non_rgb_uint8_input(haar, bad):
     with pytest.raises(FerError, match="RGB uint8"):
@@ -368,7 +377,9 @@ def test_create_falls_back_to_haar_with_a_notice(name, no_network):
     det, notice = create_detector(name)
     assert isinstance(det, HaarDetector)
     assert notice is not None and "\n" not in notice
-    assert "YuNet model not available" in notice and "FER_YUNET_MODEL" in notice and "Haar" in notice
+    assert (
+        "YuNet model not available" in notice and "FER_YUNET_MODEL" in notice and "Haar" in notice
+    )
 
 
 def test_create_falls_back_when_env_points_nowhere(monkeypatch, tmp_path, no_network):

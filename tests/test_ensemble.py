@@ -77,8 +77,9 @@ def test_ensemble_heatmap_is_the_mean_of_its_members(members, two_faces):
 def test_write_ensemble_card_keeps_the_members_records(members, tmp_path):
     from fer.training.ensemble import write_ensemble
 
-    card = write_ensemble(members, tmp_path / "out", "deep", fer2013_or_synthetic(),
-                          speed_seconds=0.1, val_limit=200)
+    card = write_ensemble(
+        members, tmp_path / "out", "deep", fer2013_or_synthetic(), speed_seconds=0.1, val_limit=200
+    )
     saved = json.loads((tmp_path / "out" / "deep.json").read_text())
     assert saved == json.loads(json.dumps(card))
     assert card["architecture"].startswith("ensemble of 2: shallow, None")
@@ -90,8 +91,10 @@ def test_write_ensemble_card_keeps_the_members_records(members, tmp_path):
     assert first["accuracy"]["off"] == shipped["validation"]["accuracy"]
     assert "--out members/1" in first["training"]["command"] and second["training"] == {}
     command = card["training"]["command"].splitlines()
-    assert command[-1] == (f"python -m fer ensemble members/1/shallow.keras "
-                           f"members/2/shallow.keras --name deep --out {tmp_path / 'out'}")
+    assert command[-1] == (
+        f"python -m fer ensemble members/1/shallow.keras "
+        f"members/2/shallow.keras --name deep --out {tmp_path / 'out'}"
+    )
     assert card["training"]["epochs"] == f"{shipped['training']['epochs']} + ?"
     assert card["evaluate_command"].endswith("--model deep")
 
@@ -99,8 +102,20 @@ def test_write_ensemble_card_keeps_the_members_records(members, tmp_path):
 def test_cli_ensemble_bad_input(tmp_path, capsys):
     from fer.cli import main
 
-    assert main(["ensemble", str(tmp_path / "nope.keras"), str(SHALLOW), "--name", "x",
-                 "--out", str(tmp_path)]) != 0
+    assert (
+        main(
+            [
+                "ensemble",
+                str(tmp_path / "nope.keras"),
+                str(SHALLOW),
+                "--name",
+                "x",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        != 0
+    )
     assert "not found: " + str(tmp_path / "nope.keras") in capsys.readouterr().err
     assert main(["ensemble", str(SHALLOW), "--name", "x", "--out", str(tmp_path)]) != 0
     assert "two or more" in capsys.readouterr().err

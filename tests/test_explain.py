@@ -26,8 +26,10 @@ def test_heatmaps_match_crops_and_follow_the_target(models_env, two_faces, name,
     assert len(heatmaps) == len(crops) == 2
     for heat, crop, box in zip(heatmaps, crops, boxes):
         assert crop.dtype == np.uint8 and crop.shape[2] == 3
-        assert crop.shape[:2] == (box[3] + 2 * round(box[3] * FACE_MARGIN),
-                                  box[2] + 2 * round(box[2] * FACE_MARGIN))
+        assert crop.shape[:2] == (
+            box[3] + 2 * round(box[3] * FACE_MARGIN),
+            box[2] + 2 * round(box[2] * FACE_MARGIN),
+        )
         assert heat.shape == crop.shape[:2] and heat.dtype == np.float32
         assert 0 <= heat.min() and heat.max() <= 1 and heat.max() > 0.9
         assert heat.std() > 0.05  # not constant
@@ -35,8 +37,9 @@ def test_heatmaps_match_crops_and_follow_the_target(models_env, two_faces, name,
         other = explain_faces(model, two_faces, boxes, target=target)
         assert all(np.abs(a - b).mean() > 0.01 for a, b in zip(heatmaps, other))
     per_face = explain_faces(model, two_faces, boxes, target=["happy", None])
-    assert np.allclose(per_face[0], explain_faces(model, two_faces, boxes[:1], target="happy")[0],
-                       atol=1e-5)
+    assert np.allclose(
+        per_face[0], explain_faces(model, two_faces, boxes[:1], target="happy")[0], atol=1e-5
+    )
     overlay = overlay_heatmap(crops[0], heatmaps[0])
     assert overlay.shape == crops[0].shape and overlay.dtype == np.uint8
     assert not np.array_equal(overlay, crops[0])

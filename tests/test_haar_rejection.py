@@ -44,8 +44,9 @@ def test_the_check_keeps_most_fer2013_faces():
     raw, checked = HaarDetector(verify_eyes=False), HaarDetector()
     found = kept = 0
     for img in split.images:
-        big = cv2.cvtColor(cv2.resize(img, (192, 192), interpolation=cv2.INTER_CUBIC),
-                           cv2.COLOR_GRAY2RGB)
+        big = cv2.cvtColor(
+            cv2.resize(img, (192, 192), interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2RGB
+        )
         found += len(raw.detect(big, min_face=64))
         kept += len(checked.detect(big, min_face=64))
     assert found >= 150

@@ -305,7 +305,13 @@ def test_multi_page_tiff_gives_first_page():
 
 @pytest.mark.parametrize(
     "suffix, kwargs",
-    [(".webp", {"lossless": True}), (".bmp", {}), (".tiff", {}), (".tif", {}), (".jpeg", {"quality": 95})],
+    [
+        (".webp", {"lossless": True}),
+        (".bmp", {}),
+        (".tiff", {}),
+        (".tif", {}),
+        (".jpeg", {"quality": 95}),
+    ],
 )
 def test_common_formats_round_trip(tmp_path, astronaut, suffix, kwargs):
     crop = astronaut[:96, :128]
@@ -401,7 +407,11 @@ def test_too_many_pixels_via_module_attribute(monkeypatch):
         load_image(np.zeros((20, 30), dtype=np.uint8))
     with pytest.raises(ImageLoadError, match="the limit is 500 pixels"):
         load_image(Image.new("RGB", (30, 20)))
-    assert load_image(np.zeros((20, 25), dtype=np.uint8)).shape == (20, 25, 3)  # exactly at the limit
+    assert load_image(np.zeros((20, 25), dtype=np.uint8)).shape == (
+        20,
+        25,
+        3,
+    )  # exactly at the limit
 
 
 def test_huge_png_header_refused_quickly_without_decoding(tmp_path, monkeypatch):
@@ -425,7 +435,9 @@ def test_between_our_limit_and_pillows_warning(tmp_path, monkeypatch):
     path = tmp_path / "big.png"
     Image.new("1", (9000, 9000)).save(path)
     calls = _count_decodes(monkeypatch)
-    with pytest.raises(ImageLoadError, match=r"^big\.png is 9000x9000 pixels; the limit is 50 megapixels$"):
+    with pytest.raises(
+        ImageLoadError, match=r"^big\.png is 9000x9000 pixels; the limit is 50 megapixels$"
+    ):
         load_image(path)
     assert calls == []
 
@@ -473,8 +485,19 @@ def test_rgb_bgr_helpers(astronaut):
 
 
 def test_list_images(tmp_path):
-    for name in ("b.JPG", "a.png", "c.jpeg", "d.WebP", "e.bmp", "f.tif", "g.TIFF", "notes.txt", "h.gif",
-                 ".hidden.jpg", "noext"):
+    for name in (
+        "b.JPG",
+        "a.png",
+        "c.jpeg",
+        "d.WebP",
+        "e.bmp",
+        "f.tif",
+        "g.TIFF",
+        "notes.txt",
+        "h.gif",
+        ".hidden.jpg",
+        "noext",
+    ):
         (tmp_path / name).write_bytes(b"x")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "deep.jpg").write_bytes(b"x")
@@ -508,7 +531,11 @@ def test_annotated_photo_path_takes_every_image_extension(tmp_path):
     for name in ("one.png", "one.JPEG", "one.tiff", "one.webp"):
         assert annotated_photo_path(tmp_path / name, photo, 1) == tmp_path / name
     # several inputs, or a name that is not an image's: a folder of <stem>_annotated.png
-    assert annotated_photo_path(tmp_path / "one.png", photo, 2) == \
-        tmp_path / "one.png" / "photo_annotated.png"
-    assert annotated_photo_path(tmp_path / "out", photo, 1) == tmp_path / "out" / "photo_annotated.png"
+    assert (
+        annotated_photo_path(tmp_path / "one.png", photo, 2)
+        == tmp_path / "one.png" / "photo_annotated.png"
+    )
+    assert (
+        annotated_photo_path(tmp_path / "out", photo, 1) == tmp_path / "out" / "photo_annotated.png"
+    )
     assert (tmp_path / "out").is_dir()

@@ -28,8 +28,11 @@ def _color_pixels(image_bgr, color):
 
 
 def _processor(both_models=False, **config):
-    return LiveProcessor(AnalysisConfig(**{"detector": "auto", **config}), both_models=both_models,
-                         draw_overlay=False)
+    return LiveProcessor(
+        AnalysisConfig(**{"detector": "auto", **config}),
+        both_models=both_models,
+        draw_overlay=False,
+    )
 
 
 def test_frame_is_annotated_and_queue_fed(live_env, frame_bgr):
@@ -111,7 +114,7 @@ def test_a_rerun_with_the_same_settings_keeps_the_tracks(live_env, frame_bgr):
 def _tag_rows(image_bgr, color, box):
     """Rows above the box top holding the tag colour across the box's columns."""
     x, y, w, _ = box
-    region = image_bgr[:y, x:x + w]
+    region = image_bgr[:y, x : x + w]
     mask = np.all(region == np.array(color, np.uint8), axis=2)
     return int((mask.sum(axis=1) >= 5).sum())
 
@@ -269,14 +272,29 @@ def test_streaming_follows_the_frames(models_env, astronaut):
 
 def test_live_history_keeps_a_window_and_reports_each_error_once():
     def sample(t, main=None, error=None):
-        probs = None if main is None else np.eye(len(EMOTIONS), dtype=np.float32)[
-            EMOTIONS.index(main)]
-        return LiveSample(time=t, probabilities=probs, label=main, faces=int(main is not None),
-                          fps=10.0, latency_ms=5.0, model="shallow", error=error)
+        probs = (
+            None if main is None else np.eye(len(EMOTIONS), dtype=np.float32)[EMOTIONS.index(main)]
+        )
+        return LiveSample(
+            time=t,
+            probabilities=probs,
+            label=main,
+            faces=int(main is not None),
+            fps=10.0,
+            latency_ms=5.0,
+            model="shallow",
+            error=error,
+        )
 
     history = LiveHistory(window_s=10.0)
-    errors = history.add([sample(0.0, "happy"), sample(1.0, error="camera busy"),
-                          sample(2.0, error="camera busy"), sample(5.0)])
+    errors = history.add(
+        [
+            sample(0.0, "happy"),
+            sample(1.0, error="camera busy"),
+            sample(2.0, error="camera busy"),
+            sample(5.0),
+        ]
+    )
     assert errors == ["camera busy"] and [s.time for s in history.samples] == [0.0, 5.0]
     assert history.last.time == 5.0
     long = history.timeline()  # seconds before the newest sample; the faceless frame has no line

@@ -57,8 +57,10 @@ def test_mixed_batches_cover_every_image_once_per_epoch():
     again = np.concatenate([data[i][0][:, 0, 0, 0] for i in range(len(data))])
     assert sorted(again.tolist()) == list(range(50)) and not np.array_equal(seen, again)
     mixing = mixed_batches(x, y, 16, "cutmix", 1.0, probability=1.0, seed=0)
-    assert any(not np.array_equal(mixing[i][1].max(1), np.ones(len(mixing[i][1])))
-               for i in range(len(mixing)))
+    assert any(
+        not np.array_equal(mixing[i][1].max(1), np.ones(len(mixing[i][1])))
+        for i in range(len(mixing))
+    )
 
 
 def test_recipe_text():

@@ -28,18 +28,26 @@ def _names(requirements) -> dict[str, Requirement]:
 
 def test_pyproject_dependencies_are_the_requirement_files():
     dynamic = PYPROJECT["tool"]["setuptools"]["dynamic"]["dependencies"]["file"]
-    assert dynamic == ["requirements-serve.txt"] and "dependencies" in PYPROJECT["project"]["dynamic"]
+    assert (
+        dynamic == ["requirements-serve.txt"] and "dependencies" in PYPROJECT["project"]["dynamic"]
+    )
     # the train extra is what requirements.txt adds to the serving requirements
-    own = [line for line in (ROOT / "requirements.txt").read_text().splitlines()
-           if line.strip() and not line.lstrip().startswith(("#", "-r"))]
+    own = [
+        line
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith(("#", "-r"))
+    ]
     train = PYPROJECT["project"]["optional-dependencies"]["train"]
     assert {str(r) for r in map(Requirement, train)} == {
-        str(Requirement(line.split(" #")[0].strip())) for line in own}
+        str(Requirement(line.split(" #")[0].strip())) for line in own
+    }
 
 
 def test_every_subpackage_of_fer_is_packaged():
     packages = set(PYPROJECT["tool"]["setuptools"]["packages"])
-    on_disk = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "fer").rglob("__init__.py")}
+    on_disk = {
+        ".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "fer").rglob("__init__.py")
+    }
     assert packages == on_disk | {"fer.model_files"}
     assert PYPROJECT["project"]["scripts"] == {"fer-dashboard": "fer.cli:main"}
     from fer.cli import main
@@ -56,7 +64,8 @@ def test_constraints_pin_every_requirement_at_a_version_it_allows():
     for name, req in _names(requirement_lines(ROOT / "requirements-dev.txt")).items():
         assert name in pins, f"constraints.txt has no {req.name}: python3 scripts/constraints.py"
         assert req.specifier.contains(pins[name], prereleases=True), (
-            f"constraints.txt pins {req.name}=={pins[name]}, outside {req}")
+            f"constraints.txt pins {req.name}=={pins[name]}, outside {req}"
+        )
 
 
 def test_models_dir_prefers_env_then_installed_copy_then_checkout(monkeypatch, tmp_path):
@@ -77,25 +86,42 @@ def test_wheel_holds_library_cli_and_serving_models(tmp_path):
     source = tmp_path / "src"
     shutil.copytree(ROOT / "fer", source / "fer", ignore=shutil.ignore_patterns("__pycache__"))
     (source / "models").mkdir()
-    shipped = sorted(p.name for p in (ROOT / "models").iterdir()
-                     if p.suffix in (".json", ".tflite"))
+    shipped = sorted(
+        p.name for p in (ROOT / "models").iterdir() if p.suffix in (".json", ".tflite")
+    )
     for name in shipped:
         shutil.copy(ROOT / "models" / name, source / "models" / name)
     (source / "models" / "big.keras").write_bytes(b"not shipped")
     for name in ("pyproject.toml", "README.md", "requirements-serve.txt"):
         shutil.copy(ROOT / name, source / name)
-    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                        "--disable-pip-version-check", "-q", "-w", str(tmp_path / "dist"),
-                        str(source)], capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--disable-pip-version-check",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
-    wheel, = (tmp_path / "dist").glob("fer_dashboard-*.whl")
+    (wheel,) = (tmp_path / "dist").glob("fer_dashboard-*.whl")
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
         meta = Parser().parsestr(z.read(next(n for n in names if n.endswith("/METADATA"))).decode())
         entry_points = z.read(next(n for n in names if n.endswith("/entry_points.txt"))).decode()
     assert {"fer/__init__.py", "fer/cli.py", "fer/training/__init__.py"} <= names
     assert {n for n in names if n.startswith("fer/model_files/")} == {
-        f"fer/model_files/{name}" for name in shipped}
+        f"fer/model_files/{name}" for name in shipped
+    }
     assert "json" in {n.rsplit(".", 1)[-1] for n in names if n.startswith("fer/model_files/")}
     assert not any(n.endswith(".keras") for n in names)
     assert "fer-dashboard = fer.cli:main" in entry_points
@@ -114,8 +140,14 @@ def test_import_says_when_pypi_fer_shares_the_folder(tmp_path, other_files):
     for name in other_files:  # what `pip install fer` writes into the same folder
         (site / "fer" / name).write_text("class FER: ...\n")
     env = {**os.environ, "PYTHONPATH": str(site)}
-    r = subprocess.run([sys.executable, "-c", "import fer; print(fer.Analyzer.__name__)"],
-                       capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-c", "import fer; print(fer.Analyzer.__name__)"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert r.returncode == 0 and r.stdout.strip() == "Analyzer", r.stderr
     if other_files:
         assert "PyPI's 'fer' package" in r.stderr and "own virtual environment" in r.stderr

@@ -103,15 +103,26 @@ def test_home_and_sidebar(app_env, face_detector):
     assert any("never uploaded" in t for t in _texts(at, "info"))
     model = at.sidebar.selectbox(key="fer_model")
     assert model.value == "shallow" and model.options[:2] == [
-        "shallow: 50.0 % on PublicTest, 1.00 ms/face", "deep: 50.0 % on PublicTest, 1.00 ms/face"]
+        "shallow: 50.0 % on PublicTest, 1.00 ms/face",
+        "deep: 50.0 % on PublicTest, 1.00 ms/face",
+    ]
     assert at.sidebar.selectbox(key="fer_detector").value == face_detector
     assert at.sidebar.slider(key="fer_min_face").value == 40
     tta = at.sidebar.selectbox(key="fer_tta")
     assert tta.value == "off" and tta.options == [
-        "Off", "Mirror (2 views)", "Mirror + shifts (10 views)"]
+        "Off",
+        "Mirror (2 views)",
+        "Mirror + shifts (10 views)",
+    ]
     links = at.get("page_link")
     assert [link.proto.label for link in links] == [
-        "Photo", "Live", "Video", "Batch", "Compare", "Models"]
+        "Photo",
+        "Live",
+        "Video",
+        "Batch",
+        "Compare",
+        "Models",
+    ]
 
 
 PAGES = ["pages/photo.py", "pages/live.py", "pages/compare.py", "pages/models.py"]
@@ -133,7 +144,10 @@ def test_pages_without_any_model(tmp_path, monkeypatch, fake_webrtc, page):
     assert not at.exception, at.exception
     if page in ("pages/live.py", "pages/compare.py", "pages/models.py"):
         (info,) = at.info
-        assert "No trained model is installed yet" in info.value and "python -m fer train" in info.value
+        assert (
+            "No trained model is installed yet" in info.value
+            and "python -m fer train" in info.value
+        )
     assert any("No trained model" in w.value for w in at.sidebar.warning)
 
 
@@ -150,9 +164,15 @@ def test_page_opened_directly_still_gets_the_sidebar(app_env, fake_webrtc, pages
     at.switch_page(page).run()
     assert not at.exception, at.exception
     assert at.sidebar.selectbox(key="fer_model").value == "shallow"
-    assert at.title[0].value == {"pages/photo.py": "Photo", "pages/live.py": "Live",
-                                 "pages/compare.py": "Compare models",
-                                 "pages/models.py": "Models"}[page]
+    assert (
+        at.title[0].value
+        == {
+            "pages/photo.py": "Photo",
+            "pages/live.py": "Live",
+            "pages/compare.py": "Compare models",
+            "pages/models.py": "Models",
+        }[page]
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -167,7 +187,8 @@ def test_photo_one_face(app_env, astronaut):
     assert len(_charts(at)) == 1  # one probability chart per face
     (table,) = at.dataframe
     assert len(table.value) == 1 and table.value["label"].iloc[0] in {
-        e.capitalize() for e in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")}
+        e.capitalize() for e in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+    }
     assert len(at.image) >= 2  # annotated photo + face thumbnail
     assert len(at.get("download_button")) == 3
 
@@ -240,21 +261,45 @@ def test_compare_with_one_model(app_env, astronaut, tmp_path, monkeypatch):
 def _full_card(name: str, per_class_f1: float) -> dict:
     from fer.emotions import EMOTIONS
 
-    report = {"accuracy": 0.6, "n": 3589, "confusion_matrix": (np.eye(7, dtype=int) * 50 + 3).tolist(),
-              "per_class": {e: {"precision": 0.6, "recall": 0.6, "f1": per_class_f1, "support": 500}
-                            for e in EMOTIONS}}
+    report = {
+        "accuracy": 0.6,
+        "n": 3589,
+        "confusion_matrix": (np.eye(7, dtype=int) * 50 + 3).tolist(),
+        "per_class": {
+            e: {"precision": 0.6, "recall": 0.6, "f1": per_class_f1, "support": 500}
+            for e in EMOTIONS
+        },
+    }
     return {
-        "name": name, "parameters": 123456, "file_bytes": 1_500_000, "input_size": [48, 48, 1],
-        "labels": list(EMOTIONS), "augmentation": "horizontal flip", "preprocessing": "gray 48x48",
-        "validation_split": "PublicTest (3589 images)", "validation": report,
+        "name": name,
+        "parameters": 123456,
+        "file_bytes": 1_500_000,
+        "input_size": [48, 48, 1],
+        "labels": list(EMOTIONS),
+        "augmentation": "horizontal flip",
+        "preprocessing": "gray 48x48",
+        "validation_split": "PublicTest (3589 images)",
+        "validation": report,
         "validation_tta": {**report, "accuracy": 0.62},
-        "speed": {"engine": "tflite", "ms_per_face_batch1": 0.4, "faces_per_s_batch1": 2500,
-                  "faces_per_s_batch64": 9000, "ms_per_face_batch64": 0.11},
-        "training": {"epochs": 2, "wall_seconds": 4000, "optimizer": "AdamW (weight decay 0.0001)",
-                     "schedule": "cosine", "machine": "x86_64, 2 cores, Linux",
-                     "history": [{"epoch": 1, "accuracy": 0.3, "val_accuracy": 0.35},
-                                 {"epoch": 2, "accuracy": 0.5, "val_accuracy": 0.55}],
-                     "command": f"python -m fer train --arch {name} --data DATA --epochs 2"},
+        "speed": {
+            "engine": "tflite",
+            "ms_per_face_batch1": 0.4,
+            "faces_per_s_batch1": 2500,
+            "faces_per_s_batch64": 9000,
+            "ms_per_face_batch64": 0.11,
+        },
+        "training": {
+            "epochs": 2,
+            "wall_seconds": 4000,
+            "optimizer": "AdamW (weight decay 0.0001)",
+            "schedule": "cosine",
+            "machine": "x86_64, 2 cores, Linux",
+            "history": [
+                {"epoch": 1, "accuracy": 0.3, "val_accuracy": 0.35},
+                {"epoch": 2, "accuracy": 0.5, "val_accuracy": 0.55},
+            ],
+            "command": f"python -m fer train --arch {name} --data DATA --epochs 2",
+        },
     }
 
 
@@ -267,7 +312,9 @@ def test_models_page_full_cards(app_env, tmp_path, monkeypatch):
     assert not at.exception, at.exception
     overview = at.dataframe[0].value
     assert list(overview["model"]) == ["shallow", "deep"]
-    assert overview["accuracy"].iloc[0] == "60.0 %" and overview["with flip TTA"].iloc[0] == "62.0 %"
+    assert (
+        overview["accuracy"].iloc[0] == "60.0 %" and overview["with flip TTA"].iloc[0] == "62.0 %"
+    )
     assert overview["training time"].iloc[0] == "1 h 07 min"
     assert len(_charts(at)) == 6  # per model: F1, confusion matrix, training history
     assert any("python -m fer train --arch deep" in c.value for c in at.code)
@@ -281,10 +328,14 @@ def test_models_page_shows_ensemble_members(app_env, tmp_path, monkeypatch):
         card = _full_card(name, 0.5)
         if name == "deep":
             card["members"] = [
-                {"architecture": "deep", "augmentation": f"recipe {i}",
-                 "accuracy": {"off": 0.6 + i / 100, "flip": 0.62, "shift": 0.63},
-                 "training": {**card["training"], "command": f"python -m fer train member {i}"}}
-                for i in (1, 2)]
+                {
+                    "architecture": "deep",
+                    "augmentation": f"recipe {i}",
+                    "accuracy": {"off": 0.6 + i / 100, "flip": 0.62, "shift": 0.63},
+                    "training": {**card["training"], "command": f"python -m fer train member {i}"},
+                }
+                for i in (1, 2)
+            ]
         (tmp_path / f"{name}.json").write_text(json.dumps(card))
     monkeypatch.setenv("FER_MODELS_DIR", str(tmp_path))
     at = _app("pages/models.py")
@@ -309,8 +360,9 @@ def test_models_page_minimal_and_missing_cards(app_env, tmp_path, monkeypatch):
 # live
 
 
-def test_live_page_streams_with_processor(app_env, face_detector, fake_webrtc, astronaut,
-                                          monkeypatch):
+def test_live_page_streams_with_processor(
+    app_env, face_detector, fake_webrtc, astronaut, monkeypatch
+):
     monkeypatch.setenv("FER_ICE_SERVERS", '[{"urls": ["stun:stun.example.org:3478"]}]')
     at = _app("pages/live.py")
     assert not at.exception, at.exception

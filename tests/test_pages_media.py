@@ -37,8 +37,9 @@ def app_env(models_env, monkeypatch):
 def clip_bytes(tmp_path_factory) -> bytes:
     from skimage import data
 
-    path = make_face_clip(tmp_path_factory.mktemp("page") / "clip.mp4", data.astronaut(),
-                          seconds=2.0)
+    path = make_face_clip(
+        tmp_path_factory.mktemp("page") / "clip.mp4", data.astronaut(), seconds=2.0
+    )
     return path.read_bytes()
 
 
@@ -115,8 +116,9 @@ def test_video_page_analyses_an_upload_and_keeps_partial_results(app_env, clip_b
 
 def test_video_page_bad_upload_is_one_error(app_env):
     at = _page("pages/video.py")
-    at.file_uploader(key="video_upload").set_value(("notes.mp4", b"not a video at all",
-                                                    "video/mp4"))
+    at.file_uploader(key="video_upload").set_value(
+        ("notes.mp4", b"not a video at all", "video/mp4")
+    )
     at.run()
     assert not at.exception, at.exception
     errors = _texts(at, "error")
@@ -157,11 +159,13 @@ def test_batch_page_photos_zip_and_a_bad_file(app_env, astronaut, two_faces):
         zf.writestr("set/two.jpg", _jpeg(two_faces))
         zf.writestr("__MACOSX/set/._two.jpg", b"junk")
     at = _page("pages/batch.py")
-    at.file_uploader(key="batch_upload").set_value([
-        ("astronaut.jpg", _jpeg(astronaut), "image/jpeg"),
-        ("broken.png", b"\x89PNG\r\n\x1a\n not really", "image/png"),
-        ("set.zip", archive.getvalue(), "application/zip"),
-    ])
+    at.file_uploader(key="batch_upload").set_value(
+        [
+            ("astronaut.jpg", _jpeg(astronaut), "image/jpeg"),
+            ("broken.png", b"\x89PNG\r\n\x1a\n not really", "image/png"),
+            ("set.zip", archive.getvalue(), "application/zip"),
+        ]
+    )
     at.run()
     assert not at.exception, at.exception
     at.button(key="batch_start").click().run()
@@ -169,8 +173,7 @@ def test_batch_page_photos_zip_and_a_bad_file(app_env, astronaut, two_faces):
     results = at.session_state["batch_job"]["results"]
     assert [r["image"] for r in results] == ["astronaut.jpg", "broken.png", "set.zip/set/two.jpg"]
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics == {"Photos": "3", "Faces": "3", "Without a face": "0",
-                       "Could not be read": "1"}
+    assert metrics == {"Photos": "3", "Faces": "3", "Without a face": "0", "Could not be read": "1"}
     errors = _texts(at, "error")
     assert len(errors) == 1 and "broken.png" in errors[0]
     table = at.dataframe[0].value

@@ -14,14 +14,18 @@ def test_figures_rate_and_time_left():
     assert unknown.fraction == 0.0 and unknown.eta_s == 0.0
     assert unknown.sentence() == "45 frames · 1.0 analysed frames/s"
     assert Progress(0, 150, 0.0, 0).eta_s == 0.0 and Progress(150, 150, 3.0, 30).eta_s == 0.0
-    assert [format_clock(s) for s in (0, 59.6, 65.4, 3600, -3)] == ["0:00", "1:00", "1:05",
-                                                                   "60:00", "0:00"]
+    assert [format_clock(s) for s in (0, 59.6, 65.4, 3600, -3)] == [
+        "0:00",
+        "1:00",
+        "1:05",
+        "60:00",
+        "0:00",
+    ]
 
 
 def test_throttle_lets_one_report_per_interval_and_always_the_last():
     throttle = Throttle(0.25)
-    due = [throttle.due(d, 10, t) for d, t in [(1, 0.0), (2, 0.1), (3, 0.3), (4, 0.4),
-                                               (10, 0.45)]]
+    due = [throttle.due(d, 10, t) for d, t in [(1, 0.0), (2, 0.1), (3, 0.3), (4, 0.4), (10, 0.45)]]
     assert due == [True, False, True, False, True]
 
 

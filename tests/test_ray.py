@@ -29,8 +29,11 @@ from tests.shared_data import ROOT
 
 ray = pytest.importorskip("ray", reason="Ray is optional: pip install -r requirements-ray.txt")
 
-LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0",
-                "RAY_AUTH_MODE": "disabled"}
+LOOPBACK_ENV = {
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_AUTH_MODE": "disabled",
+}
 
 
 def read_csv(path) -> list[dict]:
@@ -61,8 +64,14 @@ def make_photo_folder(folder: Path, photo: np.ndarray, copies: int = 1) -> Path:
     return folder
 
 
-def make_two_face_clip(path, photo: np.ndarray, seconds: float = 15.0, fps: int = 10,
-                       gop: int = 20, absent: tuple[int, int] = (60, 85)) -> Path:
+def make_two_face_clip(
+    path,
+    photo: np.ndarray,
+    seconds: float = 15.0,
+    fps: int = 10,
+    gop: int = 20,
+    absent: tuple[int, int] = (60, 85),
+) -> Path:
     """Two faces (the astronaut and her mirror image) drifting on grey, the second one leaving
     the picture for ``absent`` frames (so it comes back with a new ID); a key frame every
     ``gop`` frames, so segments really seek."""
@@ -76,10 +85,10 @@ def make_two_face_clip(path, photo: np.ndarray, seconds: float = 15.0, fps: int 
         for i in range(int(round(seconds * fps))):
             canvas = np.full((h, w, 3), 90, np.uint8)
             x = int(20 + 6 * np.sin(i / 4))
-            canvas[20:20 + side, x:x + side] = face
+            canvas[20 : 20 + side, x : x + side] = face
             if not absent[0] <= i < absent[1]:
                 x2 = int(w - side - 20 + 4 * np.cos(i / 5))
-                canvas[20:20 + side, x2:x2 + side] = mirror
+                canvas[20 : 20 + side, x2 : x2 + side] = mirror
             for packet in stream.encode(av.VideoFrame.from_ndarray(canvas, format="rgb24")):
                 out.mux(packet)
         for packet in stream.encode(None):
@@ -92,8 +101,14 @@ def local_ray():
     """A local Ray instance on loopback with 2 CPUs for the module (the library joins it)."""
     saved = {k: os.environ.get(k) for k in LOOPBACK_ENV}
     os.environ.update(LOOPBACK_ENV)
-    ray.init(address="local", num_cpus=2, _node_ip_address="127.0.0.1", include_dashboard=False,
-             log_to_driver=False, runtime_env={"py_modules": [str(ROOT / "fer")]})
+    ray.init(
+        address="local",
+        num_cpus=2,
+        _node_ip_address="127.0.0.1",
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"py_modules": [str(ROOT / "fer")]},
+    )
     yield ray
     ray.shutdown()
     for key, value in saved.items():
@@ -125,32 +140,52 @@ def two_face_clip(tmp_path_factory):
 
 
 def test_without_ray_flag_ray_is_not_imported(photos, tmp_path, shipped_models):
-    code = ("import sys; from fer.cli import main; "
-            f"rc = main(['predict', {str(photos)!r}, '--detector', 'haar', '--csv', "
-            f"{str(tmp_path / 'x.csv')!r}]); "
-            "print('ray' in sys.modules, rc)")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                       timeout=240)
+    code = (
+        "import sys; from fer.cli import main; "
+        f"rc = main(['predict', {str(photos)!r}, '--detector', 'haar', '--csv', "
+        f"{str(tmp_path / 'x.csv')!r}]); "
+        "print('ray' in sys.modules, rc)"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=240
+    )
     assert r.stdout.strip().splitlines()[-1] == "False 1", r.stderr
     assert len({r["image"] for r in read_csv(tmp_path / "x.csv")}) == 8
 
 
-def test_photos_on_ray_give_the_single_process_rows_and_json(local_ray, photos, tmp_path,
-                                                             shipped_models, capsys):
+def test_photos_on_ray_give_the_single_process_rows_and_json(
+    local_ray, photos, tmp_path, shipped_models, capsys
+):
     single, on_ray = tmp_path / "single.csv", tmp_path / "ray.csv"
-    assert main(["predict", str(photos), "--detector", "haar", "--json", "--csv",
-                 str(single)]) == 1  # the broken file
+    assert (
+        main(["predict", str(photos), "--detector", "haar", "--json", "--csv", str(single)]) == 1
+    )  # the broken file
     expected = capsys.readouterr()
-    assert main(["predict", str(photos), "--detector", "haar", "--json", "--csv", str(on_ray),
-                 "--ray", "--no-progress"]) == 1
+    assert (
+        main(
+            [
+                "predict",
+                str(photos),
+                "--detector",
+                "haar",
+                "--json",
+                "--csv",
+                str(on_ray),
+                "--ray",
+                "--no-progress",
+            ]
+        )
+        == 1
+    )
     got = capsys.readouterr()
     assert on_ray.read_bytes() == single.read_bytes()
     assert got.out == expected.out
     rows = read_csv(on_ray)
     assert list(rows[0]) == ROW_FIELDS
     assert len({r["image"] for r in rows}) == 8  # every input, once
-    assert [r for r in rows if r["error"] and r["error"] != "no face found"][0]["image"] \
-        .endswith("broken.jpg")
+    assert [r for r in rows if r["error"] and r["error"] != "no face found"][0]["image"].endswith(
+        "broken.jpg"
+    )
     assert {r["label"] for r in rows if r["image"].endswith("astronaut00.jpg")} == {"happy"}
     assert "error: broken.jpg" in got.err and "1 node" in got.err
     assert not list(tmp_path.glob("*.sqlite")) and not list(tmp_path.glob(".*partial"))
@@ -160,7 +195,8 @@ def test_photos_on_ray_give_the_single_process_rows_and_json(local_ray, photos, 
 
 
 def test_photo_batches_spread_over_workers_and_resume_keeps_finished_inputs(
-        local_ray, photos, tmp_path, shipped_models, capsys):
+    local_ray, photos, tmp_path, shipped_models, capsys
+):
     from fer.distributed import predict_images, spool_path
 
     expected = tmp_path / "single.csv"
@@ -175,17 +211,20 @@ def test_photo_batches_spread_over_workers_and_resume_keeps_finished_inputs(
             raise Crash  # the driver dies part-way
 
     with pytest.raises(Crash):
-        predict_images([photos], table, detector="haar", batch_size=1, workers=2,
-                       progress=crash_after_two)
+        predict_images(
+            [photos], table, detector="haar", batch_size=1, workers=2, progress=crash_after_two
+        )
     assert not table.exists()  # nothing half-written
     assert spool_path(table).exists()
     notes: list[str] = []
-    run = predict_images([photos], table, detector="haar", batch_size=2, workers=2,
-                         resume=True, notice=notes.append)
+    run = predict_images(
+        [photos], table, detector="haar", batch_size=2, workers=2, resume=True, notice=notes.append
+    )
     assert table.read_bytes() == expected.read_bytes()
     assert 2 <= run.kept < 8 and run.analysed == 8 - run.kept
-    assert notes == [f"resuming: {run.kept} of 8 photos were done before, "
-                     f"{8 - run.kept} to analyse"]
+    assert notes == [
+        f"resuming: {run.kept} of 8 photos were done before, {8 - run.kept} to analyse"
+    ]
     assert len(run.worker_pids) == 2  # two actors, each loading the model once
     assert not spool_path(table).exists()
 
@@ -194,8 +233,20 @@ def test_photo_batches_spread_over_workers_and_resume_keeps_finished_inputs(
 
     extra = tmp_path / "more"
     make_photo_folder(extra, data.astronaut()[:, ::-1], copies=1)
-    code = main(["predict", str(photos), str(extra), "--detector", "haar", "--csv", str(table),
-                 "--ray", "--resume", "--no-progress"])
+    code = main(
+        [
+            "predict",
+            str(photos),
+            str(extra),
+            "--detector",
+            "haar",
+            "--csv",
+            str(table),
+            "--ray",
+            "--resume",
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and "resuming: 8 of 16 photos were done before, 8 to analyse" in err
     both = tmp_path / "both.csv"
@@ -203,8 +254,9 @@ def test_photo_batches_spread_over_workers_and_resume_keeps_finished_inputs(
     assert table.read_bytes() == both.read_bytes()
 
 
-def test_a_killed_worker_is_restarted_and_every_photo_comes_once(local_ray, tmp_path,
-                                                                 shipped_models):
+def test_a_killed_worker_is_restarted_and_every_photo_comes_once(
+    local_ray, tmp_path, shipped_models
+):
     from skimage import data
 
     from fer.distributed import predict_images
@@ -223,8 +275,9 @@ def test_a_killed_worker_is_restarted_and_every_photo_comes_once(local_ray, tmp_
             killed.append(pids[0])
 
     table = tmp_path / "faces.csv"
-    run = predict_images([folder], table, detector="haar", batch_size=1, workers=2,
-                         progress=kill_one_worker)
+    run = predict_images(
+        [folder], table, detector="haar", batch_size=1, workers=2, progress=kill_one_worker
+    )
     assert killed and not Path(f"/proc/{killed[0]}").exists()
     assert len(run.worker_pids - set(killed)) >= 2  # the actor came back in a new process
     assert table.read_bytes() == expected.read_bytes()
@@ -232,15 +285,43 @@ def test_a_killed_worker_is_restarted_and_every_photo_comes_once(local_ray, tmp_
     assert len(set(images)) == 22 and run.analysed == 22
 
 
-def test_long_video_in_three_segments_joins_tracks(local_ray, two_face_clip, tmp_path,
-                                                   shipped_models, capsys):
+def test_long_video_in_three_segments_joins_tracks(
+    local_ray, two_face_clip, tmp_path, shipped_models, capsys
+):
     single = tmp_path / "single.csv"
-    assert main(["video", str(two_face_clip), "--detector", "haar", "--csv", str(single),
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "video",
+                str(two_face_clip),
+                "--detector",
+                "haar",
+                "--csv",
+                str(single),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     single_out = capsys.readouterr().out
     on_ray = tmp_path / "ray.csv"
-    assert main(["video", str(two_face_clip), "--detector", "haar", "--csv", str(on_ray),
-                 "--ray", "--segment-seconds", "5", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "video",
+                str(two_face_clip),
+                "--detector",
+                "haar",
+                "--csv",
+                str(on_ray),
+                "--ray",
+                "--segment-seconds",
+                "5",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     assert "ray: 3 segments" in captured.err
     a, b = read_csv(single), read_csv(on_ray)
@@ -260,16 +341,39 @@ def test_long_video_in_three_segments_joins_tracks(local_ray, two_face_clip, tmp
 
     # without smoothing a segment needs no history: the same file to the byte
     raw_single, raw_ray = tmp_path / "raw1.csv", tmp_path / "raw2.csv"
-    main(["video", str(two_face_clip), "--detector", "haar", "--no-smoothing", "--csv",
-          str(raw_single), "--no-progress"])
-    main(["video", str(two_face_clip), "--detector", "haar", "--no-smoothing", "--csv",
-          str(raw_ray), "--ray", "--segment-seconds", "5", "--no-progress"])
+    main(
+        [
+            "video",
+            str(two_face_clip),
+            "--detector",
+            "haar",
+            "--no-smoothing",
+            "--csv",
+            str(raw_single),
+            "--no-progress",
+        ]
+    )
+    main(
+        [
+            "video",
+            str(two_face_clip),
+            "--detector",
+            "haar",
+            "--no-smoothing",
+            "--csv",
+            str(raw_ray),
+            "--ray",
+            "--segment-seconds",
+            "5",
+            "--no-progress",
+        ]
+    )
     assert raw_ray.read_bytes() == raw_single.read_bytes()
 
 
-def test_video_folder_on_ray_has_every_video_once_with_error_rows(local_ray, two_face_clip,
-                                                                  tmp_path, shipped_models,
-                                                                  capsys):
+def test_video_folder_on_ray_has_every_video_once_with_error_rows(
+    local_ray, two_face_clip, tmp_path, shipped_models, capsys
+):
     from tests.test_video import make_face_clip
 
     folder = tmp_path / "videos"
@@ -279,8 +383,20 @@ def test_video_folder_on_ray_has_every_video_once_with_error_rows(local_ray, two
     (folder / "c_notes.mp4").write_text("not a video")
     table = tmp_path / "all.csv"
     out_dir = tmp_path / "annotated"
-    code = main(["video", str(folder), "--detector", "haar", "--csv", str(table), "--ray",
-                 "--out-dir", str(out_dir), "--no-progress"])
+    code = main(
+        [
+            "video",
+            str(folder),
+            "--detector",
+            "haar",
+            "--csv",
+            str(table),
+            "--ray",
+            "--out-dir",
+            str(out_dir),
+            "--no-progress",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 1 and "c_notes.mp4" in captured.err
     rows = read_csv(table)
@@ -291,12 +407,13 @@ def test_video_folder_on_ray_has_every_video_once_with_error_rows(local_ray, two
     assert "not a video file" in [r["error"] for r in rows if r["video"].endswith("c_notes.mp4")][0]
     # the video's rows are those of the single-file command
     single = tmp_path / "single.csv"
-    main(["video", str(two_face_clip), "--detector", "haar", "--csv", str(single),
-          "--no-progress"])
+    main(["video", str(two_face_clip), "--detector", "haar", "--csv", str(single), "--no-progress"])
     ours = [{k: r[k] for k in VIDEO_FIELDS} for r in rows if r["video"].endswith("a_two.mp4")]
     assert ours == read_csv(single)
-    assert sorted(p.name for p in out_dir.iterdir()) == ["a_two_annotated.mp4",
-                                                         "b_blank_annotated.mp4"]
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "a_two_annotated.mp4",
+        "b_blank_annotated.mp4",
+    ]
 
 
 # --------------------------------------------------------------------------------------------

@@ -36,9 +36,21 @@ def _namespaces_work() -> str | None:
     if shutil.which("ray") is None:
         return "the ray command is not on PATH"
     try:
-        r = subprocess.run(["unshare", "-n", "-p", "-f", "--mount-proc", "sh", "-c",
-                            "ip link set lo up && echo $$"], capture_output=True, text=True,
-                           timeout=30)
+        r = subprocess.run(
+            [
+                "unshare",
+                "-n",
+                "-p",
+                "-f",
+                "--mount-proc",
+                "sh",
+                "-c",
+                "ip link set lo up && echo $$",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"unshare failed ({exc})"
     if r.returncode != 0 or r.stdout.strip() != "1":
@@ -50,18 +62,39 @@ WHY_NOT = _namespaces_work()
 pytestmark = pytest.mark.skipif(WHY_NOT is not None, reason=f"cluster tests: {WHY_NOT}")
 
 
-def run_in_namespace(script: str, timeout_s: float = 300,
-                     until=None) -> subprocess.CompletedProcess | None:
+def run_in_namespace(
+    script: str, timeout_s: float = 300, until=None
+) -> subprocess.CompletedProcess | None:
     """Run a bash ``script`` as the first process of new network and PID namespaces, in its
     own session. ``until()``: polled every 0.1 s; when it is true the whole namespace is killed
     (returns None). The session is killed on timeout and always at the end."""
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token",
-           "RAY_AUTH_TOKEN": secrets.token_hex(16), "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN": secrets.token_hex(16),
+        "PYTHONPATH": str(ROOT),
+    }
     env.pop("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", None)  # =0 forbids a second node
-    proc = subprocess.Popen(["unshare", "-n", "-p", "-f", "--mount-proc", "--kill-child",
-                             "bash", "-c", "set -e; ip link set lo up; " + script],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            cwd=ROOT, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            "unshare",
+            "-n",
+            "-p",
+            "-f",
+            "--mount-proc",
+            "--kill-child",
+            "bash",
+            "-c",
+            "set -e; ip link set lo up; " + script,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+    )
     try:
         if until is not None:
             deadline = time.monotonic() + timeout_s
@@ -107,9 +140,21 @@ def test_two_nodes_joined_by_address(tmp_path, short_tmp, shipped_models):
     r = run_in_namespace(
         f"{start} --head --port 6390 --include-dashboard=false --temp-dir {head} >/dev/null; "
         f"{start} --address 127.0.0.1:6390 --temp-dir {node} >/dev/null; "
-        + fer_command("predict", photos, "--detector", "haar", "--csv", table, "--ray",
-                      "127.0.0.1:6390", "--batch-size", "1", "--no-progress")
-        + " || echo exit=$?")
+        + fer_command(
+            "predict",
+            photos,
+            "--detector",
+            "haar",
+            "--csv",
+            table,
+            "--ray",
+            "127.0.0.1:6390",
+            "--batch-size",
+            "1",
+            "--no-progress",
+        )
+        + " || echo exit=$?"
+    )
     assert r is not None and r.returncode == 0, r.stderr
     assert "exit=1" in r.stdout  # one broken photo, as the single-process run
     assert "ray: 8 photos" in r.stderr and "on 2 workers, 2 nodes" in r.stderr, r.stderr
@@ -136,8 +181,18 @@ def test_driver_killed_part_way_leaves_no_output_and_resume_finishes(tmp_path, s
         except sqlite3.Error:
             return False
 
-    command = fer_command("predict", photos, "--detector", "haar", "--csv", table, "--ray",
-                          "--batch-size", "1", "--no-progress")
+    command = fer_command(
+        "predict",
+        photos,
+        "--detector",
+        "haar",
+        "--csv",
+        table,
+        "--ray",
+        "--batch-size",
+        "1",
+        "--no-progress",
+    )
     killed = run_in_namespace(command, until=some_work_finished)
     assert killed is None, "the run ended before it could be killed"
     assert not table.exists() and spool.exists()

@@ -32,20 +32,27 @@ def _probs(main: str, p: float = 0.7) -> np.ndarray:
 
 
 def _faces() -> list[FaceResult]:
-    return [FaceResult((10, 20, 30, 40), 0.9, _probs("happy", 0.8)),
-            FaceResult((100, 20, 30, 40), 0.8, _probs("sad", 0.6))]
+    return [
+        FaceResult((10, 20, 30, 40), 0.9, _probs("happy", 0.8)),
+        FaceResult((100, 20, 30, 40), 0.8, _probs("sad", 0.6)),
+    ]
 
 
 def _track(track_id: int, main: str):
     probs = _probs(main)
-    return SimpleNamespace(track_id=track_id, label=main, confidence=float(probs.max()),
-                           probabilities=probs)
+    return SimpleNamespace(
+        track_id=track_id, label=main, confidence=float(probs.max()), probabilities=probs
+    )
 
 
 def _video_rows() -> list[dict]:
     face = SimpleNamespace(box=(5, 6, 50, 60))
-    return [video_row(0.0, 0, face, _track(1, "happy")), video_row(0.0, 0, face, _track(2, "sad")),
-            video_row(0.5, 5, face, _track(1, "happy")), video_row(1.0, 10, face, _track(1, "fear"))]
+    return [
+        video_row(0.0, 0, face, _track(1, "happy")),
+        video_row(0.0, 0, face, _track(2, "sad")),
+        video_row(0.5, 5, face, _track(1, "happy")),
+        video_row(1.0, 10, face, _track(1, "fear")),
+    ]
 
 
 def _is_in_order(columns: list[str]) -> bool:
@@ -86,9 +93,11 @@ def test_photo_table_csv_is_the_one_the_cli_writes(tmp_path):
 
 
 def test_batch_table_rows_for_errors_and_photos_without_faces():
-    results = [{"image": "a.jpg", "faces": [f.to_dict() for f in _faces()]},
-               {"image": "b.jpg", "faces": [], "error": "b.jpg is truncated"},
-               {"image": "c.jpg", "faces": []}]
+    results = [
+        {"image": "a.jpg", "faces": [f.to_dict() for f in _faces()]},
+        {"image": "b.jpg", "faces": [], "error": "b.jpg is truncated"},
+        {"image": "c.jpg", "faces": []},
+    ]
     table = Results.from_images(results)
     assert [r["face"] for r in table] == [1, 2, 0, 0]
     assert [r["error"] for r in table] == ["", "", "b.jpg is truncated", "no face found"]
@@ -102,7 +111,12 @@ def test_batch_table_rows_for_errors_and_photos_without_faces():
     assert list(frame.columns) == IMAGE_COLUMNS and len(frame) == 4
     for_people = table.to_dataframe(display=True)
     assert "Happy" in for_people.columns and "happy" not in for_people.columns
-    assert for_people["label"].tolist()[:2] == ["Happy", "Sad"] and for_people["face"].tolist() == [1, 2, 0, 0]
+    assert for_people["label"].tolist()[:2] == ["Happy", "Sad"] and for_people["face"].tolist() == [
+        1,
+        2,
+        0,
+        0,
+    ]
     data = json.loads(table.to_json())
     assert data[0]["label"] == "happy" and data[0]["x"] == 10
     assert data[2] == {"image": "b.jpg", "face": 0, "error": "b.jpg is truncated"}
@@ -110,7 +124,8 @@ def test_batch_table_rows_for_errors_and_photos_without_faces():
     assert summary.to_dict("records") == [
         {"image": "a.jpg", "faces": 2, "dominant": "happy", "error": ""},
         {"image": "b.jpg", "faces": 0, "dominant": "", "error": "b.jpg is truncated"},
-        {"image": "c.jpg", "faces": 0, "dominant": "", "error": ""}]
+        {"image": "c.jpg", "faces": 0, "dominant": "", "error": ""},
+    ]
 
 
 def test_video_table_summary_timeline_and_several_videos():
@@ -122,8 +137,13 @@ def test_video_table_summary_timeline_and_several_videos():
     face1 = table.summary().iloc[0]
     assert face1["face_id"] == 1 and face1["frames"] == 3 and face1["dominant"] == "happy"
     for_people = table.summary(display=True)
-    assert list(for_people.columns)[:5] == ["face", "first seen (s)", "last seen (s)", "frames",
-                                       "dominant"]
+    assert list(for_people.columns)[:5] == [
+        "face",
+        "first seen (s)",
+        "last seen (s)",
+        "frames",
+        "dominant",
+    ]
     assert for_people["dominant"].tolist() == ["Happy", "Sad"]
     assert for_people["Happy"].tolist() == [pytest.approx(66.7), 0.0]
     long = table.timeline(face_id=1)
@@ -142,19 +162,53 @@ def test_video_table_summary_timeline_and_several_videos():
     several = Results(a + broken + faceless, VIDEOS_COLUMNS)
     assert several.to_csv().split("\r\n")[0] == ",".join(VIDEOS_COLUMNS)
     summary = several.summary()
-    assert list(zip(summary["video"], summary["face_id"])) == [("a.mp4", 1), ("a.mp4", 2),
-                                                               ("b.mp4", 1)]
+    assert list(zip(summary["video"], summary["face_id"])) == [
+        ("a.mp4", 1),
+        ("a.mp4", 2),
+        ("b.mp4", 1),
+    ]
 
 
 def test_live_history_table():
-    samples = [LiveSample(time=10.0, probabilities=_probs("happy"), label="happy", faces=1,
-                          fps=20, latency_ms=30, model="shallow"),
-               LiveSample(time=10.5, probabilities=None, label=None, faces=0, fps=20,
-                          latency_ms=30, model="shallow"),
-               LiveSample(time=10.7, probabilities=None, label=None, faces=0, fps=0,
-                          latency_ms=0, model="", error="camera gone"),
-               LiveSample(time=11.0, probabilities=_probs("surprise"), label="surprise",
-                          faces=2, fps=20, latency_ms=30, model="shallow")]
+    samples = [
+        LiveSample(
+            time=10.0,
+            probabilities=_probs("happy"),
+            label="happy",
+            faces=1,
+            fps=20,
+            latency_ms=30,
+            model="shallow",
+        ),
+        LiveSample(
+            time=10.5,
+            probabilities=None,
+            label=None,
+            faces=0,
+            fps=20,
+            latency_ms=30,
+            model="shallow",
+        ),
+        LiveSample(
+            time=10.7,
+            probabilities=None,
+            label=None,
+            faces=0,
+            fps=0,
+            latency_ms=0,
+            model="",
+            error="camera gone",
+        ),
+        LiveSample(
+            time=11.0,
+            probabilities=_probs("surprise"),
+            label="surprise",
+            faces=2,
+            fps=20,
+            latency_ms=30,
+            model="shallow",
+        ),
+    ]
     table = Results.from_live(samples)
     assert table.columns == LIVE_COLUMNS and len(table) == 3  # the error is not a row
     assert table.labels == ["happy", "surprise"]

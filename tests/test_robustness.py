@@ -21,14 +21,28 @@ from fer.robustness import (
 )
 from tests.shared_data import ROOT
 
-ISSUE_SHIFTS = {"rotate -30", "rotate -20", "rotate -10", "rotate +10", "rotate +20",
-                "rotate +30", "crop 0.85", "crop 1.15", "shift 10%", "gamma 0.5", "gamma 2.0",
-                "low contrast", "blur 1.5", "jpeg 20", "downscale 24"}
+ISSUE_SHIFTS = {
+    "rotate -30",
+    "rotate -20",
+    "rotate -10",
+    "rotate +10",
+    "rotate +20",
+    "rotate +30",
+    "crop 0.85",
+    "crop 1.15",
+    "shift 10%",
+    "gamma 0.5",
+    "gamma 2.0",
+    "low contrast",
+    "blur 1.5",
+    "jpeg 20",
+    "downscale 24",
+}
 
 
 def _dot(x: int, y: int) -> np.ndarray:
     img = np.zeros((1, 48, 48), np.uint8)
-    img[0, y - 1:y + 2, x - 1:x + 2] = 255
+    img[0, y - 1 : y + 2, x - 1 : x + 2] = 255
     return img
 
 
@@ -92,9 +106,16 @@ class _ByBrightness:
 def test_accuracies_and_drops():
     images = np.concatenate([np.full((3, 48, 48), 40), np.full((1, 48, 48), 220)]).astype(np.uint8)
     labels = np.array([0, 0, 0, 1])
-    result = evaluate_robustness(_ByBrightness(), images, labels, shifts={
-        "same": lambda x: x, "invert": lambda x: 255 - x,
-        "brighten": lambda x: np.full_like(x, 200)})
+    result = evaluate_robustness(
+        _ByBrightness(),
+        images,
+        labels,
+        shifts={
+            "same": lambda x: x,
+            "invert": lambda x: 255 - x,
+            "brighten": lambda x: np.full_like(x, 200),
+        },
+    )
     assert result["clean"] == 1.0
     assert result["shifts"] == {"same": 1.0, "invert": 0.0, "brighten": 0.25}
     assert result["mean_drop"] == pytest.approx((0 + 1 + 0.75) / 3, abs=1e-4)
@@ -113,20 +134,23 @@ def test_robustness_command_on_fer2013(tmp_path, monkeypatch, capsys):
     for suffix in (".tflite", ".json"):
         shutil.copy(ROOT / "models" / f"shallow{suffix}", tmp_path / f"shallow{suffix}")
     monkeypatch.setenv("FER_MODELS_DIR", str(tmp_path))
-    assert main(["robustness", "--model", "shallow", "--data", data, "--limit", "600",
-                 "--json"]) == 0
+    assert (
+        main(["robustness", "--model", "shallow", "--data", data, "--limit", "600", "--json"]) == 0
+    )
     result = json.loads(capsys.readouterr().out)
-    assert main(["evaluate", "--model", "shallow", "--data", data, "--limit", "600",
-                 "--json"]) == 0
+    assert main(["evaluate", "--model", "shallow", "--data", data, "--limit", "600", "--json"]) == 0
     assert result["clean"] == pytest.approx(json.loads(capsys.readouterr().out)["accuracy"])
     assert set(result["shifts"]) == ISSUE_SHIFTS and result["n"] == 600
     shifts = result["shifts"]
     for sign in "+-":
         assert shifts[f"rotate {sign}30"] < shifts[f"rotate {sign}10"]
-    assert result["worst_drop"] == pytest.approx(max(result["clean"] - a for a in shifts.values()),
-                                                 abs=1e-3)
-    assert main(["robustness", "--model", "shallow", "--data", data, "--limit", "600",
-                 "--write-card"]) == 2  # a card holds whole-split figures only
+    assert result["worst_drop"] == pytest.approx(
+        max(result["clean"] - a for a in shifts.values()), abs=1e-3
+    )
+    assert (
+        main(["robustness", "--model", "shallow", "--data", data, "--limit", "600", "--write-card"])
+        == 2
+    )  # a card holds whole-split figures only
     card = json.loads((tmp_path / "shallow.json").read_text())
     card.pop("robustness", None)
     (tmp_path / "shallow.json").write_text(json.dumps(card))

@@ -87,21 +87,42 @@ def _fake_fer2013(folder, face) -> str:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX paths")
-def test_serving_path_imports_neither_tensorflow_nor_keras(models_env, two_faces, astronaut,
-                                                           tmp_path, monkeypatch):
+def test_serving_path_imports_neither_tensorflow_nor_keras(
+    models_env, two_faces, astronaut, tmp_path, monkeypatch
+):
     pytest.importorskip("streamlit")
     photo = tmp_path / "two.png"
     Image.fromarray(two_faces).save(photo)
     video = make_face_clip(tmp_path / "clip.mp4", astronaut)
     data = _fake_fer2013(tmp_path / "fer2013", astronaut[60:280, 170:330])
-    env = {**os.environ, "FER_MODELS_DIR": str(models_env), "FER_YUNET_MODEL": "/nonexistent",
-           "FER_NO_DOWNLOAD": "1", "FER_ICE_SERVERS": ""}
-    done = subprocess.run([sys.executable, "-c", SCRIPT, str(photo), str(video), data, str(ROOT)],
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=900)
+    env = {
+        **os.environ,
+        "FER_MODELS_DIR": str(models_env),
+        "FER_YUNET_MODEL": "/nonexistent",
+        "FER_NO_DOWNLOAD": "1",
+        "FER_ICE_SERVERS": "",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(photo), str(video), data, str(ROOT)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=900,
+    )
     lines = [line for line in done.stdout.splitlines() if line.startswith("SEEN ")]
     assert done.returncode == 0 and lines, done.stderr[-3000:]
     seen = json.loads(lines[-1][5:])
-    assert set(seen) >= {"import fer", "predict", "video", "evaluate", "robustness",
-                         "calibrate", "pages/photo.py",
-                         "pages/live.py", "pages/compare.py", "pages/models.py"}
+    assert set(seen) >= {
+        "import fer",
+        "predict",
+        "video",
+        "evaluate",
+        "robustness",
+        "calibrate",
+        "pages/photo.py",
+        "pages/live.py",
+        "pages/compare.py",
+        "pages/models.py",
+    }
     assert {step: mods for step, mods in seen.items() if mods} == {}

@@ -48,14 +48,16 @@ def test_shipped_serving_file_matches_its_keras_model(name, public_test_faces):
 
 
 @pytest.mark.parametrize("form, tolerance", [("float", 1e-4), ("dynamic", 0.25)])
-def test_export_of_an_untrained_model_matches_keras(untrained_models_dir, two_faces, form,
-                                                   tolerance, tmp_path):
+def test_export_of_an_untrained_model_matches_keras(
+    untrained_models_dir, two_faces, form, tolerance, tmp_path
+):
     """No shared data needed: the conversion path itself, on crops of a real photo."""
     from fer.training.export import write_serving_file
 
     model = _keras(untrained_models_dir / "shallow.keras")
-    faces = to_model_input([two_faces[60:300, 150:350], two_faces[60:300, 662:862],
-                            two_faces[::2, ::2]])
+    faces = to_model_input(
+        [two_faces[60:300, 150:350], two_faces[60:300, 662:862], two_faces[::2, ::2]]
+    )
     path = write_serving_file(model, tmp_path / "shallow.keras", form)
     assert path == tmp_path / "shallow.tflite"
     runtime_probs = RuntimeClassifier(path)(faces)
@@ -69,8 +71,9 @@ def test_small_batches_run_on_one_thread_and_agree_with_large_ones(untrained_mod
 
     classifier = RuntimeClassifier(untrained_models_dir / "deep.tflite", threads=2)
     faces = np.random.default_rng(0).random((3 * SMALL_BATCH, 48, 48, 1), dtype=np.float32)
-    in_small = np.concatenate([classifier(faces[i:i + SMALL_BATCH])
-                               for i in range(0, len(faces), SMALL_BATCH)])
+    in_small = np.concatenate(
+        [classifier(faces[i : i + SMALL_BATCH]) for i in range(0, len(faces), SMALL_BATCH)]
+    )
     assert classifier._large is None  # frames and photos never start the threaded engine
     in_one = classifier(faces)
     assert classifier._large is not None

@@ -51,7 +51,9 @@ def test_shift_tta_on_a_fixed_sample_matches_card(name):
     test = load_split(fer2013_root(), "test").subset(1000, seed=0)
     info, classifier = load_model(name)
     x = to_model_input(test.images, classifier.input_size)
-    shifted = classification_report(test.labels, classifier.predict_batched(x, tta="shift").argmax(1))
+    shifted = classification_report(
+        test.labels, classifier.predict_batched(x, tta="shift").argmax(1)
+    )
     plain = classification_report(test.labels, classifier.predict_batched(x).argmax(1))
     assert shifted["accuracy"] >= info.card[CARD_KEYS["shift"]]["accuracy"] - 0.03
     assert shifted["accuracy"] > plain["accuracy"]  # ten views beat one on the same faces

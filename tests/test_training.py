@@ -8,12 +8,39 @@ import pytest
 from fer.training import TrainConfig, train
 from tests.shared_data import fer2013_or_synthetic
 
-CARD_FIELDS = {"name", "file", "architecture", "parameters", "file_bytes", "input_size", "labels",
-               "preprocessing", "augmentation", "training", "validation_split", "validation",
-               "validation_tta", "validation_tta_shift", "speed", "speed_command",
-               "evaluate_command"}
-TRAINING_FIELDS = {"data", "train_images", "optimizer", "schedule", "loss", "batch_size", "epochs",
-                   "seed", "wall_seconds", "machine", "history", "command"}
+CARD_FIELDS = {
+    "name",
+    "file",
+    "architecture",
+    "parameters",
+    "file_bytes",
+    "input_size",
+    "labels",
+    "preprocessing",
+    "augmentation",
+    "training",
+    "validation_split",
+    "validation",
+    "validation_tta",
+    "validation_tta_shift",
+    "speed",
+    "speed_command",
+    "evaluate_command",
+}
+TRAINING_FIELDS = {
+    "data",
+    "train_images",
+    "optimizer",
+    "schedule",
+    "loss",
+    "batch_size",
+    "epochs",
+    "seed",
+    "wall_seconds",
+    "machine",
+    "history",
+    "command",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -25,8 +52,16 @@ def _own_cache(tmp_path, monkeypatch):
 def test_train_tiny_slice_writes_model_and_card(tmp_path, arch, capsys):
     root = fer2013_or_synthetic()
     out = tmp_path / "models"
-    cfg = TrainConfig(arch=arch, data=str(root), out=str(out), epochs=1, batch_size=64,
-                      limit=256, val_limit=128, speed_seconds=0.2)
+    cfg = TrainConfig(
+        arch=arch,
+        data=str(root),
+        out=str(out),
+        epochs=1,
+        batch_size=64,
+        limit=256,
+        val_limit=128,
+        speed_seconds=0.2,
+    )
     card = train(cfg)
     assert (out / f"{arch}.keras").exists()
     saved = json.loads((out / f"{arch}.json").read_text())
@@ -36,8 +71,10 @@ def test_train_tiny_slice_writes_model_and_card(tmp_path, arch, capsys):
     assert saved["validation"]["n"] == 128
     assert len(saved["validation"]["confusion_matrix"]) == 7
     assert saved["speed"]["faces_per_s_batch1"] > 0
-    assert "batch-norm statistics re-estimated on 256 clean training images" in \
-        saved["training"]["notes"][-1]
+    assert (
+        "batch-norm statistics re-estimated on 256 clean training images"
+        in saved["training"]["notes"][-1]
+    )
     assert "epoch 1/1" in capsys.readouterr().out
 
     from fer.runtime import RuntimeClassifier
@@ -52,8 +89,15 @@ def test_train_tiny_slice_writes_model_and_card(tmp_path, arch, capsys):
 def test_resume_continues_from_checkpoint(tmp_path, capsys):
     root = fer2013_or_synthetic()
     out = tmp_path / "models"
-    base = dict(arch="shallow", data=str(root), out=str(out), batch_size=64, limit=128,
-                val_limit=64, speed_seconds=0.1)
+    base = dict(
+        arch="shallow",
+        data=str(root),
+        out=str(out),
+        batch_size=64,
+        limit=128,
+        val_limit=64,
+        speed_seconds=0.1,
+    )
     train(TrainConfig(epochs=1, **base))
     capsys.readouterr()
     card = train(TrainConfig(epochs=2, resume=True, **base))
@@ -65,8 +109,8 @@ def test_resume_continues_from_checkpoint(tmp_path, capsys):
     assert card["training"]["notes"] == [
         "schedule re-planned from 1 to 2 epochs after epoch 1 (--resume --epochs 2)",
         "batch-norm statistics re-estimated on 128 clean training images with dropout off "
-        "(fer.batchnorm, PreciseBN)"]
-
+        "(fer.batchnorm, PreciseBN)",
+    ]
 
 
 def test_time_budget_shortens_the_run_and_card_can_be_rewritten(tmp_path, capsys):
@@ -74,9 +118,20 @@ def test_time_budget_shortens_the_run_and_card_can_be_rewritten(tmp_path, capsys
 
     root = fer2013_or_synthetic()
     out = tmp_path / "models"
-    card = train(TrainConfig(arch="shallow", data=str(root), out=str(out), epochs=8, batch_size=64,
-                             limit=128, val_limit=64, speed_seconds=0.1, time_budget=0.001,
-                             checkpoint_every=3))
+    card = train(
+        TrainConfig(
+            arch="shallow",
+            data=str(root),
+            out=str(out),
+            epochs=8,
+            batch_size=64,
+            limit=128,
+            val_limit=64,
+            speed_seconds=0.1,
+            time_budget=0.001,
+            checkpoint_every=3,
+        )
+    )
     log = capsys.readouterr().out
     # the first epoch compiles, the next three are timed; nothing more fits in 0.06 s
     assert card["training"]["epochs"] == 4 and "epoch 5/" not in log
@@ -117,9 +172,19 @@ def test_distillation_from_a_teacher_writes_a_student(tmp_path):
     teacher = tmp_path / "teacher.keras"
     build("deep").save(teacher)
     out = tmp_path / "models"
-    card = train(TrainConfig(arch="shallow", data=str(fer2013_or_synthetic()), out=str(out), epochs=1,
-                             batch_size=64, limit=128, val_limit=64, speed_seconds=0.1,
-                             teacher=str(teacher)))
+    card = train(
+        TrainConfig(
+            arch="shallow",
+            data=str(fer2013_or_synthetic()),
+            out=str(out),
+            epochs=1,
+            batch_size=64,
+            limit=128,
+            val_limit=64,
+            speed_seconds=0.1,
+            teacher=str(teacher),
+        )
+    )
     assert "distilled from teacher.keras" in card["training"]["loss"]
     assert f"--teacher {teacher}" in card["training"]["command"]
     assert card["parameters"] < 1_000_000  # the student, not the teacher, was saved
@@ -127,10 +192,24 @@ def test_distillation_from_a_teacher_writes_a_student(tmp_path):
 
 def test_mixing_and_geometry_reach_the_card_and_command(tmp_path, capsys):
     root = fer2013_or_synthetic()
-    card = train(TrainConfig(arch="shallow", data=str(root), out=str(tmp_path), epochs=1,
-                             batch_size=64, limit=256, val_limit=64, speed_seconds=0.1,
-                             geometry=0.2, mix="cutmix", mix_alpha=1.0, mix_probability=1.0,
-                             seed=7, precise_bn=False))
+    card = train(
+        TrainConfig(
+            arch="shallow",
+            data=str(root),
+            out=str(tmp_path),
+            epochs=1,
+            batch_size=64,
+            limit=256,
+            val_limit=64,
+            speed_seconds=0.1,
+            geometry=0.2,
+            mix="cutmix",
+            mix_alpha=1.0,
+            mix_probability=1.0,
+            seed=7,
+            precise_bn=False,
+        )
+    )
     assert "random shift up to 20%" in card["augmentation"]
     assert "CutMix with Beta(1, 1) on 100% of batches" in card["augmentation"]
     command = card["training"]["command"]
@@ -173,8 +252,22 @@ def test_train_options_defaults_and_switches_match_the_config():
     args = build_parser(training=True).parse_args(["train", "--arch", "shallow"])
     assert config_from_args(args, data="d") == TrainConfig(arch="shallow", data="d")
     args = build_parser(training=True).parse_args(
-        ["train", "--arch", "deep", "--no-precise-bn", "--resume", "--quantize", "int8",
-         "--lr", "0.1", "--mix-prob", "1", "--limit", "5"])
+        [
+            "train",
+            "--arch",
+            "deep",
+            "--no-precise-bn",
+            "--resume",
+            "--quantize",
+            "int8",
+            "--lr",
+            "0.1",
+            "--mix-prob",
+            "1",
+            "--limit",
+            "5",
+        ]
+    )
     cfg = config_from_args(args, data="d")
     assert (cfg.precise_bn, cfg.resume, cfg.quantization) == (False, True, "int8")
     assert (cfg.learning_rate, cfg.mix_probability, cfg.limit) == (0.1, 1.0, 5)

@@ -8,7 +8,13 @@ from fer.tta import TTA_VIEWS, tta_average, tta_mode, tta_views
 
 def test_modes_normalise_and_reject_unknown():
     assert [tta_mode(v) for v in (False, None, "off", True, "flip", "shift")] == [
-        "off", "off", "off", "flip", "flip", "shift"]
+        "off",
+        "off",
+        "off",
+        "flip",
+        "flip",
+        "shift",
+    ]
     with pytest.raises(ValueError, match="unknown test-time augmentation"):
         tta_mode("crops")
 
@@ -43,5 +49,5 @@ def test_classifier_shift_tta_differs_from_flip_and_sums_to_one(models_env):
     flip, shift = classifier(faces, tta="flip"), classifier(faces, tta="shift")
     assert shift.shape == (4, 7) and np.allclose(shift.sum(1), 1, atol=1e-4)
     assert not np.allclose(flip, shift)
-    one_by_one = np.concatenate([classifier(faces[i:i + 1], tta="shift") for i in range(4)])
+    one_by_one = np.concatenate([classifier(faces[i : i + 1], tta="shift") for i in range(4)])
     assert np.allclose(one_by_one, shift, atol=1e-5)

@@ -33,9 +33,16 @@ FPS, SECONDS, SIZE = 10, 3.0, (320, 240)
 N_FRAMES = int(FPS * SECONDS)
 
 
-def make_face_clip(path, photo: np.ndarray | None, seconds: float = SECONDS, fps: int = FPS,
-                   size: tuple[int, int] = SIZE, codec: str = "libx264", fmt: str | None = None,
-                   rotation: int = 0) -> Path:
+def make_face_clip(
+    path,
+    photo: np.ndarray | None,
+    seconds: float = SECONDS,
+    fps: int = FPS,
+    size: tuple[int, int] = SIZE,
+    codec: str = "libx264",
+    fmt: str | None = None,
+    rotation: int = 0,
+) -> Path:
     """A short clip of ``photo``'s upper middle (the astronaut's face) drifting left and right
     on a grey background; ``photo=None`` gives a faceless clip. MP4s get their index first."""
     w, h = size
@@ -55,7 +62,7 @@ def make_face_clip(path, photo: np.ndarray | None, seconds: float = SECONDS, fps
             if face is not None:
                 x = int((w - side) / 2 + 6 * np.sin(i / 4))
                 y = (h - side) // 2
-                canvas[y:y + side, x:x + side] = face
+                canvas[y : y + side, x : x + side] = face
             else:
                 canvas[:] = (40 + 3 * i) % 255
             for packet in stream.encode(av.VideoFrame.from_ndarray(canvas, format="rgb24")):
@@ -111,8 +118,10 @@ class StubAnalyzer:
         else:
             p[happy], p[sad] = 0.42, 0.46  # happy on average, but every other frame sad
         drift = self.calls % 3
-        return [FaceResult((40 + 150 * i + drift, 50, 80, 80), 0.9, p / p.sum())
-                for i in range(self.faces)]
+        return [
+            FaceResult((40 + 150 * i + drift, 50, 80, 80), 0.9, p / p.sum())
+            for i in range(self.faces)
+        ]
 
 
 def test_rows_ids_every_and_summary(clips):
@@ -189,8 +198,11 @@ def test_other_container(clips):
 
 def test_progress_and_cancel_keep_partial_rows(clips, tmp_path):
     calls = []
-    result = analyze_video(clips["face"], StubAnalyzer(),
-                           progress=lambda done, total, elapsed: calls.append((done, total, elapsed)))
+    result = analyze_video(
+        clips["face"],
+        StubAnalyzer(),
+        progress=lambda done, total, elapsed: calls.append((done, total, elapsed)),
+    )
     assert calls[-1][:2] == (N_FRAMES, N_FRAMES)
     assert [c[0] for c in calls] == sorted(c[0] for c in calls)
     assert all(c[2] >= 0 for c in calls)
@@ -223,7 +235,7 @@ def test_truncated_video_gives_partial_rows_or_clear_error(clips, tmp_path):
     seen_partial = False
     for frac in (0.3, 0.9):
         cut = tmp_path / f"cut{int(frac * 100)}.mp4"
-        cut.write_bytes(data[:int(len(data) * frac)])
+        cut.write_bytes(data[: int(len(data) * frac)])
         out = tmp_path / f"cut{int(frac * 100)}_annotated.mp4"
         try:
             result = analyze_video(cut, StubAnalyzer(), out_path=out)
@@ -243,8 +255,9 @@ def _audio_file(path: Path, codec: str, rate: int) -> Path:
         stream = out.add_stream(codec, rate=rate)
         samples = 1152 if codec == "mp2" else rate // 4
         for _ in range(8):
-            frame = av.AudioFrame.from_ndarray(np.zeros((1, samples), np.int16), format="s16",
-                                               layout="mono")
+            frame = av.AudioFrame.from_ndarray(
+                np.zeros((1, samples), np.int16), format="s16", layout="mono"
+            )
             frame.sample_rate = rate
             for packet in stream.encode(frame):
                 out.mux(packet)
@@ -356,8 +369,13 @@ def test_interrupted_call_leaves_partial_result_with_the_caller(clips, tmp_path,
 
     holder = VideoResult()
     with pytest.raises(_Interrupt):
-        analyze_video_bytes(clips["face"].read_bytes(), StubAnalyzer(), name="clip.mp4",
-                            progress=progress, result=holder)
+        analyze_video_bytes(
+            clips["face"].read_bytes(),
+            StubAnalyzer(),
+            name="clip.mp4",
+            progress=progress,
+            result=holder,
+        )
     assert holder.frames_read == 11 and len(holder.rows) == 6 and holder.name == "clip.mp4"
     assert holder.annotated  # the annotated part was finished and kept
     back = tmp_path / "back.mp4"

@@ -26,17 +26,30 @@ def _bn_relu(x, name: str):
 def _conv(x, filters: int, name: str, strides: int = 1):
     from keras import layers
 
-    x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False,
-                      kernel_initializer="he_normal", name=f"{name}_conv")(x)
+    x = layers.Conv2D(
+        filters,
+        3,
+        strides=strides,
+        padding="same",
+        use_bias=False,
+        kernel_initializer="he_normal",
+        name=f"{name}_conv",
+    )(x)
     return _bn_relu(x, name)
 
 
 def _sepconv(x, filters: int, name: str):
     from keras import layers
 
-    x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False,
-                               depthwise_initializer="he_normal",
-                               pointwise_initializer="he_normal", name=f"{name}_sep")(x)
+    x = layers.SeparableConv2D(
+        filters,
+        3,
+        padding="same",
+        use_bias=False,
+        depthwise_initializer="he_normal",
+        pointwise_initializer="he_normal",
+        name=f"{name}_sep",
+    )(x)
     return _bn_relu(x, name)
 
 

@@ -9,9 +9,11 @@ import functools
 
 def augmentation_recipe(erase_probability: float, geometry: float = 0.1) -> str:
     """The augmentation as the model card describes it."""
-    return (f"horizontal flip; random shift up to {geometry:.0%}; rotation up to 10 degrees; "
-            f"zoom up to {geometry:.0%} (reflect fill); random erasing p={erase_probability:g} "
-            "of 2-20% of the area")
+    return (
+        f"horizontal flip; random shift up to {geometry:.0%}; rotation up to 10 degrees; "
+        f"zoom up to {geometry:.0%} (reflect fill); random erasing p={erase_probability:g} "
+        "of 2-20% of the area"
+    )
 
 
 @functools.cache
@@ -26,8 +28,14 @@ def random_erasing_layer():
         """Replace one random rectangle (2-20 % of the image, aspect 1/e..e) of each image
         with uniform noise, with ``probability``; identity outside training."""
 
-        def __init__(self, probability: float = 0.5, min_area: float = 0.02,
-                     max_area: float = 0.2, seed: int | None = None, **kwargs):
+        def __init__(
+            self,
+            probability: float = 0.5,
+            min_area: float = 0.02,
+            max_area: float = 0.2,
+            seed: int | None = None,
+            **kwargs,
+        ):
             super().__init__(**kwargs)
             self.probability, self.min_area, self.max_area = probability, min_area, max_area
             self.seed = seed
@@ -57,8 +65,13 @@ def random_erasing_layer():
             return input_shape
 
         def get_config(self):
-            return {**super().get_config(), "probability": self.probability,
-                    "min_area": self.min_area, "max_area": self.max_area, "seed": self.seed}
+            return {
+                **super().get_config(),
+                "probability": self.probability,
+                "min_area": self.min_area,
+                "max_area": self.max_area,
+                "seed": self.seed,
+            }
 
     return RandomErasing
 

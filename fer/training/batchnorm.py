@@ -22,8 +22,9 @@ def _layers(model):
             yield layer
 
 
-def recalibrate_batch_norm(model, images: np.ndarray, batch_size: int = 256,
-                           seed: int | None = 0) -> int:
+def recalibrate_batch_norm(
+    model, images: np.ndarray, batch_size: int = 256, seed: int | None = 0
+) -> int:
     """Replace every BatchNormalization layer's moving mean and variance (nested models
     included) by their average over ``images`` in batches, drawn in a seeded random order
     (``seed`` None: as given); returns how many layers changed.
@@ -48,7 +49,7 @@ def recalibrate_batch_norm(model, images: np.ndarray, batch_size: int = 256,
         for k, start in enumerate(range(0, len(images), batch_size)):
             for n in norms:
                 n.momentum = k / (k + 1)  # running mean over the batches so far
-            model(images[start:start + batch_size], training=True)
+            model(images[start : start + batch_size], training=True)
     finally:
         for n, m in zip(norms, saved_momentum):
             n.momentum = m
@@ -61,12 +62,15 @@ PRECISE_BN_NOTE = "batch-norm statistics re-estimated on "
 
 
 def precise_bn_note(n_images: int) -> str:
-    return (f"{PRECISE_BN_NOTE}{n_images} clean training images with dropout off "
-            "(fer.batchnorm, PreciseBN)")
+    return (
+        f"{PRECISE_BN_NOTE}{n_images} clean training images with dropout off "
+        "(fer.batchnorm, PreciseBN)"
+    )
 
 
-def recalibrate_model_file(path, data, out=None, speed_seconds: float = 2.0,
-                           quantization: str = "auto") -> dict | None:
+def recalibrate_model_file(
+    path, data, out=None, speed_seconds: float = 2.0, quantization: str = "auto"
+) -> dict | None:
     """Recalibrate the model saved at ``path`` on the training split of ``data``, save it to
     ``out`` (default: in place) with its serving file, and refresh the measured part of its
     card, if it has one (noting the step and its command); returns the card."""
@@ -94,5 +98,12 @@ def recalibrate_model_file(path, data, out=None, speed_seconds: float = 2.0,
     if out != path and path.with_suffix(".json").exists():
         shutil.copyfile(path.with_suffix(".json"), out.with_suffix(".json"))
     command = f"python -m fer precise-bn {path}" + (f" --out {out}" if out != path else "")
-    return refresh_card(model, out, data, speed_seconds, quantization,
-                        note=precise_bn_note(len(train)), command=command)
+    return refresh_card(
+        model,
+        out,
+        data,
+        speed_seconds,
+        quantization,
+        note=precise_bn_note(len(train)),
+        command=command,
+    )

@@ -11,8 +11,13 @@ from .config import add_option, add_options, config_from_args
 
 def add_training_commands(sub, helps: dict[str, str]) -> None:
     """Add each command's parser to ``sub`` (``helps``: the one-line help of each)."""
-    for name, add in (("train", _add_train), ("card", _add_card), ("ensemble", _add_ensemble),
-                      ("precise-bn", _add_precise_bn), ("export", _add_export)):
+    for name, add in (
+        ("train", _add_train),
+        ("card", _add_card),
+        ("ensemble", _add_ensemble),
+        ("precise-bn", _add_precise_bn),
+        ("export", _add_export),
+    ):
         add(sub.add_parser(name, help=helps[name]))
 
 
@@ -52,16 +57,21 @@ def _cmd_card(args) -> int:
     from .trainer import write_card_from_checkpoint
 
     try:
-        write_card_from_checkpoint(args.arch, args.out, str(args.data or fer2013_dir()),
-                                   quantization=args.quantization)
+        write_card_from_checkpoint(
+            args.arch, args.out, str(args.data or fer2013_dir()), quantization=args.quantization
+        )
     except FileNotFoundError as exc:
         raise FerError(str(exc)) from None
     return 0
 
 
 def _add_ensemble(p) -> None:
-    p.add_argument("members", nargs="+", metavar="MODEL.keras",
-                   help="two or more trained models (their .json cards are kept in the new card)")
+    p.add_argument(
+        "members",
+        nargs="+",
+        metavar="MODEL.keras",
+        help="two or more trained models (their .json cards are kept in the new card)",
+    )
     p.add_argument("--name", required=True, help="the new model's name, e.g. deep")
     p.add_argument("--out", default="models", help="folder to write <name>.keras and .json to")
     _add_data(p)
@@ -80,8 +90,13 @@ def _cmd_ensemble(args) -> int:
     if len(args.members) < 2:
         raise FerError("an ensemble needs two or more models")
     try:
-        card = write_ensemble(args.members, args.out, args.name, args.data or fer2013_dir(),
-                              quantization=args.quantization)
+        card = write_ensemble(
+            args.members,
+            args.out,
+            args.name,
+            args.data or fer2013_dir(),
+            quantization=args.quantization,
+        )
     except (ValueError, OSError) as exc:  # not a Keras model, or members that do not fit
         raise FerError(f"cannot build the ensemble: {exc}") from None
     print(f"wrote {Path(args.out) / args.name}.keras: {accuracy_summary(card)}")
@@ -104,8 +119,9 @@ def _cmd_precise_bn(args) -> int:
     if not Path(args.model).is_file():
         raise FerError(f"model file {args.model} not found")
     try:
-        card = recalibrate_model_file(args.model, args.data or fer2013_dir(), args.out,
-                                      quantization=args.quantization)
+        card = recalibrate_model_file(
+            args.model, args.data or fer2013_dir(), args.out, quantization=args.quantization
+        )
     except (ValueError, OSError) as exc:
         raise FerError(f"cannot recalibrate {args.model}: {exc}") from None
     where = args.out or args.model
@@ -138,12 +154,15 @@ def _cmd_export(args) -> int:
         model = keras.models.load_model(path, compile=False)
     except (ValueError, OSError) as exc:
         raise FerError(f"{path} is not a Keras model ({exc})") from None
-    card = refresh_card(model, path, str(args.data or fer2013_dir()),
-                        quantization=args.quantization)
+    card = refresh_card(
+        model, path, str(args.data or fer2013_dir()), quantization=args.quantization
+    )
     serving = path.with_suffix(".tflite")
     if card:
-        print(f"wrote {serving} ({card['serving']['quantization']}) and "
-              f"{path.with_suffix('.json')}: {accuracy_summary(card)}")
+        print(
+            f"wrote {serving} ({card['serving']['quantization']}) and "
+            f"{path.with_suffix('.json')}: {accuracy_summary(card)}"
+        )
     else:
         print(f"wrote {serving} (float; {path} has no card to refresh)")
     return 0

@@ -24,15 +24,22 @@ def distillation_objects():
         """``(1 - alpha) * CE(labels, student) + alpha * T^2 * KL(teacher_T || student_T)``,
         where ``_T`` is the softmax of log-probabilities divided by the temperature T."""
 
-        def __init__(self, alpha: float = 0.5, temperature: float = 2.0,
-                     label_smoothing: float = 0.1, name: str = "distillation", **kwargs):
+        def __init__(
+            self,
+            alpha: float = 0.5,
+            temperature: float = 2.0,
+            label_smoothing: float = 0.1,
+            name: str = "distillation",
+            **kwargs,
+        ):
             super().__init__(name=name, **kwargs)
             self.alpha, self.temperature, self.label_smoothing = alpha, temperature, label_smoothing
 
         def call(self, y_true, y_pred):
             student, teacher = y_pred[:, :NUM_CLASSES], y_pred[:, NUM_CLASSES:]
             ce = keras.losses.categorical_crossentropy(
-                y_true, student, label_smoothing=self.label_smoothing)
+                y_true, student, label_smoothing=self.label_smoothing
+            )
             t = self.temperature
             log_s = ops.log_softmax(ops.log(student + 1e-7) / t, axis=-1)
             log_t = ops.log_softmax(ops.log(teacher + 1e-7) / t, axis=-1)
@@ -40,8 +47,12 @@ def distillation_objects():
             return (1.0 - self.alpha) * ce + self.alpha * kl
 
         def get_config(self):
-            return {**super().get_config(), "alpha": self.alpha,
-                    "temperature": self.temperature, "label_smoothing": self.label_smoothing}
+            return {
+                **super().get_config(),
+                "alpha": self.alpha,
+                "temperature": self.temperature,
+                "label_smoothing": self.label_smoothing,
+            }
 
     @keras.saving.register_keras_serializable(package="fer")
     def student_accuracy(y_true, y_pred):
@@ -61,5 +72,6 @@ def distillation_model(student, teacher, augmenter):
     inputs = keras.Input(student.input_shape[1:], name="face")
     augmented = augmenter(inputs)
     both = layers.Concatenate(name="student_teacher")(
-        [student(augmented), teacher(augmented, training=False)])
+        [student(augmented), teacher(augmented, training=False)]
+    )
     return keras.Model(inputs, both, name=f"{student.name}_distilled")

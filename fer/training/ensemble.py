@@ -40,8 +40,11 @@ def ensemble_members(model) -> list:
     final = model.layers[-1] if model.layers else None
     if not isinstance(final, keras.layers.Average):
         return []
-    return [layer for layer in model.layers
-            if isinstance(layer, keras.Model) and layer.name.startswith(MEMBER_PREFIX)]
+    return [
+        layer
+        for layer in model.layers
+        if isinstance(layer, keras.Model) and layer.name.startswith(MEMBER_PREFIX)
+    ]
 
 
 def _member_card(path: Path) -> dict:
@@ -61,14 +64,19 @@ def _member_summary(card: dict, index: int) -> dict:
         "parameters": card.get("parameters"),
         "augmentation": card.get("augmentation"),
         "training": training,
-        "accuracy": {mode: card[key]["accuracy"] for mode, key in CARD_KEYS.items()
-                     if key in card},
+        "accuracy": {mode: card[key]["accuracy"] for mode, key in CARD_KEYS.items() if key in card},
     }
 
 
-def write_ensemble(member_paths: Sequence[str | Path], out: str | Path, name: str,
-                   data: str | Path, speed_seconds: float = 2.0,
-                   val_limit: int | None = None, quantization: str = "auto") -> dict:
+def write_ensemble(
+    member_paths: Sequence[str | Path],
+    out: str | Path,
+    name: str,
+    data: str | Path,
+    speed_seconds: float = 2.0,
+    val_limit: int | None = None,
+    quantization: str = "auto",
+) -> dict:
     """Build, save and measure ``<out>/<name>.keras`` with its card, which keeps each member's
     training record (from the ``.json`` card beside each member file)."""
     import keras
@@ -97,19 +105,27 @@ def write_ensemble(member_paths: Sequence[str | Path], out: str | Path, name: st
     card = {
         "name": name,
         "architecture": f"ensemble of {len(members)}: "
-                        + ", ".join(str(s["architecture"]) for s in summaries)
-                        + " (mean of their probabilities)",
-        **measured_fields(model, model_path, val_split, name, str(data),
-                          speed_seconds, quantization),
-        "augmentation": " | ".join(f"member {i}: {s['augmentation']}"
-                                   for i, s in enumerate(summaries, start=1)),
+        + ", ".join(str(s["architecture"]) for s in summaries)
+        + " (mean of their probabilities)",
+        **measured_fields(
+            model, model_path, val_split, name, str(data), speed_seconds, quantization
+        ),
+        "augmentation": " | ".join(
+            f"member {i}: {s['augmentation']}" for i, s in enumerate(summaries, start=1)
+        ),
         "training": {
             "epochs": " + ".join(str(t.get("epochs", "?")) for t in trained),
-            "wall_seconds": (round(sum(seconds), 1)
-                             if all(isinstance(s, (int, float)) for s in seconds) else None),
+            "wall_seconds": (
+                round(sum(seconds), 1)
+                if all(isinstance(s, (int, float)) for s in seconds)
+                else None
+            ),
             "machine": " | ".join(sorted({t["machine"] for t in trained if t.get("machine")})),
-            "notes": [f"member {i}: {note}" for i, t in enumerate(trained, start=1)
-                      for note in t.get("notes", [])],
+            "notes": [
+                f"member {i}: {note}"
+                for i, t in enumerate(trained, start=1)
+                for note in t.get("notes", [])
+            ],
             "command": "\n".join(commands),
         },
         "members": summaries,

@@ -52,8 +52,10 @@ def _explainer(model):
 
     conv = last_conv_layer(model)
     final = model.layers[-1]
-    logits = (isinstance(final, keras.layers.Dense)
-              and getattr(final.activation, "__name__", "") == "softmax")
+    logits = (
+        isinstance(final, keras.layers.Dense)
+        and getattr(final.activation, "__name__", "") == "softmax"
+    )
     head_input = final.input if logits else model.output
     try:
         outputs = [conv.output, head_input] if conv is not None else [head_input]
@@ -112,8 +114,9 @@ def gradcam(model, batch: np.ndarray, target: Any) -> tuple[np.ndarray, np.ndarr
         size = batch.shape[1:3]
         for i, cam in enumerate(raw):
             if float(cam.max()) > 1e-8 * max(1.0, float(np.abs(conv_maps[i]).max())):
-                cams[i] = cv2.resize(cam.astype(np.float32), (size[1], size[0]),
-                                     interpolation=cv2.INTER_CUBIC)
+                cams[i] = cv2.resize(
+                    cam.astype(np.float32), (size[1], size[0]), interpolation=cv2.INTER_CUBIC
+                )
                 flat[i] = False
     if flat.any():  # saliency: how much each input pixel moves the score
         grads = np.abs(tape.gradient(total, x).numpy()[..., 0])
@@ -121,5 +124,3 @@ def gradcam(model, batch: np.ndarray, target: Any) -> tuple[np.ndarray, np.ndarr
             cams[i] = cv2.GaussianBlur(grads[i], (0, 0), sigmaX=max(1.0, batch.shape[1] / 24))
     del tape
     return _normalise(np.maximum(cams, 0)), targets
-
-

@@ -13,8 +13,9 @@ import numpy as np
 MIX_MODES = ("none", "mixup", "cutmix", "both")
 
 
-def mix_batch(x: np.ndarray, y: np.ndarray, mode: str, alpha: float,
-              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def mix_batch(
+    x: np.ndarray, y: np.ndarray, mode: str, alpha: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """One mixed batch: each image with a random partner from the same batch.
 
     mixup blends whole images with weight ``lam ~ Beta(alpha, alpha)``; cutmix pastes a box of
@@ -44,8 +45,15 @@ def mix_batch(x: np.ndarray, y: np.ndarray, mode: str, alpha: float,
     return mixed.astype(x.dtype, copy=False), (lam * y + (1 - lam) * y[partner]).astype(y.dtype)
 
 
-def mixed_batches(x: np.ndarray, y: np.ndarray, batch_size: int, mode: str, alpha: float,
-                  probability: float, seed: int):
+def mixed_batches(
+    x: np.ndarray,
+    y: np.ndarray,
+    batch_size: int,
+    mode: str,
+    alpha: float,
+    probability: float,
+    seed: int,
+):
     """A ``keras.utils.PyDataset`` of shuffled batches, each mixed with ``probability``."""
     import keras
 
@@ -59,7 +67,7 @@ def mixed_batches(x: np.ndarray, y: np.ndarray, batch_size: int, mode: str, alph
             return int(np.ceil(len(x) / batch_size))
 
         def __getitem__(self, index: int):
-            take = np.sort(self.order[index * batch_size:(index + 1) * batch_size])
+            take = np.sort(self.order[index * batch_size : (index + 1) * batch_size])
             bx, by = x[take], y[take]
             if self.rng.random() < probability:
                 bx, by = mix_batch(bx, by, mode, alpha, self.rng)

@@ -14,13 +14,22 @@ from ..tta import CARD_KEYS, TTA_MODES
 
 def accuracy_summary(card: dict) -> str:
     """One line of a card's validation accuracy in each TTA mode, for command-line output."""
-    return (f"validation accuracy {card['validation']['accuracy']:.4f} "
-            f"({card['validation_tta']['accuracy']:.4f} with flip TTA, "
-            f"{card['validation_tta_shift']['accuracy']:.4f} with 10 views)")
+    return (
+        f"validation accuracy {card['validation']['accuracy']:.4f} "
+        f"({card['validation_tta']['accuracy']:.4f} with flip TTA, "
+        f"{card['validation_tta_shift']['accuracy']:.4f} with 10 views)"
+    )
 
 
-def measured_fields(model, model_path: Path, val_split, name: str, data: str,
-                    speed_seconds: float = 2.0, quantization: str = "auto") -> dict:
+def measured_fields(
+    model,
+    model_path: Path,
+    val_split,
+    name: str,
+    data: str,
+    speed_seconds: float = 2.0,
+    quantization: str = "auto",
+) -> dict:
     """Write the serving file beside ``model_path`` (see :func:`fer.training.export.
     write_chosen_serving_file`), then the card's measured part: file, size, input, labels,
     preprocessing, the validation report per TTA mode and the speed, all of the serving file
@@ -30,11 +39,14 @@ def measured_fields(model, model_path: Path, val_split, name: str, data: str,
     from .export import write_chosen_serving_file
 
     x = to_model_input(val_split.images, int(model.input_shape[1]))
-    serving = write_chosen_serving_file(model, model_path, x, val_split.labels, data,
-                                        quantization)
+    serving = write_chosen_serving_file(model, model_path, x, val_split.labels, data, quantization)
     classifier = RuntimeClassifier(serving["path"])
-    reports = {CARD_KEYS[mode]: classification_report(
-        val_split.labels, classifier.predict_batched(x, tta=mode).argmax(1)) for mode in TTA_MODES}
+    reports = {
+        CARD_KEYS[mode]: classification_report(
+            val_split.labels, classifier.predict_batched(x, tta=mode).argmax(1)
+        )
+        for mode in TTA_MODES
+    }
     return {
         "file": model_path.name,
         "parameters": int(model.count_params()),
@@ -45,17 +57,25 @@ def measured_fields(model, model_path: Path, val_split, name: str, data: str,
         "preprocessing": preprocessing_description(int(model.input_shape[1])),
         "validation_split": f"PublicTest ({len(val_split)} images)",
         **reports,
-        "tta": {"flip": "mirrored face averaged in (2 views)",
-                "shift": "mirror x {centre, 2-px shifts left/right/up/down} (10 views)"},
+        "tta": {
+            "flip": "mirrored face averaged in (2 views)",
+            "shift": "mirror x {centre, 2-px shifts left/right/up/down} (10 views)",
+        },
         "speed": speed_report(classifier, speed_seconds),
         "speed_command": "python benchmarks/models.py",
         "evaluate_command": f"python -m fer evaluate --data {data} --model {name}",
     }
 
 
-def refresh_card(model, model_path: Path, data: str, speed_seconds: float = 2.0,
-                 quantization: str = "auto", note: str | None = None,
-                 command: str | None = None) -> dict | None:
+def refresh_card(
+    model,
+    model_path: Path,
+    data: str,
+    speed_seconds: float = 2.0,
+    quantization: str = "auto",
+    note: str | None = None,
+    command: str | None = None,
+) -> dict | None:
     """Write the serving file of the model saved at ``model_path`` and, where a card is beside
     it, re-measure the card's measured part (adding ``note`` and ``command`` to its training
     record); returns the card, or None where there is none (the serving file is then the float
@@ -67,12 +87,14 @@ def refresh_card(model, model_path: Path, data: str, speed_seconds: float = 2.0,
 
     card_path = model_path.with_suffix(".json")
     if not card_path.exists():
-        write_serving_file(model, model_path, "float" if quantization == "auto" else quantization,
-                           data)
+        write_serving_file(
+            model, model_path, "float" if quantization == "auto" else quantization, data
+        )
         return None
     name = json.loads(card_path.read_text()).get("name", model_path.stem)
-    measured = measured_fields(model, model_path, load_split(data, "test"), name, str(data),
-                               speed_seconds, quantization)
+    measured = measured_fields(
+        model, model_path, load_split(data, "test"), name, str(data), speed_seconds, quantization
+    )
     card = json.loads(card_path.read_text())  # read again: measuring takes minutes
     card.update(measured)
     training = card.setdefault("training", {})

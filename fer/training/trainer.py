@@ -78,8 +78,9 @@ def _optimizer(cfg: TrainConfig, steps_per_epoch: int):
 
     schedule = _schedule(cfg, steps_per_epoch)
     if cfg.optimizer == "sgd":
-        return keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True,
-                                    weight_decay=cfg.weight_decay)
+        return keras.optimizers.SGD(
+            schedule, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay
+        )
     if cfg.optimizer == "adamw":
         return keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay)
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}; choose adamw or sgd")
@@ -100,8 +101,9 @@ def _compile(model, cfg: TrainConfig, steps_per_epoch: int) -> None:
     # Keras will not jit a model holding its augmentation layers unless told to; on JAX they
     # trace fine and an un-jitted step is ~100x slower. TensorFlow keeps its default.
     jit = True if _backend() == "jax" else "auto"
-    model.compile(optimizer=_optimizer(cfg, steps_per_epoch), loss=loss, metrics=metrics,
-                  jit_compile=jit)
+    model.compile(
+        optimizer=_optimizer(cfg, steps_per_epoch), loss=loss, metrics=metrics, jit_compile=jit
+    )
 
 
 def _replan(model, cfg: TrainConfig, steps: int, state: dict, note: str) -> None:
@@ -131,15 +133,20 @@ def _progress_callback(cfg: TrainConfig, ckpt_dir: Path, state: dict):
             seconds = time.time() - self._t0
             state["epoch"] = epoch + 1
             state["train_seconds"] += seconds
-            state["history"].append({
-                "epoch": epoch + 1,
-                "loss": round(float(logs.get("loss", 0)), 4),
-                "accuracy": round(float(logs.get("accuracy", logs.get("student_accuracy", 0))), 4),
-                "val_loss": round(float(logs.get("val_loss", 0)), 4),
-                "val_accuracy": round(float(logs.get("val_accuracy",
-                                                     logs.get("val_student_accuracy", 0))), 4),
-                "seconds": round(seconds, 1),
-            })
+            state["history"].append(
+                {
+                    "epoch": epoch + 1,
+                    "loss": round(float(logs.get("loss", 0)), 4),
+                    "accuracy": round(
+                        float(logs.get("accuracy", logs.get("student_accuracy", 0))), 4
+                    ),
+                    "val_loss": round(float(logs.get("val_loss", 0)), 4),
+                    "val_accuracy": round(
+                        float(logs.get("val_accuracy", logs.get("val_student_accuracy", 0))), 4
+                    ),
+                    "seconds": round(seconds, 1),
+                }
+            )
             done = epoch + 1
             if done % max(cfg.checkpoint_every, 1) == 0 or done == cfg.epochs:
                 # model (with optimiser state) first, then the state that points at it
@@ -149,8 +156,11 @@ def _progress_callback(cfg: TrainConfig, ckpt_dir: Path, state: dict):
             mean = state["train_seconds"] / max(len(state["history"]), 1)
             eta = mean * (cfg.epochs - done)
             h = state["history"][-1]
-            _say(cfg, f"epoch {done}/{cfg.epochs}  loss {h['loss']:.4f}  acc {h['accuracy']:.4f}  "
-                      f"val_acc {h['val_accuracy']:.4f}  {seconds:.0f}s/epoch  ETA {eta / 60:.1f} min")
+            _say(
+                cfg,
+                f"epoch {done}/{cfg.epochs}  loss {h['loss']:.4f}  acc {h['accuracy']:.4f}  "
+                f"val_acc {h['val_accuracy']:.4f}  {seconds:.0f}s/epoch  ETA {eta / 60:.1f} min",
+            )
 
     return Progress()
 
@@ -181,6 +191,7 @@ def train(cfg: TrainConfig) -> dict | None:
     if _backend() == "tensorflow":
         import_tensorflow()
     import keras
+
     keras.utils.set_random_seed(cfg.seed)
     ckpt_dir = Path(cfg.out) / ".checkpoints" / cfg.arch
     ckpt_dir.mkdir(parents=True, exist_ok=True)
@@ -192,9 +203,12 @@ def train(cfg: TrainConfig) -> dict | None:
     val = _arrays(val_split)
     model, state = _model_and_state(cfg, ckpt_dir, steps, len(train_split))
     net = model.get_layer(cfg.arch)
-    _say(cfg, f"training {cfg.arch}: {net.count_params():,} parameters, {len(train_split)} train / "
-              f"{len(val_split)} validation images, {cfg.epochs} epochs of {steps} steps"
-              + (f", distilling from {cfg.teacher}" if cfg.teacher else ""))
+    _say(
+        cfg,
+        f"training {cfg.arch}: {net.count_params():,} parameters, {len(train_split)} train / "
+        f"{len(val_split)} validation images, {cfg.epochs} epochs of {steps} steps"
+        + (f", distilling from {cfg.teacher}" if cfg.teacher else ""),
+    )
 
     fit = _fitter(model, cfg, ckpt_dir, state, _training_data(cfg, x, y, state), val)
     if cfg.time_budget and not state.get("budgeted"):
@@ -214,8 +228,14 @@ def _model_and_state(cfg: TrainConfig, ckpt_dir: Path, steps: int, train_images:
     freshly built and compiled with an empty history."""
     if cfg.resume and (ckpt_dir / "state.json").exists() and (ckpt_dir / "last.keras").exists():
         return _resumed(cfg, ckpt_dir, steps)
-    state = {"epoch": 0, "train_seconds": 0.0, "history": [], "config": _config_dict(cfg),
-             "train_images": train_images, "machine": _machine()}
+    state = {
+        "epoch": 0,
+        "train_seconds": 0.0,
+        "history": [],
+        "config": _config_dict(cfg),
+        "train_images": train_images,
+        "machine": _machine(),
+    }
     model = _training_model(build(cfg.arch), cfg)
     _compile(model, cfg, steps)
     return model, state
@@ -239,9 +259,14 @@ def _resumed(cfg: TrainConfig, ckpt_dir: Path, steps: int):
         model.jit_compile = True
     _say(cfg, f"resuming {cfg.arch} after epoch {state['epoch']}")
     if state["config"].get("epochs") != cfg.epochs:
-        _replan(model, cfg, steps, state,
-                f"schedule re-planned from {state['config'].get('epochs')} to {cfg.epochs} "
-                f"epochs after epoch {state['epoch']} (--resume --epochs {cfg.epochs})")
+        _replan(
+            model,
+            cfg,
+            steps,
+            state,
+            f"schedule re-planned from {state['config'].get('epochs')} to {cfg.epochs} "
+            f"epochs after epoch {state['epoch']} (--resume --epochs {cfg.epochs})",
+        )
     return model, state
 
 
@@ -249,8 +274,17 @@ def _training_data(cfg: TrainConfig, x: np.ndarray, y: np.ndarray, state: dict) 
     """``model.fit``'s data arguments: mixed batches from a generator, or the arrays."""
     if cfg.mix != "none":
         # seeded by the epoch it starts at, so a resumed run does not replay the same batches
-        return dict(x=mixed_batches(x, y, cfg.batch_size, cfg.mix, cfg.mix_alpha,
-                                    cfg.mix_probability, cfg.seed + state["epoch"]))
+        return dict(
+            x=mixed_batches(
+                x,
+                y,
+                cfg.batch_size,
+                cfg.mix,
+                cfg.mix_alpha,
+                cfg.mix_probability,
+                cfg.seed + state["epoch"],
+            )
+        )
     return dict(x=x, y=y, batch_size=cfg.batch_size, shuffle=True)
 
 
@@ -259,9 +293,15 @@ def _fitter(model, cfg: TrainConfig, ckpt_dir: Path, state: dict, data: dict, va
 
     def fit(until: int) -> None:
         if state["epoch"] < until:
-            model.fit(**data, epochs=until, initial_epoch=state["epoch"],
-                      validation_data=val, validation_batch_size=256,
-                      callbacks=[_progress_callback(cfg, ckpt_dir, state)], verbose=0)
+            model.fit(
+                **data,
+                epochs=until,
+                initial_epoch=state["epoch"],
+                validation_data=val,
+                validation_batch_size=256,
+                callbacks=[_progress_callback(cfg, ckpt_dir, state)],
+                verbose=0,
+            )
 
     return fit
 
@@ -272,20 +312,27 @@ def _fit_to_time_budget(model, cfg: TrainConfig, steps: int, state: dict, fit) -
     # the next ones times an epoch for the budget.
     probe = min(cfg.warmup_epochs + 3, cfg.epochs)
     fit(probe)
-    per_epoch = float(np.median([h["seconds"] for h in state["history"][1:]]
-                                or [state["history"][-1]["seconds"]]))
+    per_epoch = float(
+        np.median([h["seconds"] for h in state["history"][1:]] or [state["history"][-1]["seconds"]])
+    )
     fits = probe + int(max(cfg.time_budget * 60 - state["train_seconds"], 0) // per_epoch)
     state["budgeted"] = True
     if fits < cfg.epochs:
         cfg.epochs = max(fits, probe)
-        _replan(model, cfg, steps, state,
-                f"--time-budget {cfg.time_budget:g} min set the run to {cfg.epochs} epochs "
-                f"after epoch {probe} ({per_epoch:.2f} s/epoch); rerun with --epochs "
-                f"{cfg.epochs} to repeat it")
+        _replan(
+            model,
+            cfg,
+            steps,
+            state,
+            f"--time-budget {cfg.time_budget:g} min set the run to {cfg.epochs} epochs "
+            f"after epoch {probe} ({per_epoch:.2f} s/epoch); rerun with --epochs "
+            f"{cfg.epochs} to repeat it",
+        )
 
 
-def _ship(cfg: TrainConfig, net, x: np.ndarray, ckpt_dir: Path, state: dict,
-          val_split) -> dict | None:
+def _ship(
+    cfg: TrainConfig, net, x: np.ndarray, ckpt_dir: Path, state: dict, val_split
+) -> dict | None:
     """Save the trained weights (no optimiser state) in a freshly built network, with clean
     batch-norm statistics unless turned off, and write its card where TensorFlow is."""
     final = build(cfg.arch)
@@ -297,8 +344,11 @@ def _ship(cfg: TrainConfig, net, x: np.ndarray, ckpt_dir: Path, state: dict,
     model_path = Path(cfg.out) / f"{cfg.arch}.keras"
     final.save(model_path)
     if _backend() != "tensorflow":
-        _say(cfg, f"wrote {model_path}; write its card where TensorFlow is installed: "
-                  f"python -m fer card --arch {cfg.arch} --out {cfg.out}")
+        _say(
+            cfg,
+            f"wrote {model_path}; write its card where TensorFlow is installed: "
+            f"python -m fer card --arch {cfg.arch} --out {cfg.out}",
+        )
         return None
     card = write_model_card(final, model_path, cfg, state, val_split)
     _say(cfg, f"wrote {model_path} and {_card_summary(model_path, card)}")
@@ -309,9 +359,14 @@ def _card_summary(model_path: Path, card: dict) -> str:
     return f"{model_path.with_suffix('.json')}: {accuracy_summary(card)}"
 
 
-def write_card_from_checkpoint(arch: str, out: str, data: str | None = None,
-                               speed_seconds: float = 2.0, log=None,
-                               quantization: str = "auto") -> dict:
+def write_card_from_checkpoint(
+    arch: str,
+    out: str,
+    data: str | None = None,
+    speed_seconds: float = 2.0,
+    log=None,
+    quantization: str = "auto",
+) -> dict:
     """The card for ``<out>/<arch>.keras`` from the run's saved state (a model trained on
     another machine or backend); ``data`` overrides where the validation split is read."""
     import_tensorflow()
@@ -322,9 +377,16 @@ def write_card_from_checkpoint(arch: str, out: str, data: str | None = None,
         raise FileNotFoundError(f"{state_file} not found: the training run's state is needed")
     state = json.loads(state_file.read_text())
     config = {k: v for k, v in state["config"].items() if k in TrainConfig.__dataclass_fields__}
-    cfg = TrainConfig(**{**config, "out": out, "data": data or config["data"],
-                         "speed_seconds": speed_seconds, "log": log,
-                         "quantization": quantization})
+    cfg = TrainConfig(
+        **{
+            **config,
+            "out": out,
+            "data": data or config["data"],
+            "speed_seconds": speed_seconds,
+            "log": log,
+            "quantization": quantization,
+        }
+    )
     val_split = _split(cfg, "test", cfg.val_limit)
     model_path = Path(out) / f"{arch}.keras"
     model = keras.models.load_model(model_path, compile=False)
@@ -339,8 +401,9 @@ def _config_dict(cfg: TrainConfig) -> dict:
 
 def write_model_card(model, model_path: Path, cfg: TrainConfig, state: dict, val_split) -> dict:
     """Evaluate and time the trained model and write ``<name>.json`` beside it."""
-    measured = measured_fields(model, model_path, val_split, cfg.arch, str(cfg.data),
-                               cfg.speed_seconds, cfg.quantization)
+    measured = measured_fields(
+        model, model_path, val_split, cfg.arch, str(cfg.data), cfg.speed_seconds, cfg.quantization
+    )
     card = {
         "name": cfg.arch,
         "architecture": cfg.arch,
@@ -350,13 +413,22 @@ def write_model_card(model, model_path: Path, cfg: TrainConfig, state: dict, val
         "training": {
             "data": str(cfg.data),
             "train_images": state.get("train_images"),
-            "optimizer": (f"SGD, Nesterov momentum 0.9 (weight decay {cfg.weight_decay})"
-                          if cfg.optimizer == "sgd" else f"AdamW (weight decay {cfg.weight_decay})"),
-            "schedule": (f"{cfg.warmup_epochs} warm-up epoch(s) to {cfg.learning_rate}, then cosine "
-                         "decay to 1% of it"),
-            "loss": f"cross-entropy, label smoothing {cfg.label_smoothing}" + (
+            "optimizer": (
+                f"SGD, Nesterov momentum 0.9 (weight decay {cfg.weight_decay})"
+                if cfg.optimizer == "sgd"
+                else f"AdamW (weight decay {cfg.weight_decay})"
+            ),
+            "schedule": (
+                f"{cfg.warmup_epochs} warm-up epoch(s) to {cfg.learning_rate}, then cosine "
+                "decay to 1% of it"
+            ),
+            "loss": f"cross-entropy, label smoothing {cfg.label_smoothing}"
+            + (
                 f"; distilled from {Path(cfg.teacher).name} with weight {cfg.distill_alpha} on "
-                f"the teacher at temperature {cfg.temperature:g}" if cfg.teacher else ""),
+                f"the teacher at temperature {cfg.temperature:g}"
+                if cfg.teacher
+                else ""
+            ),
             "batch_size": cfg.batch_size,
             "epochs": state["epoch"],
             "seed": cfg.seed,

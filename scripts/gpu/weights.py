@@ -20,19 +20,24 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-NOTE = ("weights came back from the GPU machine with float16 kernels (scripts/gpu/weights.py); "
-        "the card measures the model as shipped")
+NOTE = (
+    "weights came back from the GPU machine with float16 kernels (scripts/gpu/weights.py); "
+    "the card measures the model as shipped"
+)
 
 
 def export(arch: str, rundir: str, dest: str, tag: str) -> None:
     import keras
 
     model = keras.models.load_model(Path(rundir) / f"{arch}.keras", compile=False)
-    arrays = {f"w{i:03d}": (w.astype(np.float16) if w.size > 4096 else w)
-              for i, w in enumerate(model.get_weights())}
+    arrays = {
+        f"w{i:03d}": (w.astype(np.float16) if w.size > 4096 else w)
+        for i, w in enumerate(model.get_weights())
+    }
     np.savez(Path(dest) / f"{tag}.npz", **arrays)
-    shutil.copy(Path(rundir) / ".checkpoints" / arch / "state.json",
-                Path(dest) / f"{tag}.state.json")
+    shutil.copy(
+        Path(rundir) / ".checkpoints" / arch / "state.json", Path(dest) / f"{tag}.state.json"
+    )
 
 
 def import_(arch: str, prefix: str, out: str) -> None:
