@@ -554,24 +554,25 @@ def _run_photo_actors(
 # Videos
 
 
+RESULT_FIELDS = (
+    "fps",
+    "frames_total",
+    "duration",
+    "every",
+    "smoothing",
+    "width",
+    "height",
+    "name",
+    "model",
+    "frames_read",
+    "frames_analyzed",
+    "error",
+)
+"""The :class:`fer.video.VideoResult` fields a segment's payload carries besides its rows."""
+
+
 def _meta(result) -> dict:
-    return {
-        k: getattr(result, k)
-        for k in (
-            "fps",
-            "frames_total",
-            "duration",
-            "every",
-            "smoothing",
-            "width",
-            "height",
-            "name",
-            "model",
-            "frames_read",
-            "frames_analyzed",
-            "error",
-        )
-    }
+    return {k: getattr(result, k) for k in RESULT_FIELDS}
 
 
 def _payload(result, overlap: list, start: int, warm_start: int) -> dict:
@@ -840,21 +841,7 @@ def payload_to_result(payload: dict):
     from .video import VideoResult
 
     result = VideoResult()
-    for key in (
-        "fps",
-        "frames_total",
-        "duration",
-        "every",
-        "smoothing",
-        "width",
-        "height",
-        "name",
-        "model",
-        "frames_read",
-        "frames_analyzed",
-        "error",
-        "rows",
-    ):
+    for key in (*RESULT_FIELDS, "rows"):
         if key in payload and payload[key] is not None:
             setattr(result, key, payload[key])
     result.error = payload.get("error")

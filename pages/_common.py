@@ -344,6 +344,20 @@ def start_job(slot: str, key: tuple, **payload: Any) -> dict:
     return job
 
 
+def start_cancellable_job(slot: str, key: tuple, cancel_help: str, **payload: Any):
+    """:func:`start_job` with a Cancel button and a progress bar (returned with the job)."""
+    job = start_job(slot, key, **payload)
+    st.button(
+        "Cancel",
+        key=f"{slot}_cancel",
+        on_click=request_cancel,
+        args=(slot,),
+        icon=":material/stop:",
+        help=cancel_help,
+    )
+    return job, st.progress(0.0, text="Starting…")
+
+
 def request_cancel(slot: str) -> None:
     """``on_click`` of a Cancel button: the work polls ``job["cancel"]``."""
     job = st.session_state.get(slot)

@@ -27,11 +27,10 @@ from pages._common import (
     download_row,
     finished_job,
     get_config,
-    request_cancel,
     require_model,
     run_job,
     start_and_rerun,
-    start_job,
+    start_cancellable_job,
     stopped_word,
 )
 
@@ -46,16 +45,9 @@ def rows_table(table: Results) -> pd.DataFrame:
 
 def run_batch(items: list[tuple[str, bytes]], key: tuple, config) -> None:
     analyzer = get_analyzer(config)
-    job = start_job(JOB, key, results=[])
-    st.button(
-        "Cancel",
-        key="batch_cancel",
-        on_click=request_cancel,
-        args=(JOB,),
-        icon=":material/stop:",
-        help="Stop; the photos analysed so far are kept.",
+    job, bar = start_cancellable_job(
+        JOB, key, "Stop; the photos analysed so far are kept.", results=[]
     )
-    bar = st.progress(0.0, text="Starting…")
 
     def progress(done: int, total: int, name: str) -> None:
         bar.progress(done / max(total, 1), text=f"{done} / {total} photos · {name}")

@@ -38,11 +38,10 @@ from pages._common import (
     finished_job,
     get_config,
     memo,
-    request_cancel,
     require_model,
     run_job,
     start_and_rerun,
-    start_job,
+    start_cancellable_job,
     stem,
     stopped_word,
 )
@@ -69,16 +68,12 @@ def run_analysis(
     """Analyse with a progress bar and a Cancel button; the job (and its partial result) is in
     session_state from the start."""
     analyzer = get_analyzer(config)
-    job = start_job(JOB, key, result=VideoResult(name=name))
-    st.button(
-        "Cancel",
-        key="video_cancel",
-        on_click=request_cancel,
-        args=(JOB,),
-        icon=":material/stop:",
-        help="Stop the analysis; what was analysed so far is kept.",
+    job, bar = start_cancellable_job(
+        JOB,
+        key,
+        "Stop the analysis; what was analysed so far is kept.",
+        result=VideoResult(name=name),
     )
-    bar = st.progress(0.0, text="Starting…")
     throttle = Throttle(0.25)
 
     def progress(done: int, total: int | None, elapsed: float) -> None:
