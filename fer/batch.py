@@ -88,64 +88,73 @@ def _zip_entries(name: str, source: Any, max_files: int, max_bytes: int) -> list
         members = [m for m in archive.infolist() if _wanted(m)]
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
         return [_Entry(name, error=f"{name} is not a readable zip archive ({exc})")]
-    if not members:
+    refusal = _archive_refusal(name, members, max_files, max_bytes)
+    if refusal:
         archive.close()
-        return [_Entry(name, error=f"{name} holds no images ({', '.join(IMAGE_EXTENSIONS)})")]
-    if len(members) > max_files:
-        archive.close()
-        return [
-            _Entry(
-                name,
-                error=f"{name} holds {len(members)} images; at most {max_files} "
-                "are analysed from one archive, split it into smaller ones",
-            )
-        ]
-    claimed = sum(m.file_size for m in members)
-    if claimed > max_bytes:
-        archive.close()
-        return [
-            _Entry(
-                name,
-                error=f"{name} unpacks to {claimed / 2**20:.0f} MB; at most "
-                f"{max_bytes / 2**20:.0f} MB are accepted from one archive",
-            )
-        ]
-    budget = {"left": max_bytes, "refused": False}
-
-    def reader(member: zipfile.ZipInfo, member_name: str) -> Callable[[], bytes]:
-        def read() -> bytes:
-            if budget["refused"]:
-                raise FerError(f"skipped: {name} unpacks to more than {max_bytes / 2**20:.0f} MB")
-            if member.flag_bits & 0x1:
-                raise FerError(f"{member_name} is encrypted")
-            try:
-                with archive.open(member) as fh:
-                    # the sizes in an archive can lie: never decompress past the budget
-                    chunk = fh.read(budget["left"] + 1)
-            except (
-                zipfile.BadZipFile,
-                OSError,
-                EOFError,
-                ValueError,
-                NotImplementedError,
-                RuntimeError,
-            ) as exc:
-                raise FerError(f"{member_name} cannot be unpacked ({exc})") from None
-            if len(chunk) > budget["left"]:
-                budget["refused"] = True
-                raise FerError(
-                    f"{name} unpacks to more than {max_bytes / 2**20:.0f} MB "
-                    "(a zip bomb?); the rest of it is skipped"
-                )
-            budget["left"] -= len(chunk)
-            return chunk
-
-        return read
-
+        return [_Entry(name, error=refusal)]
+    budget = _ByteBudget(archive, name, max_bytes)
     return [
-        _Entry(f"{name}/{m.filename}", reader(m, f"{name}/{m.filename}"), archive=archive)
+        _Entry(f"{name}/{m.filename}", budget.reader(m, f"{name}/{m.filename}"), archive=archive)
         for m in members
     ]
+
+
+def _archive_refusal(name: str, members: list, max_files: int, max_bytes: int) -> str | None:
+    """Why a whole archive is refused (no images, too many, too large unpacked), or None."""
+    if not members:
+        return f"{name} holds no images ({', '.join(IMAGE_EXTENSIONS)})"
+    if len(members) > max_files:
+        return (
+            f"{name} holds {len(members)} images; at most {max_files} are analysed from one "
+            "archive, split it into smaller ones"
+        )
+    claimed = sum(m.file_size for m in members)
+    if claimed > max_bytes:
+        return (
+            f"{name} unpacks to {claimed / 2**20:.0f} MB; at most {max_bytes / 2**20:.0f} MB "
+            "are accepted from one archive"
+        )
+    return None
+
+
+class _ByteBudget:
+    """Readers of one archive's members that share a budget of unpacked bytes: the sizes in an
+    archive can lie, so nothing is decompressed past the budget."""
+
+    _UNPACK_ERRORS = (
+        zipfile.BadZipFile,
+        OSError,
+        EOFError,
+        ValueError,
+        NotImplementedError,
+        RuntimeError,
+    )
+
+    def __init__(self, archive: zipfile.ZipFile, name: str, max_bytes: int):
+        self.archive, self.name, self.max_bytes = archive, name, max_bytes
+        self.left, self.refused = max_bytes, False
+
+    def reader(self, member: zipfile.ZipInfo, member_name: str) -> Callable[[], bytes]:
+        return lambda: self.read(member, member_name)
+
+    def read(self, member: zipfile.ZipInfo, member_name: str) -> bytes:
+        limit = f"{self.max_bytes / 2**20:.0f} MB"
+        if self.refused:
+            raise FerError(f"skipped: {self.name} unpacks to more than {limit}")
+        if member.flag_bits & 0x1:
+            raise FerError(f"{member_name} is encrypted")
+        try:
+            with self.archive.open(member) as fh:
+                chunk = fh.read(self.left + 1)
+        except self._UNPACK_ERRORS as exc:
+            raise FerError(f"{member_name} cannot be unpacked ({exc})") from None
+        if len(chunk) > self.left:
+            self.refused = True
+            raise FerError(
+                f"{self.name} unpacks to more than {limit} (a zip bomb?); the rest of it is skipped"
+            )
+        self.left -= len(chunk)
+        return chunk
 
 
 def items_digest(items: list[tuple[str, bytes]]) -> str:
