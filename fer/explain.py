@@ -83,14 +83,15 @@ def _check_target(target: Any, n: int) -> Any:
     return [None if t is None else (t if isinstance(t, str) else int(t)) for t in target]
 
 
-def _keras_path(model: Any) -> Path:
-    """The ``.keras`` file of a model name, :class:`fer.registry.ModelInfo` or path."""
+def _installed_model(model: Any):
+    """The :class:`fer.registry.ModelInfo` of a model name, ModelInfo or path, whose ``.keras``
+    file (which Grad-CAM needs) is installed."""
     from .registry import ModelInfo, get_model_info
 
     info = model if isinstance(model, ModelInfo) else get_model_info(str(model))
     if not info.path.exists():
         raise FerError(f"explanations need the Keras model {info.path}, which is not installed")
-    return info.path
+    return info
 
 
 def _gradcam_in_worker(keras_path: Path, batch: np.ndarray, target: Any) -> np.ndarray:
@@ -145,19 +146,15 @@ def explain_faces(
         return []
     target = _check_target(target, len(boxes))
     keras_model = hasattr(model, "layers") and hasattr(model, "input_shape")
-    size = int(model.input_shape[1]) if keras_model else None
-    if not keras_model:
-        from .registry import ModelInfo, get_model_info
-
-        info = model if isinstance(model, ModelInfo) else get_model_info(str(model))
-        size = info.input_size
+    info = None if keras_model else _installed_model(model)
+    size = int(model.input_shape[1]) if keras_model else info.input_size
     batch = faces_to_model_input(np.asarray(image_rgb), boxes, size, margin)
     if keras_model:
         from .training.gradcam import gradcam
 
         maps, _ = gradcam(model, batch, target)
     else:
-        maps = _gradcam_in_worker(_keras_path(model), batch, target)
+        maps = _gradcam_in_worker(info.path, batch, target)
     heatmaps = []
     for heat, crop in zip(maps, face_crops(image_rgb, boxes, margin)):
         h, w = crop.shape[:2]

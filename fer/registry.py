@@ -33,9 +33,9 @@ class ModelInfo:
         """The flatbuffer that serving runs (beside the ``.keras`` file)."""
         return self.path.with_suffix(".tflite")
 
-    @property
+    @functools.cached_property
     def model_card(self) -> ModelCard:
-        """The card as typed objects (:mod:`fer.card`)."""
+        """The card as typed objects (:mod:`fer.card`), read once per ModelInfo."""
         return ModelCard.read(self.card)
 
     @property

@@ -7,8 +7,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 from PIL import Image
@@ -17,20 +15,8 @@ from fer.cli import main
 from fer.emotions import EMOTIONS
 from fer.results import IMAGE_COLUMNS as ROW_FIELDS
 from fer.results import VIDEO_COLUMNS as VIDEO_FIELDS
-from tests.shared_data import ROOT
+from tests.test_analyzer_cli import _run_cli
 from tests.test_video import N_FRAMES, _audio_file, count_frames, make_face_clip
-
-
-def _run_cli(*args, env_extra=None):
-    env = {**os.environ, **(env_extra or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "fer", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=240,
-    )
 
 
 @pytest.fixture(scope="module")

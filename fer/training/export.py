@@ -84,10 +84,15 @@ def write_serving_file(
 ) -> Path:
     """Convert ``model`` (saved at ``model_path``) and write the flatbuffer beside it
     atomically; returns its path."""
-    out = serving_path(model_path)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(convert(model, quantization, data))
-    os.replace(tmp, out)
+    return _write_atomically(serving_path(model_path), convert(model, quantization, data))
+
+
+def _write_atomically(out: Path, data: bytes) -> Path:
+    """Write ``data`` to ``out`` through a temporary file beside it: a reader never sees half
+    a serving file."""
+    staged = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    staged.write_bytes(data)
+    os.replace(staged, out)
     return out
 
 
@@ -148,9 +153,7 @@ def write_chosen_serving_file(
             candidates[form] = _measured(path, val_x, val_labels)
         chosen = _choose(candidates) if quantization == "auto" else quantization
         out = serving_path(model_path)
-        staged = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-        staged.write_bytes((Path(tmp) / f"{chosen}.tflite").read_bytes())
-        os.replace(staged, out)
+        _write_atomically(out, (Path(tmp) / f"{chosen}.tflite").read_bytes())
     faces = val_x[:PARITY_FACES]
     return {
         "path": out,
