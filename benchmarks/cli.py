@@ -5,7 +5,7 @@
 Times ``python -m fer predict photo.jpg`` (scikit-image's astronaut photo, one face) and
 ``python -m fer predict notes.jpg`` (a text file named .jpg: the one-line error), each in a fresh
 process, and prints the median and the worst wall time of ``--runs`` runs, plus whether
-TensorFlow or Keras was imported (it must not be). Targets (issue 10): predict <= 1.5 s, the
+TensorFlow or Keras was imported (it must not be). Targets: predict <= 1.5 s, the
 bad file's error <= 0.5 s. It only prints.
 """
 

@@ -13,7 +13,7 @@ Photo page in the same server, then streams shallow again. The server's memory (
 /proc) is printed after each configuration; with a long ``--seconds`` (600) the first and last
 minute compare for drift.
 
-Targets (issue 10, this 2-core machine): median FPS >= 14 (the camera's rate), median latency
+Targets (on this 2-core machine): median FPS >= 14 (the camera's rate), median latency
 <= 40 ms, no sample above 100 ms, RSS <= 400 MB after Photo plus 60 s of Live. It only prints.
 """
 

@@ -1,4 +1,4 @@
-"""LiteRT vs onnxruntime as the serving runtime, measured on this machine (issue 10).
+"""LiteRT vs onnxruntime as the serving runtime, measured on this machine.
 
 For each model (shallow, deep) this converts the Keras model to the float LiteRT flatbuffer
 (``fer.training.export.convert(model, "float")``) and to ONNX, then measures:

@@ -4,11 +4,11 @@ YuNet gives five landmarks per face (right eye, left eye, nose tip, right and le
 corner, as seen from the subject; see :class:`fer.detection.Detection`). The roll of the face
 is the angle of the line between the eyes; the image is rotated about the eyes' midpoint by
 minus that angle and the box, moved with that point, is cropped as usual
-(:func:`fer.preprocessing.crop_face`, the detector's margin). Haar gives no landmarks: its
+(:func:`fer.crop.crop_face`, the detector's margin). Haar gives no landmarks: its
 faces are cropped unrotated.
 
-Whether this helps is measured by ``python benchmarks/alignment.py`` (README, "Robustness and
-calibration"); the serving path does not call it unless that measurement says so.
+The Analyzer turns every face with landmarks upright; what that gains is measured by ``python
+benchmarks/alignment.py`` (docs/figures.md, "Alignment by the eyes").
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from .preprocessing import FACE_MARGIN, Box, Margin, crop_face
+from .crop import FACE_MARGIN, Box, Margin, crop_face
 
 Landmarks = Sequence[tuple[float, float]]
 

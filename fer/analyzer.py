@@ -122,7 +122,7 @@ class Analyzer:
         landmarks: list | None = None,
     ) -> np.ndarray:
         """Expression probabilities ``(len(boxes), 7)`` for given boxes, in one batch; each
-        face with landmarks (YuNet's) is turned upright by its eyes first (issue 11)."""
+        face with landmarks (YuNet's) is turned upright by its eyes first (:mod:`fer.alignment`)."""
         if not boxes:
             return np.zeros((0, len(EMOTIONS)), np.float32)
         batch = faces_to_model_input(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+
+from .errors import FerError
 
 EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 """Canonical order: index i is FER2013 label i and column i of every probability vector."""
@@ -58,3 +62,27 @@ class ScoredMixin:
     @property
     def scores(self) -> dict[str, float]:
         return scores_dict(self.probabilities)
+
+
+def resolve_targets(target: Any, n: int, predicted: np.ndarray) -> np.ndarray:
+    """The class index each face is explained for (by :mod:`fer.explain` and
+    :mod:`fer.training.gradcam`): None -> the model's top class; a name or index -> for all
+    faces; a sequence -> one per face (None in it: that face's top class)."""
+
+    def one(t: Any) -> int:
+        if isinstance(t, (int, np.integer)) and 0 <= int(t) < len(EMOTIONS):
+            return int(t)
+        if isinstance(t, str) and t.strip().lower() in EMOTIONS:
+            return EMOTIONS.index(t.strip().lower())
+        raise FerError(f"unknown emotion {t!r}; choose one of: {', '.join(EMOTIONS)}")
+
+    if target is None:
+        return predicted.argmax(1).astype(int)
+    if isinstance(target, (str, int, np.integer)):
+        return np.full(n, one(target), int)
+    targets = list(target)
+    if len(targets) != n:
+        raise FerError(f"{len(targets)} targets given for {n} faces")
+    return np.array(
+        [int(predicted[i].argmax()) if t is None else one(t) for i, t in enumerate(targets)], int
+    )

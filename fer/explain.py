@@ -9,7 +9,7 @@ Keras model object (a caller that already has TensorFlow, e.g. tests and noteboo
 this process.
 
 The heatmaps cover the same crop the classifier sees (the detector's box widened by the margin,
-:data:`fer.preprocessing.FACE_MARGIN` unless the detector's own is passed), so
+:data:`fer.crop.FACE_MARGIN` unless the detector's own is passed), so
 :func:`face_crops` and :func:`explain_faces` line up pixel for pixel.
 """
 
@@ -28,11 +28,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .emotions import EMOTIONS
+from .crop import FACE_MARGIN, Box, Margin, crop_face
+from .emotions import EMOTIONS, resolve_targets
 from .errors import FerError
-from .preprocessing import FACE_MARGIN, Margin, crop_face, faces_to_model_input
-
-Box = tuple[int, int, int, int]
+from .preprocessing import faces_to_model_input
 
 WORKER_TIMEOUT_S = 300
 """The worker imports TensorFlow and loads the model (seconds), then explains in well under one."""
@@ -48,29 +47,6 @@ def face_crops(
     if image.ndim == 2:
         image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
     return [np.ascontiguousarray(crop_face(image, tuple(int(v) for v in b), margin)) for b in boxes]
-
-
-def resolve_targets(target: Any, n: int, predicted: np.ndarray) -> np.ndarray:
-    """Class index per face: None -> the model's top class; a name or index -> for all faces;
-    a sequence -> one per face (None in it: that face's top class)."""
-
-    def one(t: Any) -> int:
-        if isinstance(t, (int, np.integer)) and 0 <= int(t) < len(EMOTIONS):
-            return int(t)
-        if isinstance(t, str) and t.strip().lower() in EMOTIONS:
-            return EMOTIONS.index(t.strip().lower())
-        raise FerError(f"unknown emotion {t!r}; choose one of: {', '.join(EMOTIONS)}")
-
-    if target is None:
-        return predicted.argmax(1).astype(int)
-    if isinstance(target, (str, int, np.integer)):
-        return np.full(n, one(target), int)
-    targets = list(target)
-    if len(targets) != n:
-        raise FerError(f"{len(targets)} targets given for {n} faces")
-    return np.array(
-        [int(predicted[i].argmax()) if t is None else one(t) for i, t in enumerate(targets)], int
-    )
 
 
 def _check_target(target: Any, n: int) -> Any:

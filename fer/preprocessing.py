@@ -5,7 +5,8 @@ therefore widened on each side by the detector's margin before the crop, then co
 grayscale, resized and scaled to [0, 1]. The margins come from ``python
 benchmarks/face_margin.py``: on upscaled FER2013 test images Haar's median box covers 0.828 of
 the frame each way (margin 0.104 per side); YuNet's covers 0.812 x 0.958 (its boxes include
-the forehead), so it gets 0.115 across and 0.022 down.
+the forehead), so it gets 0.115 across and 0.022 down. The crop itself is :mod:`fer.crop`;
+YuNet's faces are turned upright by their eyes first (:mod:`fer.alignment`).
 """
 
 from __future__ import annotations
@@ -15,24 +16,19 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from .alignment import upright_crop
+from .crop import FACE_MARGIN, Box, Margin, crop_face
+
 INPUT_SIZE = 48
 """Side of the square grayscale face every model takes (FER2013's own size)."""
 
-FACE_MARGIN = 0.104
-"""Default fraction of the box's width and height added on each side before cropping."""
-
 FACE_MARGINS: dict[str, tuple[float, float]] = {"haar": (0.104, 0.104), "yunet": (0.115, 0.022)}
 """Per-detector (horizontal, vertical) margins that reproduce FER2013's framing."""
-
-Margin = float | tuple[float, float]
 
 
 def margin_for(detector_name: str | None) -> tuple[float, float]:
     """The crop margin that matches FER2013 framing for boxes from this detector."""
     return FACE_MARGINS.get(detector_name or "", (FACE_MARGIN, FACE_MARGIN))
-
-
-Box = tuple[int, int, int, int]  # x, y, w, h in pixels of the original image
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:
@@ -42,30 +38,6 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     if image.ndim == 3 and image.shape[2] == 1:
         return image[:, :, 0]
     return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-
-
-def expand_box(box: Box, margin: Margin = FACE_MARGIN) -> Box:
-    """Grow a box by ``margin`` of its size on each side (may leave the image; see crop);
-    a pair gives separate horizontal and vertical margins."""
-    x, y, w, h = box
-    mx, my = margin if isinstance(margin, tuple) else (margin, margin)
-    dx, dy = round(w * mx), round(h * my)
-    return (x - dx, y - dy, w + 2 * dx, h + 2 * dy)
-
-
-def crop_face(gray: np.ndarray, box: Box, margin: Margin = FACE_MARGIN) -> np.ndarray:
-    """Square-ish face crop with margin; parts outside the image are filled by edge replication
-    so that a face at the border keeps its position in the crop, as in FER2013."""
-    x, y, w, h = expand_box(box, margin)
-    H, W = gray.shape[:2]
-    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, W), min(y + h, H)
-    if x1 <= x0 or y1 <= y0:
-        raise ValueError(f"box {box} lies outside the {W}x{H} image")
-    crop = gray[y0:y1, x0:x1]
-    pad = (y0 - y, y + h - y1, x0 - x, x + w - x1)
-    if any(pad):
-        crop = cv2.copyMakeBorder(crop, *pad, borderType=cv2.BORDER_REPLICATE)
-    return crop
 
 
 def to_model_input(faces: np.ndarray | Sequence[np.ndarray], size: int = INPUT_SIZE) -> np.ndarray:
@@ -103,8 +75,6 @@ def faces_to_model_input(
     gray = to_gray(image_rgb)
     if landmarks is None:
         return to_model_input([crop_face(gray, b, margin) for b in boxes], size)
-    from .alignment import upright_crop
-
     return to_model_input(
         [upright_crop(gray, b, pts, margin) for b, pts in zip(boxes, landmarks, strict=True)], size
     )

@@ -18,7 +18,7 @@ MODEL_NAMES = ("shallow", "deep")
 
 HOW_TO_TRAIN = (
     "train one with `python -m fer train --arch {name} --data "
-    "../shared/datasets/fer2013` (see README)"
+    "../shared/datasets/fer2013` (the shipped models' recipes: docs/figures.md)"
 )
 
 

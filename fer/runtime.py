@@ -3,7 +3,7 @@
 
 Nothing here imports TensorFlow or Keras: pages, frames, the CLI's ``predict``, ``video`` and
 ``evaluate`` start in well under a second and hold a few tens of MB per model. Why LiteRT and
-not onnxruntime, with figures, is in the README ("Serving runtime").
+not onnxruntime, with figures, is in docs/figures.md ("Serving runtime and quantization").
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 # without TensorFlow, which runs every page and the CLI but not training or "Why this label?"),
 # and with --dev also the test tools and Debian's chromium for the browser test. Safe to run
 # again; does nothing that is already done.
-# Packages are installed at the versions CI tested (constraints.txt; README "Tested versions").
+# Packages are installed at the versions CI tested (constraints.txt; docs/development.md, "Tested versions").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -65,7 +65,7 @@ def test_analyzer_classifies_yunet_faces_upright(yunet_model, astronaut, monkeyp
     turned, _ = _rotated(astronaut, 20, centre=(256.0, 256.0))
     analyzer = Analyzer(model="shallow", detector=YuNetDetector(yunet_model))
     (face,) = analyzer.analyze(turned)
-    # YuNet's eye landmarks catch only part of a roll (2 of these 20 degrees; README)
+    # YuNet's eye landmarks catch only part of a roll (2 of these 20 degrees; docs/figures.md)
     assert roll_degrees(face.landmarks) > 1
     batch = faces_to_model_input(turned, [face.box], 48, margin_for("yunet"), [face.landmarks])
     np.testing.assert_allclose(face.probabilities, analyzer.classifier(batch)[0], atol=1e-6)

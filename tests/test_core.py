@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
+from fer.crop import expand_box
 from fer.drawing import annotate, face_caption
 from fer.emotions import COLORS_RGB, EMOTIONS, color_bgr, color_hex, scores_dict
 from fer.evaluation import classification_report, format_report
 from fer.preprocessing import (
     FACE_MARGIN,
     crop_face,
-    expand_box,
     faces_to_model_input,
     margin_for,
     to_model_input,

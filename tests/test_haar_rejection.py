@@ -1,4 +1,4 @@
-"""Haar's non-face check (issue 11: a hand was boxed as a face): OpenCV's face cascade alone
+"""Haar's non-face check (a hand was once boxed as a face): OpenCV's face cascade alone
 boxes a synthetic hand; with the eye check (the default) the box is rejected, while real faces
 are still found."""
 

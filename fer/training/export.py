@@ -7,7 +7,8 @@ Three forms, chosen per model by ``quantization``:
   size; XNNPACK runs its fully connected layers in int8;
 - ``int8``: int8 weights and activations, calibrated on training faces (float input and output,
   so callers do not change).
-Which one a model ships with is decided by accuracy on PublicTest (see README, "Serving").
+Which one a model ships with is decided by accuracy on PublicTest (docs/figures.md,
+"Serving runtime and quantization").
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..explain import resolve_targets
+from ..emotions import resolve_targets
 
 _CONV_TYPES = ("Conv2D", "SeparableConv2D", "DepthwiseConv2D", "Conv2DTranspose")
 _cache: dict[int, tuple[Any, Any]] = {}
