@@ -24,7 +24,8 @@ import numpy as np  # noqa: E402
 from fer.analyzer import Analyzer  # noqa: E402
 from fer.registry import available_models  # noqa: E402
 from fer.speed import machine  # noqa: E402
-from fer.video import analyze_video, probe_video  # noqa: E402
+from fer.video import analyze_video  # noqa: E402
+from fer.video_io import probe_video  # noqa: E402
 
 
 def make_clip(path: Path, seconds: float = 10.0, fps: int = 25, size=(640, 360)) -> Path:
@@ -33,7 +34,7 @@ def make_clip(path: Path, seconds: float = 10.0, fps: int = 25, size=(640, 360))
     import cv2
     from skimage import data
 
-    from fer.video import video_encoder
+    from fer.video_io import video_encoder
 
     w, h = size
     side = int(h * 0.8)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 import zipfile
 from collections.abc import Callable
 from pathlib import PurePosixPath
@@ -26,6 +27,8 @@ import numpy as np
 
 from .errors import FerError
 from .image_io import IMAGE_EXTENSIONS
+from .photo import PhotoResult, analyze_photo
+from .progress import ProgressFn
 
 MAX_ZIP_FILES = 1000
 """Most images taken from one archive."""
@@ -34,8 +37,6 @@ MAX_ZIP_BYTES = 512 * 1024 * 1024
 """Most uncompressed bytes read from one archive (all its images together)."""
 
 THUMBNAIL_SIDE = 256
-
-ProgressFn = Callable[[int, int, str], None]
 
 
 class _Entry:
@@ -217,8 +218,8 @@ def analyze_batch(
     """Analyse photos (``(name, bytes | path | file)`` pairs; ``.zip`` archives expanded) with
     ``analyzer`` (:class:`fer.analyzer.Analyzer`). One result per photo, in order:
     ``{"image": name, "faces": [face dicts], "thumbnail": JPEG bytes}``, or with ``"error"``
-    (and no thumbnail) when the photo could not be read. ``progress(done, total, name)`` is
-    called after each photo. ``results``: a list to append to (and return), so that a caller
+    (and no thumbnail) when the photo could not be read. ``progress(done, total, elapsed)`` is
+    called after each photo (``elapsed`` in seconds). ``results``: a list to append to (and return), so that a caller
     keeps the results so far when the call is interrupted by an exception."""
     entries = expand_items(items, max_files, max_bytes)
     try:
@@ -233,26 +234,27 @@ def analyze_batch(
 def _analyze_entries(
     entries: list[_Entry], analyzer, progress: ProgressFn | None, thumbnails: bool, results: list
 ) -> list[dict]:
-    from .image_io import load_image
-
+    started = time.perf_counter()
     for done, entry in enumerate(entries, start=1):
-        result: dict[str, Any] = {"image": entry.name, "faces": []}
-        try:
-            if entry.error:
-                raise FerError(entry.error)
-            image = load_image(entry.read(), name=entry.name)
-            faces = analyzer.analyze(image)
-            result["faces"] = [f.to_dict() for f in faces]
-            if thumbnails:
-                result["thumbnail"] = _jpeg(thumbnail(image, faces))
-        except FerError as exc:
-            result["error"] = str(exc)
-        except MemoryError:
-            result["error"] = f"{entry.name} is too large to analyse"
+        photo = _analyze_entry(analyzer, entry)
+        result = photo.to_dict()
+        if thumbnails and photo.error is None:
+            result["thumbnail"] = _jpeg(thumbnail(photo.image, photo.faces))
         results.append(result)
         if progress is not None:
-            progress(done, len(entries), entry.name)
+            progress(done, len(entries), time.perf_counter() - started)
     return results
+
+
+def _analyze_entry(analyzer, entry: _Entry) -> PhotoResult:
+    """The entry's photo analysed, or its error (an archive refused, a member unpacked)."""
+    if entry.error:
+        return PhotoResult(entry.name, error=entry.error)
+    try:
+        source = entry.read()
+    except FerError as exc:
+        return PhotoResult(entry.name, error=str(exc))
+    return analyze_photo(analyzer, source, name=entry.name)
 
 
 def batch_summary(results: list[dict]) -> dict[str, int]:

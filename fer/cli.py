@@ -6,15 +6,23 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 from .analyzer import get_analyzer
-from .config import MIN_FACE, SMOOTHING, AnalysisConfig
-from .errors import FerError, ModelNotFoundError
-from .inputs import annotated_photo_path as _out_path
-from .inputs import expand_images as _expand_paths
-from .progress import ProgressBar as _ProgressBar
-from .progress import add_progress_options
+from .config import (
+    DEFAULT_DETECTOR,
+    MIN_FACE,
+    PHOTO_BATCH,
+    SEGMENT_SECONDS,
+    SMOOTHING,
+    AnalysisConfig,
+)
+from .detection import DETECTOR_CHOICES
+from .errors import FerError
+from .inputs import expand_images, expand_videos
+from .progress import ProgressBar, add_progress_options, wants_progress
 
 TRAINING_COMMANDS = {
     "train": "train a model on FER2013 and write it with its model card",
@@ -32,7 +40,7 @@ built when one of them runs, so the serving commands never import the training p
 def _add_analyzer_options(p) -> None:
     """The options of an Analyzer, shared by predict and video."""
     p.add_argument("--model", default=None, help="shallow (default), deep, or a .keras file")
-    p.add_argument("--detector", default="auto", choices=["auto", "yunet", "haar"])
+    p.add_argument("--detector", default=DEFAULT_DETECTOR, choices=DETECTOR_CHOICES)
     _add_tta(p)
     p.add_argument("--min-face", type=int, default=MIN_FACE, help="smallest face side in pixels")
 
@@ -73,9 +81,7 @@ def _add_predict(sub) -> None:
         help="write a Grad-CAM heatmap overlay of each face to DIR "
         "(<image stem>_face<i>_<label>.png)",
     )
-    from .distributed import add_archive_options  # --ray, --resume (Ray itself loads on use)
-
-    add_archive_options(p, video=False)
+    _add_archive_options(p, video=False)
     p.set_defaults(func=_cmd_predict)
 
 
@@ -121,21 +127,51 @@ def _add_video(sub) -> None:
         help=f"weight of the past in the smoothing, 0 to <1 (default {SMOOTHING})",
     )
     add_progress_options(p)
-    from .distributed import add_archive_options
-
-    add_archive_options(p, video=True)
+    _add_archive_options(p, video=True)
     p.set_defaults(func=_cmd_video)
 
 
-def _add_evaluate(sub) -> None:
-    p = sub.add_parser("evaluate", help="accuracy, per-class metrics and confusion matrix")
-    p.add_argument("--data", default=None, help="FER2013 root (Kaggle layout) or fer2013.csv")
-    p.add_argument("--split", default="test", choices=["train", "test", "private"])
-    p.add_argument("--model", default=None)
-    _add_tta(p)
-    p.add_argument("--limit", type=int, default=None, help="evaluate a fixed sample of N images")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=_cmd_evaluate)
+def _add_archive_options(p, video: bool) -> None:
+    """--ray, --resume (and for videos --segment-seconds, --out-dir; for photos --batch-size
+    and the progress-bar switches the video command already has)."""
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="auto",
+        default=None,
+        metavar="auto|ADDRESS",
+        help="run on Ray (pip install -r requirements-ray.txt): auto starts a local "
+        "instance, an address (host:port) joins a running cluster",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the inputs an earlier run with the same --csv finished and analyse the rest",
+    )
+    if video:
+        p.add_argument(
+            "--segment-seconds",
+            type=float,
+            default=SEGMENT_SECONDS,
+            metavar="S",
+            help="with --ray, split videos longer than S seconds into "
+            f"segments analysed in parallel (default {SEGMENT_SECONDS:g})",
+        )
+        p.add_argument(
+            "--out-dir",
+            default=None,
+            metavar="DIR",
+            help="write each video's annotated copy to DIR/<name>_annotated.mp4",
+        )
+    else:
+        p.add_argument(
+            "--batch-size",
+            type=int,
+            default=PHOTO_BATCH,
+            metavar="N",
+            help=f"with --ray, photos per task (default {PHOTO_BATCH})",
+        )
+        add_progress_options(p)
 
 
 def build_parser(training: bool = False) -> argparse.ArgumentParser:
@@ -147,8 +183,7 @@ def build_parser(training: bool = False) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_predict(sub)
     _add_video(sub)
-    _add_evaluate(sub)
-    from .quality_commands import add_quality_commands  # robustness, calibrate (issue 11)
+    from .quality_commands import add_quality_commands  # evaluate, robustness, calibrate
 
     add_quality_commands(sub, _add_tta)
     if training:
@@ -170,6 +205,7 @@ def analysis_config(args) -> AnalysisConfig:
         tta=args.tta,
         min_face=args.min_face,
         smoothing=0.0 if getattr(args, "no_smoothing", False) else smoothing,
+        every=getattr(args, "every", None),
     )
 
 
@@ -180,53 +216,148 @@ def _announced(analyzer):
     return analyzer
 
 
+class _FirstUse:
+    """The analyzer, loaded when the first readable photo needs it: a bad file's error comes
+    at once, and without a model the command says so once, not once per file."""
+
+    def __init__(self, config: AnalysisConfig):
+        self.config, self.loaded = config, None
+
+    def get(self):
+        if self.loaded is None:
+            self.loaded = _announced(get_analyzer(self.config))
+        return self.loaded
+
+    def analyze(self, image):
+        return self.get().analyze(image)
+
+
 def _cmd_predict(args) -> int:
     if args.ray is not None or args.resume:
-        from .distributed import run_predict_command
-
-        return run_predict_command(args, _ProgressBar)
-    from .drawing import annotate
-    from .image_io import load_image, save_image
+        return _predict_archive(args)
+    from .photo import analyze_photo
     from .results import Results
 
-    files = _expand_paths(args.paths)
-    analyzer = None  # loaded at the first readable image: a bad file's error comes at once
-    results, failures = [], 0
+    files = expand_images(args.paths)
+    analyzer = _FirstUse(analysis_config(args))
+    show = _PhotoPrinter(args.json)
+    results = []
     for file in files:
-        try:
-            image = load_image(file)
-            if analyzer is None:
-                analyzer = _announced(get_analyzer(analysis_config(args)))
-            faces = analyzer.analyze(image)
-        except ModelNotFoundError:
-            raise  # no model: one line for the whole command, not one per file
-        except FerError as exc:
-            failures += 1
-            print(f"error: {exc}", file=sys.stderr)
-            results.append({"image": str(file), "error": str(exc), "faces": []})
-            continue
-        results.append({"image": str(file), "faces": [f.to_dict() for f in faces]})
-        if args.out:
-            save_image(annotate(image, faces), _out_path(args.out, file, len(files)))
-        if args.explain and faces:
-            _write_explanations(analyzer, image, faces, file, Path(args.explain))
-        if not args.json:
-            if not faces:
-                print(f"{file}: no face found")
-            for i, face in enumerate(faces, start=1):
-                x, y, w, h = face.box
-                print(
-                    f"{file}: face {i} at x={x} y={y} w={w} h={h}: {face.label} "
-                    f"{100 * face.confidence:.1f}%"
-                )
-    if args.json:
-        print(json.dumps(results, indent=1))
+        photo = analyze_photo(analyzer, file)
+        if photo.error is None and args.out:
+            photo.write_annotated(args.out, len(files))
+        if photo.faces and args.explain:
+            _write_explanations(analyzer.get(), photo, Path(args.explain))
+        results.append(photo.to_dict())
+        show(results[-1])
+    show.close()
     if args.csv:
         Results.from_images(results).to_csv(args.csv)
-    return 1 if failures else 0
+    return 1 if show.failures else 0
 
 
-def _write_explanations(analyzer, image, faces, file: Path, folder: Path) -> None:
+def _predict_archive(args) -> int:
+    """``predict ... --ray`` (or ``--resume``): the rows, lines and JSON of the single-process
+    command, from :func:`fer.archive.predict_images`."""
+    from .archive import RunOptions, predict_images
+
+    if args.explain:
+        raise FerError("--explain needs TensorFlow and runs in one process: leave out --ray")
+    options = RunOptions(address=args.ray, resume=args.resume, batch_size=args.batch_size)
+    job = partial(
+        predict_images, args.paths, args.csv, analysis_config(args), options, out=args.out
+    )
+    run = _archive_run(args, "photos", job, _PhotoPrinter(args.json))
+    _ray_line(run, "photos", args.ray)
+    return 1 if run.failed else 0
+
+
+class _JsonList:
+    """Items printed as one JSON list (as ``json.dumps(items, indent=1)``), one at a time."""
+
+    def __init__(self):
+        self.first = True
+
+    def add(self, item: dict) -> None:
+        text = "\n".join(" " + line for line in json.dumps(item, indent=1).splitlines())
+        sys.stdout.write(("[\n" if self.first else ",\n") + text)
+        self.first = False
+
+    def close(self) -> None:
+        sys.stdout.write("[]\n" if self.first else "\n]\n")
+
+
+class _PhotoPrinter:
+    """What ``predict`` shows of each photo's result (its JSON form): an item of the JSON list
+    (``--json``) or a line per face; errors go to stderr as they come."""
+
+    def __init__(self, as_json: bool):
+        self.listing = _JsonList() if as_json else None
+        self.failures = 0
+
+    def __call__(self, result: dict) -> None:
+        if result.get("kept"):  # from the earlier output of a resumed run
+            if self.listing:
+                self.listing.add({"image": result["image"], "kept": True})
+            return
+        if result.get("error"):
+            self.failures += 1
+            print(f"error: {result['error']}", file=sys.stderr)
+        if self.listing:
+            self.listing.add(result)
+        elif not result.get("error"):
+            if not result["faces"]:
+                print(f"{result['image']}: no face found")
+            for i, face in enumerate(result["faces"], start=1):
+                x, y, w, h = face["box"]
+                print(
+                    f"{result['image']}: face {i} at x={x} y={y} w={w} h={h}: "
+                    f"{face['label']} {100 * face['confidence']:.1f}%"
+                )
+
+    def close(self) -> None:
+        if self.listing:
+            self.listing.close()
+
+
+@contextmanager
+def _progress_bar(args, unit: str, every: int = 1):
+    """The progress bar the switches ask for (or None), finished after."""
+    bar = ProgressBar(every=every, unit=unit) if wants_progress(args) else None
+    try:
+        yield bar
+    finally:
+        if bar is not None:
+            bar.finish()
+
+
+def _archive_run(args, unit: str, job, show):
+    """``job(progress=, emit=, notice=)`` (an archive run) with the progress bar the switches
+    ask for, each input's result shown by ``show``; returns the run's summary."""
+    with _progress_bar(args, unit) as bar:
+        run = job(progress=bar, emit=show, notice=_note)
+    show.close()
+    return run
+
+
+def _note(text: str) -> None:
+    print(f"note: {text}", file=sys.stderr)
+
+
+def _ray_line(run, unit: str, address: str | None) -> None:
+    """``ray: 8 photos in 3.1 s (2.6/s) on 2 workers, 1 node`` on stderr (runs on Ray only)."""
+    if address is None:
+        return
+    nodes = len(run.nodes)
+    print(
+        f"ray: {run.units} {unit} in {run.elapsed_s:.1f} s "
+        f"({run.units / run.elapsed_s if run.elapsed_s > 0 else 0:.1f}/s) on {run.workers} "
+        f"worker{'s' * (run.workers != 1)}, {nodes} node{'s' * (nodes != 1)}",
+        file=sys.stderr,
+    )
+
+
+def _write_explanations(analyzer, photo, folder: Path) -> None:
     """Grad-CAM overlays, one PNG per face, named ``<stem>_face<i>_<label>.png``."""
     import cv2
 
@@ -235,7 +366,7 @@ def _write_explanations(analyzer, image, faces, file: Path, folder: Path) -> Non
 
     folder.mkdir(parents=True, exist_ok=True)
     for i, (face, (_, overlay)) in enumerate(
-        zip(faces, explain_analysis(analyzer, image, faces)), start=1
+        zip(photo.faces, explain_analysis(analyzer, photo.image, photo.faces)), start=1
     ):
         side = min(overlay.shape[:2])
         if side < 160:  # small faces: enlarge so the map can be read
@@ -243,15 +374,15 @@ def _write_explanations(analyzer, image, faces, file: Path, folder: Path) -> Non
             overlay = cv2.resize(
                 overlay, None, fx=factor, fy=factor, interpolation=cv2.INTER_NEAREST
             )
-        save_image(overlay, folder / f"{file.stem}_face{i}_{face.label}.png")
+        save_image(overlay, folder / f"{Path(photo.name).stem}_face{i}_{face.label}.png")
 
 
 def _cmd_video(args) -> int:
-    from .video import analyze_video, probe_video
+    from .results import Results
+    from .video import analyze_video
+    from .video_io import probe_video
 
-    config = analysis_config(args)  # checks --smoothing
-    if args.every is not None and args.every < 1:
-        raise FerError(f"--every must be a positive number of frames, not {args.every}")
+    config = analysis_config(args)  # checks --smoothing and --every
     if (
         args.ray is not None
         or args.resume
@@ -259,41 +390,89 @@ def _cmd_video(args) -> int:
         or len(args.inputs) > 1
         or Path(args.inputs[0]).is_dir()
     ):
-        from .distributed import run_video_command
-
-        return run_video_command(args, _ProgressBar)
+        return _video_archive(args, config)
     source = _video_source(args)
     info = probe_video(source)  # a file that is not a video fails here, before the model loads
-    every = info.every(args.every)
     analyzer = _announced(get_analyzer(config))
-    show_bar = sys.stderr.isatty() if args.progress is None else args.progress
-    bar = _ProgressBar(every=every) if show_bar else None
-    try:
+    with _progress_bar(args, "frames", every=info.every(config.every)) as bar:
         result = _interruptible(
             lambda cancelled: analyze_video(
-                source,
-                analyzer,
-                every=every,
-                smoothing=config.smoothing,
-                out_path=args.out,
-                progress=bar,
-                should_cancel=cancelled,
+                source, analyzer, config.every, config.smoothing, args.out, bar, cancelled
             )
         )
-    finally:
-        if bar is not None:
-            bar.finish()
-    _report_video(result, args, bar)
-    if result.error:
+    if args.csv:
+        Results.from_video(result).to_csv(args.csv)
+    if bar is not None and not args.json:
         print(
-            f"error: {result.error} (kept the {len(result.rows)} rows analysed before)",
+            f"analysed {result.frames_analyzed} frames in {result.elapsed_s:.1f} s "
+            f"({result.analysed_fps:.1f} analysed frames/s)",
             file=sys.stderr,
         )
+    show = _VideoPrinter(args, single=True)
+    show(source.name, result)
+    if show.failures:
         return 1
     if result.cancelled:
         print(f"interrupted: kept the {len(result.rows)} rows analysed before", file=sys.stderr)
         return 130
     return 0
+
+
+def _video_archive(args, config: AnalysisConfig) -> int:
+    """``video FILES_OR_DIR...`` with ``--ray``, ``--resume``, ``--out-dir`` or several videos:
+    each video's rows as the single-file command gives them, from
+    :func:`fer.archive.analyze_videos`."""
+    from .archive import RunOptions, analyze_videos
+
+    if args.out:
+        raise FerError(
+            "--out names one annotated video; with --ray or several videos use --out-dir DIR"
+        )
+    if args.segment_seconds is not None and args.segment_seconds <= 0:
+        raise FerError(f"--segment-seconds must be positive, not {args.segment_seconds}")
+    files = expand_videos(args.inputs)
+    segments = args.segment_seconds if args.ray else None
+    options = RunOptions(address=args.ray, resume=args.resume, segment_seconds=segments)
+    show = _VideoPrinter(args, single=len(files) == 1)
+    job = partial(analyze_videos, files, args.csv, config, options, out_dir=args.out_dir)
+    run = _archive_run(args, "videos", job, show)
+    _ray_line(run, "videos" if run.units == run.inputs - run.kept else "segments", args.ray)
+    return 1 if show.failures else 0
+
+
+class _VideoPrinter:
+    """What ``video`` shows of each video: its JSON (an item of the list with several videos)
+    or its summary lines; errors go to stderr."""
+
+    def __init__(self, args, single: bool):
+        self.args, self.single = args, single
+        self.listing = _JsonList() if args.json and not single else None
+        self.failures = 0
+
+    def __call__(self, name: str, result) -> None:
+        from .video import result_to_json
+
+        if isinstance(result, dict):  # kept from the earlier output of a resumed run
+            if self.listing:
+                self.listing.add({"video": name, "kept": True})
+            elif not self.args.json:
+                print(f"{name}: kept from {self.args.csv}")
+            return
+        if self.listing:
+            self.listing.add({**result.to_dict(), "video": name})
+        elif self.args.json:
+            print(result_to_json(result))
+        else:
+            for line in result.summary_lines():
+                print(line)
+        if result.error:
+            self.failures += 1
+            where = f"{result.error} (kept the {len(result.rows)} rows analysed before)"
+            print(f"error: {where if self.single else f'{name}: {result.error}'}", file=sys.stderr)
+
+    def close(self) -> None:
+        if self.listing:
+            self.listing.close()
 
 
 def _video_source(args) -> Path:
@@ -331,51 +510,6 @@ def _interruptible(work):
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
-
-
-def _report_video(result, args, bar) -> None:
-    """The CSV, and the JSON or the per-face summary lines on stdout."""
-    from .results import Results
-    from .video import result_to_json
-
-    if args.csv:
-        Results.from_video(result).to_csv(args.csv)
-    if args.json:
-        print(result_to_json(result))
-        return
-    for line in result.summary_lines():
-        print(line)
-    if bar is not None:
-        print(
-            f"analysed {result.frames_analyzed} frames in {result.elapsed_s:.1f} s "
-            f"({result.analysed_fps:.1f} analysed frames/s)",
-            file=sys.stderr,
-        )
-
-
-def _cmd_evaluate(args) -> int:
-    from .dataset import fer2013_dir, load_split
-    from .evaluation import classification_report, format_report
-    from .models import load_model
-    from .preprocessing import to_model_input
-
-    data = args.data or str(fer2013_dir())
-    split = load_split(data, args.split)
-    if args.limit:
-        split = split.subset(args.limit)
-    info, classifier = load_model(args.model)
-    probs = classifier.predict_batched(
-        to_model_input(split.images, classifier.input_size), tta=args.tta
-    )
-    report = classification_report(split.labels, probs.argmax(1))
-    report = {"model": info.name, "split": args.split, "tta": args.tta, **report}
-    if args.json:
-        print(json.dumps(report, indent=1))
-    else:
-        tta = f" with {args.tta} TTA" if args.tta != "off" else ""
-        print(f"model {info.name}, split {args.split}{tta}")
-        print(format_report(report))
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,13 +18,32 @@ MIN_FACE = 40
 SMOOTHING = 0.6
 """Weight of the past in the per-face smoothing of video and live labels (0: none)."""
 
+PHOTO_BATCH = 16
+"""Photos per task an archive run sends to a worker (``--batch-size``)."""
+SEGMENT_SECONDS = 60.0
+"""An archive run splits videos longer than this into segments of this length
+(``--segment-seconds``)."""
+
+
+def check_every(every: int | None) -> int | None:
+    """``every`` (analyse every N-th video frame) as a positive frame count, or None for the
+    default rate; anything else raises FerError."""
+    if every is None:
+        return None
+    if int(every) < 1:
+        raise FerError(
+            f"the analysis step (--every) must be a positive number of frames, not {every}"
+        )
+    return int(every)
+
 
 @dataclass(frozen=True)
 class AnalysisConfig:
     """What to analyse with. ``tta`` takes a :mod:`fer.tta` mode (or True/False);
     ``detect_max_side`` caps the resolution faces are searched at (live video trades the
     smallest findable face for speed; faces are still classified at full resolution);
-    ``smoothing`` only matters to tracks (video, live)."""
+    ``smoothing`` only matters to tracks (video, live); ``every`` only to recorded video
+    (analyse every N-th frame; None: about five frames per second of video)."""
 
     model: str = DEFAULT_MODEL
     detector: str = DEFAULT_DETECTOR
@@ -32,6 +51,7 @@ class AnalysisConfig:
     min_face: int = MIN_FACE
     smoothing: float = SMOOTHING
     detect_max_side: int | None = None
+    every: int | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -44,6 +64,7 @@ class AnalysisConfig:
         if not 0 <= float(self.smoothing) < 1:
             raise FerError(f"smoothing must be at least 0 and below 1, not {self.smoothing}")
         object.__setattr__(self, "model", self.model or DEFAULT_MODEL)
+        object.__setattr__(self, "every", check_every(self.every))
 
     def with_(self, **changes: Any) -> AnalysisConfig:
         """A copy with some fields changed (checked like a new one)."""

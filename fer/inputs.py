@@ -41,7 +41,7 @@ def expand_images(paths: Iterable[str | os.PathLike]) -> list[Path]:
 
 
 def _list_videos(folder: Path) -> list[Path]:
-    from .video import VIDEO_EXTENSIONS
+    from .video_io import VIDEO_EXTENSIONS
 
     return sorted(
         p
@@ -52,7 +52,7 @@ def _list_videos(folder: Path) -> list[Path]:
 
 def expand_videos(paths: Iterable[str | os.PathLike]) -> list[Path]:
     """Files as given and the videos in folders (sorted by name)."""
-    from .video import VIDEO_EXTENSIONS
+    from .video_io import VIDEO_EXTENSIONS
 
     return expand_inputs(paths, _list_videos, "videos", VIDEO_EXTENSIONS)
 

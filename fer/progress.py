@@ -5,7 +5,12 @@ figures as a sentence."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+
+ProgressFn = Callable[[int, "int | None", float], None]
+"""``progress(done, total_or_None, elapsed_s)``: what every long job reports as it goes (the
+CLI's :class:`ProgressBar` is one)."""
 
 
 def add_progress_options(p) -> None:

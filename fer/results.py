@@ -29,7 +29,7 @@ and :class:`Results` turns any of them into a pandas DataFrame, CSV and JSON::
 ``error``       why a photo or video has no face rows (``""`` on a face row)
 =============== ==============================================================================
 
-The CSV text is the one the CLI, the pages and the Ray runs (:mod:`fer.distributed`) write:
+The CSV text is the one the CLI, the pages and the Ray runs (:mod:`fer.archive`) write:
 ``csv.DictWriter`` over the rows, a value missing from a row left empty.
 """
 

@@ -1,11 +1,13 @@
 """Expressions over a recorded video: one row per (analysed frame, face), stable face IDs.
 
-Frames are streamed with PyAV (``av.open``), one at a time: a video is never held in memory.
-Every ``every``-th frame is analysed (by default about :data:`ANALYSED_PER_SECOND` frames per
-second of video, from the stream's average frame rate); a :class:`~fer.tracking.FaceTracker`
-gives each face an ID that stays the same from frame to frame and, unless ``smoothing`` is 0,
-averages its probabilities over time so labels do not flicker. An annotated copy (boxes, IDs
-and labels drawn on *every* frame, from the latest analysed one) can be written as MP4.
+Frames are streamed with PyAV (:mod:`fer.video_io`), one at a time: a video is never held in
+memory. Every ``every``-th frame is analysed (by default about
+:data:`~fer.video_io.ANALYSED_PER_SECOND` frames per second of video); a
+:class:`~fer.tracking.FaceTracker` gives each face an ID that stays the same from frame to
+frame and, unless ``smoothing`` is 0, averages its probabilities over time so labels do not
+flicker. An annotated copy (boxes, IDs and labels drawn on *every* frame, from the latest
+analysed one) can be written as MP4. :func:`analyze_segment` analyses a part of a video as a
+run from the start would (the archive jobs split long videos so).
 
 Faults are handled so that work is never lost: a file that cannot be read at all raises
 :class:`~fer.errors.VideoError` with one sentence a person can act on; a fault part-way through
@@ -19,27 +21,43 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from fractions import Fraction
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .config import SMOOTHING
 from .emotions import COLORS_RGB, DISPLAY_NAMES, EMOTIONS
 from .errors import FerError, VideoError
+from .progress import ProgressFn
 from .results import summarize_faces, video_row
+from .video_io import (
+    AnnotatedWriter,
+    analysis_step,
+    ffmpeg_message,
+    frame_rgb,
+    open_input,
+    stream_facts,
+    video_name_of,
+)
 
-ANALYSED_PER_SECOND = 5.0
-"""Default analysis rate: about this many frames per second of video are analysed."""
+WARMUP_ANALYSED = 12
+"""Analysed frames a segment runs the tracker over before its start (more than the tracker's
+``max_missed`` + 1, and enough for the smoothing's memory to fade: 0.6 ** 12 < 0.3 %)."""
 
-VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
-"""Upload types the app offers (any format FFmpeg reads works from the CLI)."""
 
-DEFAULT_FPS = 25.0  # when a stream declares no frame rate at all
+@dataclass(frozen=True)
+class Segment:
+    """Frames ``start`` to ``end`` (exclusive; None: to the end) of a video. The tracker first
+    runs over ``warmup`` analysed frames before ``start`` (from the key frame before them), so
+    IDs and smoothing match a run from the start; those frames give no rows, their tracks come
+    back as ``VideoResult.overlap`` for joining to the previous segment."""
 
-ProgressFn = Callable[[int, "int | None", float], None]
+    start: int = 0
+    end: int | None = None
+    warmup: int = WARMUP_ANALYSED
 
 
 @dataclass
@@ -61,10 +79,12 @@ class VideoResult:
     cancelled: bool = False
     error: str | None = None
     elapsed_s: float = 0.0
-    name: str = "video"
+    name: str = ""
     model: str = ""
     out_path: str | None = None
     annotated: bytes | None = field(default=None, repr=False)
+    overlap: list = field(default_factory=list, repr=False)
+    """A segment's warm-up tracks, ``[frame, face_id, x, y, w, h]`` (see :class:`Segment`)."""
 
     @property
     def faces(self) -> list[dict]:
@@ -168,235 +188,6 @@ def result_to_json(result: VideoResult, indent: int | None = 1) -> str:
     return json.dumps(result.to_dict(), indent=indent)
 
 
-# --------------------------------------------------------------------------------------------
-# Reading
-
-
-def _video_name(source: Any, name: str | None) -> str:
-    if name:
-        return name
-    if isinstance(source, (str, os.PathLike)):
-        return Path(source).name or str(source)
-    own = getattr(source, "name", None)
-    return os.path.basename(own) if isinstance(own, str) and own else "video"
-
-
-def _ffmpeg_message(exc: BaseException) -> str:
-    """FFmpeg's reason without the file path PyAV appends (``[Errno 1094995529] Invalid data
-    found when processing input: '/tmp/x.mp4'`` -> ``Invalid data found when processing input``)."""
-    import av
-
-    if isinstance(exc, av.FFmpegError) and getattr(exc, "strerror", None):
-        return str(exc.strerror).rstrip(".")
-    text = str(exc).strip() or type(exc).__name__
-    return text.rstrip(".")
-
-
-def _is_cover_picture(stream) -> bool:
-    """An album cover stored as a one-frame 'video' stream (in audio files)."""
-    try:
-        from av.stream import Disposition
-
-        return stream.type == "video" and bool(stream.disposition & Disposition.attached_pic)
-    except (ImportError, AttributeError, TypeError):
-        return False
-
-
-def _open_input(source: Any, video_name: str):
-    """Open the container and pick its video stream, or raise a VideoError saying why not."""
-    import av
-
-    if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if not path.exists():
-            raise VideoError(f"{video_name} does not exist")
-        if path.is_dir():
-            raise VideoError(f"{video_name} is a folder, not a video file")
-        if path.stat().st_size == 0:
-            raise VideoError(f"{video_name} is empty (0 bytes)")
-        source = str(path)
-    try:
-        container = av.open(source, mode="r")
-    except av.FFmpegError as exc:
-        raise VideoError(
-            f"{video_name} is not a video file that can be read ({_ffmpeg_message(exc)})"
-        ) from None
-    except OSError as exc:
-        raise VideoError(f"{video_name} cannot be read ({exc.strerror or exc})") from None
-    try:
-        streams = list(container.streams)
-        pictures = [s for s in streams if _is_cover_picture(s)]
-        video = next((s for s in streams if s.type == "video" and s not in pictures), None)
-        if video is None:
-            kinds = sorted({s.type for s in streams if s not in pictures})
-            kinds += ["a cover picture"] if pictures else []
-            has = f"only {' and '.join(kinds)}" if kinds else "no streams at all"
-            raise VideoError(f"{video_name} has no video stream ({has})")
-        if video.codec_context is None:
-            codec = getattr(video.codec, "name", None) or "unknown"
-            raise VideoError(
-                f"{video_name} uses a video codec ({codec}) that cannot be decoded here"
-            )
-        try:
-            video.thread_type = "AUTO"  # decode on all cores
-        except Exception:  # pragma: no cover - an option, never a failure
-            pass
-    except BaseException:
-        container.close()
-        raise
-    return container, video
-
-
-def _stream_facts(container, stream) -> tuple[float, bool, float | None, int | None, bool]:
-    """(fps, fps_known, duration_s, frames_total, frames_total_exact)."""
-    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-    fps_known = bool(rate) and 0 < float(rate) < 1000
-    fps = float(rate) if fps_known else DEFAULT_FPS
-    duration = None
-    if stream.duration and stream.time_base:
-        duration = float(stream.duration * stream.time_base)
-    elif container.duration:
-        duration = container.duration / 1_000_000  # AV_TIME_BASE
-    exact = bool(stream.frames and stream.frames > 0)
-    total = int(stream.frames) if exact else (round(duration * fps) if duration else None)
-    return fps, fps_known, duration, total, exact
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    """What a video's headers say (no frame decoded)."""
-
-    name: str
-    fps: float
-    fps_known: bool
-    duration: float | None
-    frames_total: int | None
-    width: int
-    height: int
-    codec: str
-
-    def every(self, every: int | None = None) -> int:
-        """The analysis step :func:`analyze_video` will use for ``every``."""
-        return analysis_step(every, self.fps)
-
-    def describe(self) -> str:
-        """``clip.mp4: 2.0 s, 320×240, 10.00 frames/s, h264`` (what is known of it)."""
-        duration = f"{self.duration:.1f} s, " if self.duration else ""
-        codec = f", {self.codec}" if self.codec else ""
-        return f"{self.name}: {duration}{self.width}×{self.height}, {self.fps:.2f} frames/s{codec}"
-
-
-def probe_video(source: Any, name: str | None = None) -> VideoInfo:
-    """Frame rate, duration, frame count (or estimate), size and codec from the headers;
-    raises :class:`VideoError` like :func:`analyze_video` for files that cannot be read."""
-    video_name = _video_name(source, name)
-    container, stream = _open_input(source, video_name)
-    try:
-        fps, fps_known, duration, total, _ = _stream_facts(container, stream)
-        return VideoInfo(
-            video_name,
-            fps,
-            fps_known,
-            duration,
-            total,
-            int(stream.width or 0),
-            int(stream.height or 0),
-            getattr(stream.codec_context, "name", "") or "",
-        )
-    finally:
-        container.close()
-
-
-def analysis_step(every: int | None, fps: float) -> int:
-    """``every`` when given, else :func:`default_every` for this frame rate."""
-    return int(every) if every else default_every(fps)
-
-
-def default_every(fps: float, per_second: float | None = ANALYSED_PER_SECOND) -> int:
-    """Analyse every N-th frame so that about ``per_second`` frames per second are analysed
-    (None: every frame)."""
-    return 1 if per_second is None else max(1, round(fps / per_second))
-
-
-def _upright(rgb: np.ndarray, rotation: int) -> np.ndarray:
-    """Apply the display rotation phones record (counter-clockwise degrees)."""
-    k = round(rotation / 90) % 4 if rotation else 0
-    return np.ascontiguousarray(np.rot90(rgb, k)) if k else rgb
-
-
-# --------------------------------------------------------------------------------------------
-# Writing
-
-
-def video_encoder() -> str:
-    """libx264 (H.264, plays in every browser) when this PyAV has it, else MPEG-4 Part 2."""
-    import av
-
-    for name in ("libx264", "mpeg4"):
-        try:
-            av.codec.Codec(name, "w")
-            return name
-        except Exception:
-            continue
-    raise VideoError("no H.264 or MPEG-4 encoder is available to write the annotated video")
-
-
-class _AnnotatedWriter:
-    """MP4 writer opened at the first frame (its size fixes the output's, trimmed to even)."""
-
-    def __init__(self, path: str | os.PathLike, fps: float):
-        self.path = str(path)
-        self.rate = Fraction(fps).limit_denominator(1001) if fps > 0 else Fraction(25)
-        self.container = None
-        self.stream = None
-        self.size: tuple[int, int] | None = None
-        self.frames = 0
-
-    def _open(self, width: int, height: int) -> None:
-        import av
-
-        codec = video_encoder()
-        width, height = max(2, width - width % 2), max(2, height - height % 2)
-        # index first: a browser can start playing before the whole file has arrived
-        self.container = av.open(
-            self.path, mode="w", format="mp4", container_options={"movflags": "+faststart"}
-        )
-        options = {"preset": "veryfast", "crf": "23"} if codec == "libx264" else {}
-        stream = self.container.add_stream(codec, rate=self.rate, options=options)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        if codec == "mpeg4":
-            stream.bit_rate = max(1_000_000, width * height * 4)
-        self.stream, self.size = stream, (width, height)
-
-    def write(self, rgb: np.ndarray) -> None:
-        import av
-
-        if self.container is None:
-            self._open(rgb.shape[1], rgb.shape[0])
-        width, height = self.size
-        if rgb.shape[1] < width or rgb.shape[0] < height:  # the stream changed size part-way
-            import cv2
-
-            rgb = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
-        frame = av.VideoFrame.from_ndarray(
-            np.ascontiguousarray(rgb[:height, :width]), format="rgb24"
-        )
-        for packet in self.stream.encode(frame):
-            self.container.mux(packet)
-        self.frames += 1
-
-    def close(self) -> None:
-        """Flush the encoder and finish the file (safe to call twice, and after a fault)."""
-        if self.container is None:
-            return
-        try:
-            for packet in self.stream.encode(None):
-                self.container.mux(packet)
-        finally:
-            self.container.close()
-            self.container = None
-
-
 def _draw_tracks(rgb: np.ndarray, tracks: list) -> np.ndarray:
     from .drawing import draw_label_box
 
@@ -411,32 +202,14 @@ def _draw_tracks(rgb: np.ndarray, tracks: list) -> np.ndarray:
 # The analysis
 
 
-def _truncation(
-    result: VideoResult, frames_total: int | None, exact: bool, last_t: float
-) -> str | None:
-    """A message when the stream ended well before the container said it would."""
-    if exact and frames_total and result.frames_read < frames_total - max(2, frames_total // 50):
-        return (
-            f"the video ended after {result.frames_read} of its {frames_total} frames "
-            "(the file looks truncated)"
-        )
-    duration = result.duration
-    if duration and duration - last_t > max(1.0, 0.1 * duration):
-        return (
-            f"the video ended at {last_t:.1f} s of its {duration:.1f} s (the file looks truncated)"
-        )
-    return None
-
-
 def analyze_video(
     source: Any,
     analyzer,
     every: int | None = None,
-    smoothing: float = 0.6,
+    smoothing: float = SMOOTHING,
     out_path: str | os.PathLike | None = None,
     progress: ProgressFn | None = None,
     should_cancel: Callable[[], bool] | None = None,
-    name: str | None = None,
     result: VideoResult | None = None,
 ) -> VideoResult:
     """Analyse a video file (a path, or a seekable binary file object) with ``analyzer``
@@ -446,35 +219,69 @@ def analyze_video(
     the tracker's weight of the past, 0 for raw per-frame probabilities. ``out_path``: write an
     annotated MP4 there. ``progress(frames_done, frames_total_or_None, elapsed_s)`` is called
     after each analysed frame and at the end; ``should_cancel()`` is polled before each frame
-    and stops the analysis, keeping the rows so far (``result.cancelled``). ``name`` is the
-    video's name in messages (default: the file name). ``result``: a fresh
+    and stops the analysis, keeping the rows so far (``result.cancelled``). ``result``: a fresh
     :class:`VideoResult` to fill in place of a new one, so that a caller still holds the rows
     analysed so far when the call is interrupted by an exception it does not catch (Streamlit
-    stops a script run by raising one at its next ``st`` call).
+    stops a script run by raising one at its next ``st`` call); its ``name``, when set, names
+    the video in messages (default: the file name).
 
     Raises :class:`VideoError` when not a single frame can be read; later faults end the
     analysis with ``result.error`` set and the partial rows kept.
     """
+    result = result if result is not None else VideoResult()
+    report = _Reporter(result, progress)
+    return _analyse(
+        source, analyzer, Segment(), (every, smoothing), result, out_path, report, should_cancel
+    )
+
+
+def analyze_segment(
+    source: Any,
+    analyzer,
+    segment: Segment,
+    every: int | None = None,
+    smoothing: float = SMOOTHING,
+) -> VideoResult:
+    """One :class:`Segment` of a video, analysed as :func:`analyze_video` analyses it in a run
+    from the start; ``result.frames_read`` and the rows count from ``segment.start`` on, the
+    warm-up's tracks are in ``result.overlap``."""
+    steps = (every, smoothing)
+    try:
+        return _analyse(source, analyzer, segment, steps, VideoResult(), None, _Reporter(), None)
+    except _SeekMissed:  # decode the warm-up from the first frame instead
+        whole_warmup = replace(segment, warmup=segment.start)
+        return _analyse(
+            source, analyzer, whole_warmup, steps, VideoResult(), None, _Reporter(), None
+        )
+
+
+def _analyse(
+    source: Any,
+    analyzer,
+    segment: Segment,
+    steps: tuple[int | None, float],
+    result: VideoResult,
+    out_path,
+    report: _Reporter,
+    should_cancel: Callable[[], bool] | None,
+) -> VideoResult:
+    """The one frame loop: open, (seek,) decode, analyse, track, write, check the ending."""
     from .tracking import FaceTracker
 
-    if every is not None and int(every) < 1:
-        raise FerError(f"every must be a positive number of frames, not {every}")
-    video_name = _video_name(source, name)
-    started = time.perf_counter()
-    container, stream = _open_input(source, video_name)
-    result = result if result is not None else VideoResult()
-    total_exact = _start_result(
-        result, container, stream, every, smoothing, video_name, analyzer, out_path
-    )
-    writer = _open_writer(out_path, result.fps, container)
-    report = _Reporter(result, progress, started)
+    video_name = video_name_of(source, result.name or None)
+    container, stream = open_input(source, video_name)
     try:
-        frames = _decoded_frames(container.decode(stream), result, should_cancel, video_name)
-        last_t = _analyse_frames(
-            frames, analyzer, FaceTracker(smoothing=result.smoothing), result, writer, report
-        )
-        _check_ending(result, total_exact, last_t, video_name)
-    except VideoError:
+        exact = _start_result(result, container, stream, steps, video_name, analyzer, out_path)
+        writer = _open_writer(out_path, result.fps)
+    except BaseException:
+        container.close()
+        raise
+    try:
+        frames = _segment_frames(container, stream, segment, result, should_cancel, video_name)
+        tracker = FaceTracker(smoothing=result.smoothing)
+        last = _analyse_frames(frames, analyzer, tracker, segment, result, writer, report)
+        _check_ending(result, segment, exact, last, video_name)
+    except (VideoError, _SeekMissed):
         raise
     except Exception as exc:  # a fault part-way: keep what was analysed
         _keep_after_fault(result, exc, video_name)
@@ -485,18 +292,12 @@ def analyze_video(
 
 
 def _start_result(
-    result: VideoResult,
-    container,
-    stream,
-    every: int | None,
-    smoothing: float,
-    video_name: str,
-    analyzer,
-    out_path,
+    result: VideoResult, container, stream, steps: tuple, video_name: str, analyzer, out_path
 ) -> bool:
     """Fill in what is known before the first frame (rate, length, step, names); returns
     whether the container's frame count is exact."""
-    fps, _, duration, frames_total, total_exact = _stream_facts(container, stream)
+    every, smoothing = steps
+    fps, _, duration, frames_total, total_exact = stream_facts(container, stream)
     result.fps, result.frames_total, result.duration = fps, frames_total, duration
     result.every = analysis_step(every, fps)
     result.smoothing, result.name = float(smoothing or 0.0), video_name
@@ -505,31 +306,32 @@ def _start_result(
     return total_exact
 
 
-def _open_writer(out_path, fps: float, container) -> _AnnotatedWriter | None:
-    """The annotated video's writer (None without ``out_path``); when its folder cannot be
-    made, the input is closed and a VideoError says why."""
+def _open_writer(out_path, fps: float) -> AnnotatedWriter | None:
+    """The annotated video's writer (None without ``out_path``); a VideoError says why its
+    folder cannot be made."""
     if not out_path:
         return None
     try:
         Path(out_path).parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        container.close()
         raise VideoError(f"cannot write {out_path} ({exc.strerror or exc})") from None
-    return _AnnotatedWriter(out_path, fps)
+    return AnnotatedWriter(out_path, fps)
 
 
 class _Reporter:
     """Calls ``progress(frames_read, frames_total, elapsed_s)`` and keeps ``elapsed_s``."""
 
-    def __init__(self, result: VideoResult, progress: ProgressFn | None, started: float):
-        self.result, self.progress, self.started = result, progress, started
-        self.last = 0.0
+    def __init__(self, result: VideoResult | None = None, progress: ProgressFn | None = None):
+        self.result, self.progress = result, progress
+        self.started, self.last = time.perf_counter(), 0.0
 
     def due(self) -> bool:
         """A quarter of a second since the last report (between analysed frames)."""
         return time.perf_counter() - self.started - self.last > 0.25
 
     def __call__(self) -> None:
+        if self.result is None:
+            return
         result = self.result
         result.elapsed_s = time.perf_counter() - self.started
         if self.progress is not None:
@@ -537,13 +339,16 @@ class _Reporter:
             self.last = result.elapsed_s
 
 
-def _decoded_frames(
-    frames, result: VideoResult, should_cancel: Callable[[], bool] | None, video_name: str
-):
-    """The frames until the end, a cancel (``result.cancelled``) or a decoding fault
-    (``result.error``; a VideoError when no frame was read yet)."""
+class _SeekMissed(Exception):
+    """The seek to a segment's warm-up landed after it."""
+
+
+def _decoded(container, stream, result: VideoResult, should_cancel, video_name: str) -> Iterator:
+    """The decoded frames until the end, a cancel (``result.cancelled``) or a decoding fault
+    (``result.error``; a VideoError when no frame was decoded yet)."""
     import av
 
+    frames, decoded = container.decode(stream), 0
     while True:
         if should_cancel is not None and should_cancel():
             result.cancelled = True
@@ -553,40 +358,84 @@ def _decoded_frames(
         except StopIteration:
             return
         except av.FFmpegError as exc:
-            if result.frames_read == 0:
+            if decoded == 0:
                 raise VideoError(
                     f"{video_name} cannot be decoded; the file is damaged, truncated "
-                    f"or in an unsupported format ({_ffmpeg_message(exc)})"
+                    f"or in an unsupported format ({ffmpeg_message(exc)})"
                 ) from None
-            result.error = f"the video could not be decoded further ({_ffmpeg_message(exc)})"
+            result.error = f"the video could not be decoded further ({ffmpeg_message(exc)})"
             return
+        decoded += 1
         yield frame
+
+
+def _segment_frames(
+    container, stream, segment: Segment, result: VideoResult, should_cancel, video_name: str
+) -> Iterator[tuple[int, float, Any]]:
+    """``(index, time, frame)`` from the segment's warm-up up to its end: counted from the
+    first frame when the warm-up starts there, else from the key frame before it, the first
+    frame's number after the seek coming from its timestamp."""
+    fps = result.fps
+    warm_start = max(0, segment.start - segment.warmup * result.every)
+    if not warm_start:
+        start_time = None
+        for index, frame in enumerate(
+            _decoded(container, stream, result, should_cancel, video_name)
+        ):
+            if segment.end is not None and index >= segment.end:
+                return
+            if frame.time is not None and start_time is None:
+                start_time = frame.time
+            known = frame.time is not None and start_time is not None
+            yield index, (frame.time - start_time) if known else index / fps, frame
+        return
+    origin = _seek_before(container, stream, warm_start, fps, video_name)
+    index = None
+    for frame in _decoded(container, stream, result, should_cancel, video_name):
+        if index is None:
+            if frame.time is None:
+                continue
+            index = round((frame.time - origin) * fps)
+            if index > warm_start:
+                raise _SeekMissed
+        else:
+            index += 1
+        if index < warm_start:
+            continue
+        if segment.end is not None and index >= segment.end:
+            return
+        yield index, (frame.time - origin) if frame.time is not None else index / fps, frame
+
+
+def _seek_before(container, stream, warm_start: int, fps: float, video_name: str) -> float:
+    """Seek to the key frame before frame ``warm_start``; returns the first frame's time,
+    from which frame numbers after the seek are counted."""
+    first = next(container.decode(stream), None)
+    if first is None or first.time is None:
+        raise VideoError(f"{video_name} has no frame timestamps; it cannot be split")
+    target = first.time + (warm_start - 0.5) / fps  # half a frame early against rounding
+    container.seek(int(target / stream.time_base), stream=stream, backward=True)
+    return first.time
 
 
 def _analyse_frames(
     frames,
     analyzer,
     tracker,
+    segment: Segment,
     result: VideoResult,
-    writer: _AnnotatedWriter | None,
+    writer: AnnotatedWriter | None,
     report: _Reporter,
-) -> float:
-    """Analyse every ``result.every``-th frame and write each frame, with the latest tracks
-    drawn on it, to ``writer``; returns the last frame's time (s)."""
+) -> tuple[int, float]:
+    """Analyse every ``result.every``-th frame (the warm-up's tracks into ``result.overlap``,
+    the segment's into its rows) and write each frame, with the latest tracks drawn on it, to
+    ``writer``; returns the last frame's number and time (s)."""
     tracks: list = []
-    start_time: float | None = None
-    last_t = 0.0
-    for frame in frames:
-        index = result.frames_read
-        result.frames_read += 1
-        if frame.time is not None and start_time is None:
-            start_time = frame.time
-        t = (
-            (frame.time - start_time)
-            if frame.time is not None and start_time is not None
-            else index / result.fps
-        )
-        last_t = t
+    last_index, last_t = -1, 0.0
+    for index, t, frame in frames:
+        last_index, last_t = index, t
+        warm = index < segment.start
+        result.frames_read += not warm
         analyse = index % result.every == 0
         rgb = None
         if analyse or writer is not None:
@@ -596,18 +445,18 @@ def _analyse_frames(
         if analyse:
             faces = analyzer.analyze(rgb)
             tracks = track_faces(tracker, faces)
-            result.frames_analyzed += 1
-            result.rows.extend(video_row(t, index, f, tr) for f, tr in zip(faces, tracks))
+            if warm:
+                result.overlap.extend(
+                    [index, tr.track_id, *(int(v) for v in f.box)] for f, tr in zip(faces, tracks)
+                )
+            else:
+                result.frames_analyzed += 1
+                result.rows.extend(video_row(t, index, f, tr) for f, tr in zip(faces, tracks))
         if writer is not None:
             writer.write(_draw_tracks(rgb, tracks) if tracks else rgb)
         if analyse or report.due():
             report()
-    return last_t
-
-
-def frame_rgb(frame) -> np.ndarray:
-    """A decoded frame as an upright RGB array."""
-    return _upright(frame.to_ndarray(format="rgb24"), getattr(frame, "rotation", 0))
+    return last_index, last_t
 
 
 def track_faces(tracker, faces: list) -> list:
@@ -616,15 +465,42 @@ def track_faces(tracker, faces: list) -> list:
     return tracker.update([f.box for f in faces], probs)
 
 
-def _check_ending(result: VideoResult, total_exact: bool, last_t: float, video_name: str) -> None:
-    """``result.error`` when the stream ended early; a VideoError when no frame was read."""
-    if result.error is None and not result.cancelled and result.frames_read:
-        result.error = _truncation(result, result.frames_total, total_exact, last_t)
-    if result.frames_read == 0 and not result.cancelled:
+def _check_ending(
+    result: VideoResult, segment: Segment, exact: bool, last: tuple[int, float], video_name: str
+) -> None:
+    """``result.error`` when the stream ended before its headers (or, for a middle segment,
+    the segment's end) said it would; a VideoError when no frame of a video was read."""
+    last_index, last_t = last
+    if last_index < 0 and not result.cancelled and segment.start == 0:
         raise VideoError(
             f"{video_name} holds no video frame that can be decoded (the file is "
             "damaged, truncated or in an unsupported format)"
         )
+    if result.error is not None or result.cancelled:
+        return
+    if segment.end is None and last_index >= 0:
+        result.frames_read = max(0, last_index + 1 - segment.start)
+        result.error = _truncation(result, last_index + 1, exact, last_t)
+    elif segment.end is not None and last_index < segment.end - 1:
+        result.error = (
+            f"the video ended at {last_t:.1f} s, before the {segment.end / result.fps:.1f} s "
+            "its headers promise (the file looks truncated)"
+        )
+
+
+def _truncation(result: VideoResult, frames_read: int, exact: bool, last_t: float) -> str | None:
+    """A message when the stream ended well before the container said it would."""
+    total = result.frames_total
+    if exact and total and frames_read < total - max(2, total // 50):
+        return (
+            f"the video ended after {frames_read} of its {total} frames (the file looks truncated)"
+        )
+    duration = result.duration
+    if duration and duration - last_t > max(1.0, 0.1 * duration):
+        return (
+            f"the video ended at {last_t:.1f} s of its {duration:.1f} s (the file looks truncated)"
+        )
+    return None
 
 
 def _keep_after_fault(result: VideoResult, exc: Exception, video_name: str) -> None:
@@ -633,15 +509,15 @@ def _keep_after_fault(result: VideoResult, exc: Exception, video_name: str) -> N
     import av
 
     if result.frames_read == 0:
-        raise VideoError(f"{video_name} cannot be read ({_ffmpeg_message(exc)})") from None
+        raise VideoError(f"{video_name} cannot be read ({ffmpeg_message(exc)})") from None
     result.error = (
-        f"{type(exc).__name__}: {_ffmpeg_message(exc)}"
+        f"{type(exc).__name__}: {ffmpeg_message(exc)}"
         if not isinstance(exc, (av.FFmpegError, FerError, OSError))
-        else _ffmpeg_message(exc)
+        else ffmpeg_message(exc)
     )
 
 
-def _close_video(container, writer: _AnnotatedWriter | None, result: VideoResult) -> None:
+def _close_video(container, writer: AnnotatedWriter | None, result: VideoResult) -> None:
     """Close the input, then finish the annotated video (removed when nothing was written)."""
     try:
         container.close()
@@ -668,6 +544,7 @@ def analyze_video_bytes(
     tmp_in = tmp_out = None
     holder = kwargs.pop("result", None)
     result = holder if holder is not None else VideoResult()
+    result.name = name
     kwargs["result"] = result
     try:
         with tempfile.NamedTemporaryFile(prefix="fer-video-", suffix=suffix, delete=False) as fh:
@@ -676,7 +553,7 @@ def analyze_video_bytes(
         if annotate:
             fd, tmp_out = tempfile.mkstemp(prefix="fer-annotated-", suffix=".mp4")
             os.close(fd)
-        analyze_video(tmp_in, analyzer, out_path=tmp_out, name=name, **kwargs)
+        analyze_video(tmp_in, analyzer, out_path=tmp_out, **kwargs)
         return result
     finally:
         # also when interrupted: the writer was closed, what it wrote is a playable file

@@ -20,6 +20,7 @@ from fer.batch import (
     thumbnail_caption,
 )
 from fer.charts import distribution_chart
+from fer.progress import Progress
 from fer.results import Results
 from pages._common import (
     IMAGE_TYPES,
@@ -49,8 +50,9 @@ def run_batch(items: list[tuple[str, bytes]], key: tuple, config) -> None:
         JOB, key, "Stop; the photos analysed so far are kept.", results=[]
     )
 
-    def progress(done: int, total: int, name: str) -> None:
-        bar.progress(done / max(total, 1), text=f"{done} / {total} photos · {name}")
+    def progress(done: int, total: int, elapsed: float) -> None:
+        figures = Progress(done, total, elapsed, analysed=done)
+        bar.progress(figures.fraction, text=figures.sentence("photos"))
 
     run_job(job, lambda: analyze_batch(items, analyzer, progress=progress, results=job["results"]))
 

@@ -22,16 +22,8 @@ from fer.emotions import DISPLAY_NAMES, EMOTIONS
 from fer.errors import VideoError
 from fer.progress import Progress, Throttle
 from fer.results import Results
-from fer.video import (
-    VIDEO_EXTENSIONS,
-    VideoInfo,
-    VideoResult,
-    analyze_video_bytes,
-    default_every,
-    probe_video,
-    result_to_json,
-    video_encoder,
-)
+from fer.video import VideoResult, analyze_video_bytes, result_to_json
+from fer.video_io import VIDEO_EXTENSIONS, VideoInfo, default_every, probe_video, video_encoder
 from pages._common import (
     analyse_again_button,
     download_row,

@@ -66,7 +66,7 @@ def test_batch_with_good_bad_and_zipped_photos(analyzer, astronaut, two_faces):
     results = analyze_batch(
         [("astronaut.jpg", good), ("notes.jpg", b"this is not a picture"), ("photos.zip", archive)],
         analyzer,
-        progress=lambda done, total, name: progress.append((done, total, name)),
+        progress=lambda done, total, elapsed: progress.append((done, total, elapsed)),
     )
     names = [r["image"] for r in results]
     assert names == [
@@ -157,7 +157,7 @@ def test_interrupted_batch_keeps_results_so_far(analyzer, astronaut):
     class Interrupt(BaseException):
         pass
 
-    def progress(done, total, name):
+    def progress(done, total, elapsed):
         if done == 2:
             raise Interrupt()
 

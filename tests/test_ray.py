@@ -1,4 +1,4 @@
-"""Archives on Ray (``fer.distributed``, ``--ray``): the same rows as the single-process run for
+"""Archives on Ray (``fer.archive``, ``--ray``): the same rows as the single-process run for
 a folder of real face photos and for a generated two-face video split into 3 segments, resume
 after a run that stopped part-way and after an archive grew, and a worker killed mid-run.
 
@@ -23,17 +23,21 @@ import pytest
 from PIL import Image
 
 from fer.cli import main
+from fer.config import AnalysisConfig
 from fer.results import IMAGE_COLUMNS as ROW_FIELDS
 from fer.results import VIDEO_COLUMNS as VIDEO_FIELDS
 from tests.shared_data import ROOT
-
-ray = pytest.importorskip("ray", reason="Ray is optional: pip install -r requirements-ray.txt")
 
 LOOPBACK_ENV = {
     "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
     "RAY_USAGE_STATS_ENABLED": "0",
     "RAY_AUTH_MODE": "disabled",
 }
+# before Ray is imported: a single-node instance then listens on 127.0.0.1 (Ray reads the
+# switch when it is imported); the fixture below sets the rest for the module's runs only
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+ray = pytest.importorskip("ray", reason="Ray is optional: pip install -r requirements-ray.txt")
+HAAR = AnalysisConfig(detector="haar")
 
 
 def read_csv(path) -> list[dict]:
@@ -104,7 +108,6 @@ def local_ray():
     ray.init(
         address="local",
         num_cpus=2,
-        _node_ip_address="127.0.0.1",
         include_dashboard=False,
         log_to_driver=False,
         runtime_env={"py_modules": [str(ROOT / "fer")]},
@@ -197,7 +200,7 @@ def test_photos_on_ray_give_the_single_process_rows_and_json(
 def test_photo_batches_spread_over_workers_and_resume_keeps_finished_inputs(
     local_ray, photos, tmp_path, shipped_models, capsys
 ):
-    from fer.distributed import predict_images, spool_path
+    from fer.archive import RunOptions, predict_images, spool_path
 
     expected = tmp_path / "single.csv"
     main(["predict", str(photos), "--detector", "haar", "--csv", str(expected)])
@@ -212,13 +215,13 @@ def test_photo_batches_spread_over_workers_and_resume_keeps_finished_inputs(
 
     with pytest.raises(Crash):
         predict_images(
-            [photos], table, detector="haar", batch_size=1, workers=2, progress=crash_after_two
+            [photos], table, HAAR, RunOptions(batch_size=1, workers=2), progress=crash_after_two
         )
     assert not table.exists()  # nothing half-written
     assert spool_path(table).exists()
     notes: list[str] = []
     run = predict_images(
-        [photos], table, detector="haar", batch_size=2, workers=2, resume=True, notice=notes.append
+        [photos], table, HAAR, RunOptions(batch_size=2, workers=2, resume=True), notice=notes.append
     )
     assert table.read_bytes() == expected.read_bytes()
     assert 2 <= run.kept < 8 and run.analysed == 8 - run.kept
@@ -259,7 +262,7 @@ def test_a_killed_worker_is_restarted_and_every_photo_comes_once(
 ):
     from skimage import data
 
-    from fer.distributed import predict_images
+    from fer.archive import RunOptions, predict_images
 
     folder = make_photo_folder(tmp_path / "many", data.astronaut(), copies=3)  # 22 files
     expected = tmp_path / "single.csv"
@@ -276,7 +279,7 @@ def test_a_killed_worker_is_restarted_and_every_photo_comes_once(
 
     table = tmp_path / "faces.csv"
     run = predict_images(
-        [folder], table, detector="haar", batch_size=1, workers=2, progress=kill_one_worker
+        [folder], table, HAAR, RunOptions(batch_size=1, workers=2), progress=kill_one_worker
     )
     assert killed and not Path(f"/proc/{killed[0]}").exists()
     assert len(run.worker_pids - set(killed)) >= 2  # the actor came back in a new process
@@ -440,7 +443,7 @@ def descendants(root: int) -> list[int]:
 
 
 def photo_workers() -> list[int]:
-    return [p for p in descendants(os.getpid()) if cmdline(p).startswith("ray::PhotoWorker")]
+    return [p for p in descendants(os.getpid()) if cmdline(p).startswith("ray::ArchiveWorker")]
 
 
 def wait_for_no_photo_workers(timeout_s: float = 30.0) -> None:

@@ -165,7 +165,7 @@ def test_two_nodes_joined_by_address(tmp_path, short_tmp, shipped_models):
 def test_driver_killed_part_way_leaves_no_output_and_resume_finishes(tmp_path, shipped_models):
     from skimage import data
 
-    from fer.distributed import spool_path
+    from fer.archive import spool_path
 
     photos = make_photo_folder(tmp_path / "photos", data.astronaut(), copies=3)  # 22 files
     expected, table = tmp_path / "single.csv", tmp_path / "faces.csv"

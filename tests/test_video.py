@@ -19,15 +19,9 @@ from fer.analyzer import Analyzer, FaceResult
 from fer.emotions import EMOTIONS
 from fer.errors import VideoError
 from fer.results import VIDEO_COLUMNS as VIDEO_FIELDS
-from fer.results import Results
-from fer.video import (
-    _AnnotatedWriter,
-    analyze_video,
-    analyze_video_bytes,
-    default_every,
-    result_to_json,
-    summarize_faces,
-)
+from fer.results import Results, summarize_faces
+from fer.video import analyze_video, analyze_video_bytes, result_to_json
+from fer.video_io import AnnotatedWriter, default_every
 
 FPS, SECONDS, SIZE = 10, 3.0, (320, 240)
 N_FRAMES = int(FPS * SECONDS)
@@ -344,7 +338,7 @@ def test_phone_rotation_is_applied(tmp_path):
 
 def test_writer_trims_odd_sizes(tmp_path):
     out = tmp_path / "odd.mp4"
-    writer = _AnnotatedWriter(out, 12.5)
+    writer = AnnotatedWriter(out, 12.5)
     for i in range(5):
         writer.write(np.full((241, 321, 3), 20 * i, np.uint8))
     writer.close()
