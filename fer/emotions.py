@@ -33,12 +33,6 @@ def color_hex(emotion: str) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
-def color_bgr(emotion: str) -> tuple[int, int, int]:
-    """The emotion's colour in OpenCV's BGR order."""
-    r, g, b = COLORS_RGB[emotion]
-    return (b, g, r)
-
-
 def scores_dict(probabilities) -> dict[str, float]:
     """Map a length-7 probability vector to ``{emotion: probability}`` in canonical order."""
     if len(probabilities) != NUM_CLASSES:

@@ -115,16 +115,6 @@ def image_to_png_bytes(image_rgb: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def rgb_to_bgr(image_rgb: np.ndarray) -> np.ndarray:
-    """RGB (H, W, 3) -> BGR (H, W, 3), e.g. before handing an image to OpenCV."""
-    return cv2.cvtColor(np.ascontiguousarray(image_rgb), cv2.COLOR_RGB2BGR)
-
-
-def bgr_to_rgb(image_bgr: np.ndarray) -> np.ndarray:
-    """BGR (H, W, 3), as OpenCV reads and captures frames -> RGB (H, W, 3)."""
-    return cv2.cvtColor(np.ascontiguousarray(image_bgr), cv2.COLOR_BGR2RGB)
-
-
 def shrink_to_side(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     """``image`` shrunk (area interpolation) so that its longest side is at most ``max_side``,
     and the factor applied to it; an image small enough comes back as itself, factor 1.0

@@ -12,7 +12,6 @@ import numpy as np
 
 TTA_MODES = ("off", "flip", "shift")
 TTA_LABELS = {"off": "Off", "flip": "Mirror (2 views)", "shift": "Mirror + shifts (10 views)"}
-TTA_VIEWS = {"off": 1, "flip": 2, "shift": 10}
 SHIFT_OF_48 = 2
 CARD_KEYS = {"off": "validation", "flip": "validation_tta", "shift": "validation_tta_shift"}
 """Where a model card keeps the validation report of each mode."""

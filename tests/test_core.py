@@ -5,7 +5,7 @@ import pytest
 
 from fer.crop import expand_box
 from fer.drawing import annotate, face_caption
-from fer.emotions import COLORS_RGB, EMOTIONS, color_bgr, color_hex, scores_dict
+from fer.emotions import COLORS_RGB, EMOTIONS, color_hex, scores_dict
 from fer.evaluation import classification_report, format_report
 from fer.preprocessing import (
     FACE_MARGIN,
@@ -22,7 +22,6 @@ def test_emotion_order_is_fer2013():
     assert EMOTIONS == ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
     assert set(COLORS_RGB) == set(EMOTIONS)
     assert len({color_hex(e) for e in EMOTIONS}) == 7
-    assert color_bgr("angry") == tuple(reversed(COLORS_RGB["angry"]))
 
 
 def test_scores_dict_checks_length():

@@ -16,11 +16,9 @@ from fer.errors import FerError, ImageLoadError
 from fer.image_io import (
     IMAGE_EXTENSIONS,
     MAX_PIXELS,
-    bgr_to_rgb,
     image_to_png_bytes,
     list_images,
     load_image,
-    rgb_to_bgr,
 )
 
 
@@ -476,12 +474,6 @@ def test_png_bytes_round_trip(astronaut):
     np.testing.assert_array_equal(load_image(png), astronaut)
     with pytest.raises(ValueError):
         image_to_png_bytes(astronaut.astype(np.float32))
-
-
-def test_rgb_bgr_helpers(astronaut):
-    bgr = rgb_to_bgr(astronaut)
-    np.testing.assert_array_equal(bgr[:, :, 0], astronaut[:, :, 2])
-    np.testing.assert_array_equal(bgr_to_rgb(bgr), astronaut)
 
 
 def test_list_images(tmp_path):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fer.config import AnalysisConfig
-from fer.emotions import EMOTIONS, color_bgr
+from fer.emotions import COLORS_RGB, EMOTIONS
 from fer.live import LiveHistory, LiveProcessor, LiveSample, ice_servers_from_env
 from tests.shared_data import copy_model
 
@@ -21,6 +21,11 @@ def live_env(models_env, face_detector):
 @pytest.fixture
 def frame_bgr(astronaut):
     return np.ascontiguousarray(astronaut[:, :, ::-1])
+
+
+def _bgr(emotion: str) -> tuple[int, int, int]:
+    """The emotion's colour in the BGR order of the frames."""
+    return tuple(reversed(COLORS_RGB[emotion]))
 
 
 def _color_pixels(image_bgr, color):
@@ -40,7 +45,7 @@ def test_frame_is_annotated_and_queue_fed(live_env, frame_bgr):
     out = processor.process_bgr(frame_bgr.copy())
     assert out.shape == frame_bgr.shape and out.dtype == np.uint8
     assert len(processor.last_tracks) == 1
-    color = color_bgr(processor.last_tracks[0].label)
+    color = _bgr(processor.last_tracks[0].label)
     assert _color_pixels(out, color) > _color_pixels(frame_bgr, color) + 100  # the box and tag
 
     samples = processor.drain()
@@ -128,9 +133,9 @@ def test_both_models_draws_two_label_lines(live_env, frame_bgr):
     assert both.last_extra_lines is not None and len(both.last_extra_lines) == 1
     assert both.last_extra_lines[0][0].startswith("deep: ")
     track = both.last_tracks[0]
-    color = color_bgr(track.label)
+    color = _bgr(track.label)
     assert track.box[1] > 40  # room for both tags above her head
-    rows_single = _tag_rows(out_single, color_bgr(single.last_tracks[0].label), track.box)
+    rows_single = _tag_rows(out_single, _bgr(single.last_tracks[0].label), track.box)
     rows_both = _tag_rows(out_both, color, track.box)
     assert rows_single > 5 and rows_both > 1.6 * rows_single
 
