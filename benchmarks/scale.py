@@ -1,19 +1,21 @@
-"""How archive analysis scales with Ray workers (fer.distributed), beside one process.
+"""How archive analysis scales with Ray workers (fer.archive), beside one process.
 
-    python benchmarks/scale.py [--workers 1,2] [--photos 96] [--videos 4] [--seconds 20]
-                               [--model shallow] [--detector auto]
+    python benchmarks/scale.py [--workers 1,2] [--photos 512] [--videos 4] [--seconds 20]
+                               [--batch 16] [--model shallow] [--detector auto]
 
-Generates a folder of real face photos (scikit-image's astronaut, 512x512, in a few forms) and
-a few 640x360 H.264 clips (25 fps, her face drifting; about 5 frames per second analysed, the
-CLI's default) in a temporary folder, then measures:
-- one process: ``python -m fer predict`` / ``video``'s own loop (LiteRT and OpenCV free to use
-  every core);
+Generates a folder of real face photos (scikit-image's astronaut, 512x512 and 384x384, in a
+few forms) and a few 640x360 H.264 clips (25 fps, her face drifting; about 5 frames per second
+analysed, the CLI's default) in a temporary folder, then measures:
+- one process: the CLI's own loops (:func:`fer.photo.analyze_photo` per photo,
+  :func:`fer.video.analyze_video` per video), LiteRT and OpenCV free to use every core;
 - Ray with N workers for each N of ``--workers``: a local Ray instance with N CPUs, one worker
-  per CPU (one thread each), through :func:`fer.distributed.predict_images` and
-  :func:`fer.distributed.analyze_videos`, after one warm-up run (worker processes started,
-  the code shipped), so the figure is the steady rate an archive sees.
+  per CPU (one thread each), through :func:`fer.archive.predict_images` and
+  :func:`fer.archive.analyze_videos` (one unit per video), after one warm-up run (the code
+  shipped, the worker processes' imports done); each run starts its actors and loads the model
+  in them, as an archive run does.
 Prints the machine, photos per second and video frames per second (every decoded frame
-counted), and each Ray figure as a multiple of the one-worker figure.
+counted), each Ray figure as a multiple of the one-worker figure, the 2-worker ratios, and
+whether every Ray run wrote the same rows as the one process (byte for byte).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
+from fer.config import AnalysisConfig  # noqa: E402
 from fer.speed import machine  # noqa: E402
 
 
@@ -67,47 +70,57 @@ def make_videos(folder: Path, n: int, seconds: float) -> list[Path]:
     return paths
 
 
-def single_process(photos: list[Path], videos: list[Path], model, detector) -> tuple[float, float]:
-    from fer.analyzer import Analyzer
-    from fer.distributed import analyze_photo_batch
+def single_process(photos, videos, config: AnalysisConfig, out: Path) -> tuple[float, float]:
+    """Photos and video frames per second in this process; its CSVs go to ``out``."""
+    from fer.analyzer import get_analyzer
+    from fer.photo import analyze_photo
+    from fer.results import VIDEOS_COLUMNS, Results, named_video_rows, write_csv
     from fer.video import analyze_video
 
-    analyzer = Analyzer(model=model, detector=detector)
-    analyze_photo_batch(analyzer, [str(photos[0])])  # warm
+    analyzer = get_analyzer(config)
+    analyze_photo(analyzer, photos[0])  # warm
     start = time.perf_counter()
-    analyze_photo_batch(analyzer, [str(p) for p in photos])
+    results = [analyze_photo(analyzer, p).to_dict() for p in photos]
     photo_rate = len(photos) / (time.perf_counter() - start)
-    start, frames = time.perf_counter(), 0
+    Results.from_images(results).to_csv(out / "photos.csv")
+    start, rows, frames = time.perf_counter(), [], 0
     for video in videos:
-        frames += analyze_video(video, analyzer).frames_read
-    return photo_rate, frames / (time.perf_counter() - start)
+        result = analyze_video(video, analyzer, config.every, config.smoothing)
+        frames += result.frames_read
+        rows.extend(named_video_rows(str(video), result))
+    video_rate = frames / (time.perf_counter() - start)
+    write_csv(rows, out / "videos.csv", VIDEOS_COLUMNS)
+    return photo_rate, video_rate
 
 
-def on_ray(
-    workers: int, photos: list[Path], videos: list[Path], model, detector, batch: int
-) -> tuple[float, float]:
+def on_ray(workers: int, photos, videos, config: AnalysisConfig, batch: int, out: Path):
+    """Photos and video frames per second on ``workers`` Ray workers, and whether their CSVs
+    are those of the one process."""
     import ray
 
-    from fer.distributed import _fer_package, analyze_videos, predict_images
+    from fer.archive import RunOptions, analyze_videos, predict_images
+    from fer.archive.cluster import fer_package
 
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     ray.init(
         address="local",
         num_cpus=workers,
-        _node_ip_address="127.0.0.1",
         include_dashboard=False,
         log_to_driver=False,
-        runtime_env={"py_modules": [_fer_package()]},
+        runtime_env={"py_modules": [fer_package()]},
     )
     try:
-        common = dict(address="auto", model=model, detector=detector)
-        predict_images(photos[: 2 * workers], batch_size=1, workers=workers, **common)  # warm
-        run = predict_images(photos, batch_size=batch, workers=workers, **common)
+        options = RunOptions(workers=workers, batch_size=batch, segment_seconds=None)
+        warm = RunOptions(workers=workers, batch_size=1, segment_seconds=None)
+        predict_images(photos[: 2 * workers], None, config, warm)
+        run = predict_images(photos, out / f"photos-{workers}.csv", config, options)
         photo_rate = run.inputs / run.elapsed_s
-        analyze_videos(videos[:1], segment_seconds=None, **common)  # warm
-        run = analyze_videos(videos, segment_seconds=None, **common)
-        return photo_rate, run.frames / run.elapsed_s
+        analyze_videos(videos[:1], None, config, warm)
+        run = analyze_videos(videos, out / f"videos-{workers}.csv", config, options)
+        same = all(
+            (out / f"{kind}-{workers}.csv").read_bytes() == (out / f"{kind}.csv").read_bytes()
+            for kind in ("photos", "videos")
+        )
+        return photo_rate, run.frames / run.elapsed_s, same
     finally:
         ray.shutdown()
 
@@ -115,50 +128,55 @@ def on_ray(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
-    parser.add_argument("--photos", type=int, default=96)
+    parser.add_argument("--photos", type=int, default=512)
     parser.add_argument("--videos", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each clip")
-    parser.add_argument("--batch", type=int, default=8, help="photos per task")
+    parser.add_argument("--batch", type=int, default=16, help="photos per task")
     parser.add_argument("--model", default="shallow")
     parser.add_argument("--detector", default="auto")
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",") if w.strip()]
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # before Ray is imported
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
     with tempfile.TemporaryDirectory(prefix="fer-scale-") as tmp:
-        photos = make_photos(Path(tmp) / "photos", args.photos)
-        videos = make_videos(Path(tmp) / "videos", args.videos, args.seconds)
+        out = Path(tmp)
+        photos = make_photos(out / "photos", args.photos)
+        videos = make_videos(out / "videos", args.videos, args.seconds)
         from fer.detection import create_detector
 
         detector = create_detector(args.detector)[0].name
+        config = AnalysisConfig(model=args.model, detector=detector)
         print(f"machine: {machine()}")
         print(
             f"model {args.model}, detector {detector}; {args.photos} photos (512x512 and "
             f"384x384 JPEG, one face each), {args.videos} clips of {args.seconds:g} s "
-            f"(640x360, 25 fps, every 5th frame analysed)"
+            f"(640x360, 25 fps, every 5th frame analysed); {args.batch} photos per task"
         )
-        rows = []
-        p1, v1 = single_process(photos, videos, args.model, detector)
-        rows.append(("one process (all cores)", p1, v1, ""))
-        base = None
+        p1, v1 = single_process(photos, videos, config, out)
+        rows = [("one process (all cores)", p1, v1, "", "")]
+        rates: dict[int, tuple[float, float]] = {}
         for n in counts:
             if n > (os.cpu_count() or 1):
                 print(f"skipping {n} workers: this machine has {os.cpu_count()} cores")
                 continue
-            p, v = on_ray(n, photos, videos, args.model, detector, args.batch)
-            base = base or (p, v)
-            rows.append(
-                (
-                    f"Ray, {n} worker{'s' * (n != 1)}",
-                    p,
-                    v,
-                    f"{p / base[0]:.2f}x / {v / base[1]:.2f}x",
-                )
-            )
+            p, v, same = on_ray(n, photos, videos, config, args.batch, out)
+            rates[n] = (p, v)
+            base = rates[min(rates)]
+            ratio = f"{p / base[0]:.2f}x / {v / base[1]:.2f}x"
+            rows.append((f"Ray, {n} worker{'s' * (n != 1)}", p, v, ratio, "yes" if same else "NO"))
         print()
-        print("| run | photos/s | video frames/s | vs 1 worker (photos / video) |")
-        print("| --- | --- | --- | --- |")
-        for name, p, v, ratio in rows:
-            print(f"| {name} | {p:.1f} | {v:.1f} | {ratio} |")
+        print("| run | photos/s | video frames/s | vs 1 worker (photos / video) | same rows |")
+        print("| --- | --- | --- | --- | --- |")
+        for name, p, v, ratio, same in rows:
+            print(f"| {name} | {p:.1f} | {v:.1f} | {ratio} | {same} |")
+        if 1 in rates and 2 in rates:
+            print(
+                f"\n2 workers against 1: photos {rates[2][0] / rates[1][0]:.2f}x, "
+                f"video frames {rates[2][1] / rates[1][1]:.2f}x"
+            )
+        if any(same == "NO" for *_, same in rows):
+            sys.exit("a Ray run wrote other rows than the one process")
 
 
 if __name__ == "__main__":
