@@ -41,6 +41,11 @@ def _add_analyzer_options(p) -> None:
     """The options of an Analyzer, shared by predict and video."""
     p.add_argument("--model", default=None, help="shallow (default), deep, or a .keras file")
     p.add_argument("--detector", default=DEFAULT_DETECTOR, choices=DETECTOR_CHOICES)
+    p.add_argument(
+        "--retry-download",
+        action="store_true",
+        help="try the YuNet download now, even if one failed less than a day ago",
+    )
     _add_tta(p)
     p.add_argument("--min-face", type=int, default=MIN_FACE, help="smallest face side in pixels")
 
@@ -197,7 +202,11 @@ def build_parser(training: bool = False) -> argparse.ArgumentParser:
 
 
 def analysis_config(args) -> AnalysisConfig:
-    """The configuration the analyzer options ask for."""
+    """The configuration the analyzer options ask for (``--retry-download`` takes effect here)."""
+    if getattr(args, "retry_download", False):
+        from .yunet_file import forget_download_failure
+
+        forget_download_failure()
     smoothing = getattr(args, "smoothing", SMOOTHING)
     return AnalysisConfig(
         model=args.model,

@@ -18,7 +18,13 @@ import numpy as np
 import streamlit as st
 
 from fer.config import DEFAULT_MODEL, MIN_FACE, AnalysisConfig
-from fer.detection import YUNET_UNAVAILABLE_NOTICE, available_detectors, get_detector
+from fer.detection import (
+    available_detectors,
+    current_notice,
+    downloads_disabled,
+    get_detector,
+    retry_yunet_download,
+)
 from fer.errors import ImageLoadError, ModelNotFoundError
 from fer.image_io import IMAGE_EXTENSIONS, load_image, shrink_to_side
 from fer.registry import ModelInfo, available_models, get_model_info
@@ -80,7 +86,7 @@ def _config_from_state() -> AnalysisConfig | None:
 def sidebar() -> AnalysisConfig | None:
     """Draw the shared settings in the sidebar and return the session's configuration."""
     installed = installed_models()
-    detectors = available_detectors()
+    detectors = available_detectors(download=True)  # at most one attempt a day
     _repair_state(installed, detectors)
     with st.sidebar:
         st.subheader("Settings")
@@ -127,7 +133,12 @@ def sidebar() -> AnalysisConfig | None:
 def _detector_caption(detector: str, detectors: list[str]) -> None:
     """Why YuNet is missing, or why the chosen detector fell back, under the selectbox."""
     if "yunet" not in detectors:
-        st.caption(YUNET_UNAVAILABLE_NOTICE)
+        st.caption(current_notice(how="the button below"))
+        if not downloads_disabled() and st.button(
+            "Try the YuNet download again", icon=":material/download:"
+        ):
+            retry_yunet_download()  # its outcome shows in the caption or the list after the rerun
+            st.rerun()
         return
     try:
         notice = get_detector(detector)[1]
