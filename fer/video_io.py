@@ -95,7 +95,11 @@ def open_input(source: Any, video_name: str):
                 f"{video_name} uses a video codec ({codec}) that cannot be decoded here"
             )
         try:
-            video.thread_type = "AUTO"  # decode on all cores
+            video.thread_type = "AUTO"  # decode on all cores, or on the CPUs a worker holds
+            if os.environ.get("FER_THREADS"):
+                from .runtime import runtime_threads
+
+                video.thread_count = runtime_threads()
         except Exception:  # pragma: no cover - an option, never a failure
             pass
     except BaseException:
