@@ -1,26 +1,36 @@
-"""``python -m fer robustness`` and ``python -m fer calibrate``: serving-side measurements of a
-shipped model (the LiteRT runtime only, no TensorFlow), optionally stored in its card."""
+"""``python -m fer evaluate``, ``robustness`` and ``calibrate``: serving-side measurements of a
+shipped model (the LiteRT runtime only, no TensorFlow) on FER2013 or FER+, optionally stored in
+its card. On FER+ data accuracy is against the majority of ten votes (:mod:`fer.ferplus`)."""
 
 from __future__ import annotations
 
 import json
 import shlex
 
+from .dataset import DATA_HELP, SPLIT_CHOICES
 from .errors import FerError
 
 FIT_LIMIT = 5000
-PUBLIC_TEST = "FER2013 PublicTest"
 
 
 def add_quality_commands(sub, add_tta) -> None:
-    """Add both commands to the CLI's subparsers (``add_tta``: the CLI's TTA options)."""
+    """Add the commands to the CLI's subparsers (``add_tta``: the CLI's TTA options)."""
+    p = sub.add_parser("evaluate", help="accuracy, per-class metrics and confusion matrix")
+    p.add_argument("--data", default=None, help=DATA_HELP)
+    p.add_argument("--split", default="test", choices=SPLIT_CHOICES)
+    p.add_argument("--model", default=None)
+    add_tta(p)
+    p.add_argument("--limit", type=int, default=None, help="evaluate a fixed sample of N images")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+
     p = sub.add_parser(
         "robustness",
         help="accuracy on PublicTest clean and under rotation, "
         "framing, lighting, blur, JPEG and low resolution",
     )
     p.add_argument("--model", default=None)
-    p.add_argument("--data", default=None, help="FER2013 root (Kaggle layout) or fer2013.csv")
+    p.add_argument("--data", default=None, help=DATA_HELP)
     p.add_argument("--limit", type=int, default=None, help="a fixed sample of N test images")
     add_tta(p)
     p.add_argument("--json", action="store_true")
@@ -37,13 +47,13 @@ def add_quality_commands(sub, add_tta) -> None:
         "report the expected calibration error on PublicTest",
     )
     p.add_argument("--model", default=None)
-    p.add_argument("--data", default=None, help="FER2013 root (Kaggle layout) or fer2013.csv")
+    p.add_argument("--data", default=None, help=DATA_HELP)
     p.add_argument(
         "--fit-split",
-        default="train",
-        choices=["train", "private"],
-        help="images the temperature is fitted on (private: PrivateTest, "
-        "fer2013.csv only); never PublicTest",
+        default=None,
+        choices=["train", "holdout", "private"],
+        help="images the temperature is fitted on (holdout: the FER+ runs' held-out slice of "
+        "FER2013Train, the default for FER+ data; private: PrivateTest); never PublicTest",
     )
     p.add_argument(
         "--fit-limit",
@@ -70,21 +80,60 @@ def _command(args, name: str, extra: list[str]) -> str:
     return " ".join(parts + extra)
 
 
+def _split(args, name: str = "test"):
+    """``(the split's scored faces, its name)`` from ``--data`` and ``--limit``."""
+    from .dataset import fer2013_dir, load_split, split_name
+
+    split = load_split(args.data or str(fer2013_dir()), name)
+    if getattr(args, "limit", None):
+        split = split.subset(args.limit)
+    return split, split_name(split, name)
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluation import classification_report, format_report
+    from .ferplus import majority_report
+    from .models import load_model
+    from .preprocessing import to_model_input
+
+    split, name = _split(args, args.split)
+    info, classifier = load_model(args.model)
+    probs = classifier.predict_batched(
+        to_model_input(split.images, classifier.input_size), tta=args.tta
+    )
+    report = classification_report(split.scored().labels, probs[split.scored_mask()].argmax(1))
+    report = {"model": info.name, "split": name, "tta": args.tta, **report}
+    if split.is_ferplus:
+        report["ferplus"] = majority_report(probs, split.votes)
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return 0
+    tta = f" with {args.tta} TTA" if args.tta != "off" else ""
+    print(f"model {info.name}, {name}{tta}")
+    if split.is_ferplus:
+        fp = report["ferplus"]
+        print(
+            f"FER+ majority accuracy {fp['majority_accuracy']:.4f} on the {fp['majority_n']} "
+            f"of {fp['n']} faces with a strict majority of the 10 votes; the predicted "
+            f"emotion got at least one vote on {fp['voted_share']:.1%} of the faces"
+        )
+    print(format_report(report))
+    return 0
+
+
 def cmd_robustness(args) -> int:
-    from .dataset import fer2013_dir, load_split
     from .models import load_model
     from .robustness import evaluate_robustness, format_robustness
 
     if args.write_card and args.limit:
         raise FerError("--write-card stores the whole split's figures: drop --limit")
-    split = load_split(args.data or str(fer2013_dir()), "test")
-    if args.limit:
-        split = split.subset(args.limit)
+    split, name = _split(args)
+    split = split.scored()
     info, classifier = load_model(args.model)
     result = evaluate_robustness(classifier, split.images, split.labels, tta=args.tta)
     extra = {"flip": ["--flip-tta"], "shift": ["--tta"]}.get(args.tta, [])
     result = {
-        "split": PUBLIC_TEST,
+        "split": name,
         **result,
         "command": _command(args, "robustness", extra + ["--write-card"]),
     }
@@ -110,21 +159,47 @@ def trained_on(card: dict) -> int | None:
     return max(counts) if counts else None
 
 
+def trained_with_holdout(card: dict) -> bool:
+    """Whether the model (every member of an ensemble) was trained with FER+'s fixed slice
+    of FER2013Train held out."""
+    runs = [m.get("training", {}) for m in card.get("members") or []] or [card.get("training", {})]
+    return all(str(r.get("validation", "")).startswith("FER+ Train hold-out") for r in runs)
+
+
+def _fit_split(args, data: str):
+    """The images the temperature is fitted on: ``(split, name)``."""
+    from .dataset import ferplus_holdout, load_split
+
+    test = load_split(data, "test")
+    choice = args.fit_split or ("holdout" if test.is_ferplus else "train")
+    if choice == "holdout":
+        if not test.is_ferplus:
+            raise FerError("--fit-split holdout needs FER+ data (--data FERPLUS_DIR)")
+        return ferplus_holdout(data)[1].scored(), choice, test.scored()
+    fit = load_split(data, choice)
+    return fit.scored(), choice, test.scored()
+
+
 def cmd_calibrate(args) -> int:
     from .calibration import calibrate, calibration_subset
-    from .dataset import fer2013_dir, load_split
+    from .dataset import fer2013_dir, split_name
     from .models import load_model
 
     data = args.data or str(fer2013_dir())
-    fit = load_split(data, args.fit_split)
-    test = load_split(data, "test")
+    fit, args.fit_split, test = _fit_split(args, data)
     idx = calibration_subset(fit.labels, args.fit_limit, seed=args.seed)
     info, classifier = load_model(args.model)
     results = calibrate(classifier, fit.images[idx], fit.labels[idx], test.images, test.labels)
     n_trained = trained_on(info.card)
-    seen = args.fit_split == "train" and (n_trained is None or n_trained >= len(fit))
+    if args.fit_split == "holdout":
+        seen = not trained_with_holdout(info.card)
+    else:
+        seen = args.fit_split == "train" and (n_trained is None or n_trained >= len(fit))
     fitted_on = _fitted_on(args, len(idx), seen, n_trained, len(fit))
     entry = _calibration_entry(args, results, fitted_on, seen)
+    entry["ece_split"] = split_name(test, "test")
+    if test.is_ferplus:
+        entry["fer2013_publictest"] = _fer2013_ece(classifier, entry["temperature"])
     if args.json:
         print(json.dumps({"model": info.name, **entry}, indent=1))
     else:
@@ -139,8 +214,12 @@ def cmd_calibrate(args) -> int:
 
 def _fitted_on(args, n_fit: int, seen: bool, n_trained: int | None, split_size: int) -> str:
     """Which images the temperature was fitted on, and whether the model saw them."""
-    split_name = {"train": "Training", "private": "PrivateTest"}[args.fit_split]
-    text = f"{n_fit:,} FER2013 {split_name} images (class-stratified sample, seed {args.seed})"
+    split_name = {
+        "train": "FER2013 Training",
+        "private": "FER2013 PrivateTest",
+        "holdout": "FER+ Train hold-out (the training runs' fixed 10 % slice; strict-majority)",
+    }[args.fit_split]
+    text = f"{n_fit:,} {split_name} images (class-stratified sample, seed {args.seed})"
     if not seen:
         return text
     if n_trained:
@@ -169,7 +248,7 @@ def _calibration_entry(args, results: dict, fitted_on: str, seen: bool) -> dict:
         "applied": not seen,
         "temperature": applied["off"],
         "temperature_by_tta": applied,
-        "ece_split": PUBLIC_TEST,
+        "ece_split": "FER2013 PublicTest",
         "ece_bins": ECE_BINS,
         "ece_before": off["ece_before"],
         "ece_after": off["ece_after"],
@@ -206,8 +285,8 @@ def _print_calibration(name: str, entry: dict, results: dict, n_test: int) -> No
     from .calibration import ECE_BINS
 
     print(
-        f"model {name}: temperature fitted on {entry['fitted_on']}; ECE on {PUBLIC_TEST} "
-        f"({n_test:,} images, {ECE_BINS} bins)"
+        f"model {name}: temperature fitted on {entry['fitted_on']}; ECE on "
+        f"{entry['ece_split']} ({n_test:,} images, {ECE_BINS} bins)"
     )
     print(
         f"{'TTA':<7}{'T fitted':>9}{'ECE before':>12}{'ECE after':>11}{'NLL before':>12}"
@@ -219,5 +298,33 @@ def _print_calibration(name: str, entry: dict, results: dict, n_test: int) -> No
             f"{100 * r['ece_after']:>10.1f}%{r['nll_before']:>12.3f}{r['nll_after']:>11.3f}"
             f"{entry['temperature_by_tta'][mode]:>11.3f}"
         )
+    if entry.get("fer2013_publictest"):
+        e = entry["fer2013_publictest"]
+        print(
+            f"ECE on FER2013 PublicTest (its own labels), one view: "
+            f"{100 * e['ece_before']:.1f}% before, {100 * e['ece_after']:.1f}% with T applied"
+        )
     if "note" in entry:
         print("note: " + entry["note"])
+
+
+def _fer2013_ece(classifier, temperature: float) -> dict | None:
+    """ECE on FER2013 PublicTest with its own labels, one view, before and after ``T``, where
+    FER2013 is found (``$FER2013_DIR``)."""
+    from .calibration import apply_temperature, expected_calibration_error, uncalibrated
+    from .dataset import fer2013_dir, load_split
+    from .errors import DatasetError
+    from .preprocessing import to_model_input
+
+    try:
+        split = load_split(str(fer2013_dir()), "test")
+    except DatasetError:
+        return None
+    base = uncalibrated(classifier)
+    probs = base.predict_batched(to_model_input(split.images, base.input_size))
+    return {
+        "ece_before": round(expected_calibration_error(probs, split.labels), 4),
+        "ece_after": round(
+            expected_calibration_error(apply_temperature(probs, temperature), split.labels), 4
+        ),
+    }

@@ -11,6 +11,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..dataset import DATA_HELP
 from .architectures import ARCHITECTURES
 from .export import QUANTIZATIONS
 from .mixing import MIX_MODES
@@ -34,10 +35,6 @@ def _option(
     return field(default=default, metadata=meta)
 
 
-DATA_HELP = (
-    "FER2013 root (Kaggle layout) or fer2013.csv "
-    "(default: $FER2013_DIR or ../shared/datasets/fer2013)"
-)
 QUANTIZE_HELP = (
     "form of the serving file: auto (default) keeps the quantized form fastest at batch 1 "
     "within 0.3 points of float accuracy on the validation split"
@@ -102,6 +99,47 @@ class TrainConfig:
     temperature: float = _option(
         2.0, "--temperature", recipe="teacher", help="distillation temperature"
     )
+    init: str | None = _option(
+        None,
+        "--init",
+        recipe="changed",
+        metavar="MODEL.keras",
+        help="start from this trained model's weights (of an ensemble: its --member)",
+    )
+    member: int = _option(
+        1, "--member", recipe="init", metavar="N", help="the ensemble member --init starts from"
+    )
+    holdout: float = _option(
+        0.1,
+        "--holdout",
+        recipe="changed",
+        help="FER+ data: the share of FER2013Train held out (a fixed slice, stratified by "
+        "label) to pick the best epoch and fit the temperature on; FER2013 data validates on "
+        "PublicTest",
+    )
+    fer2013_weight: float = _option(
+        0.0,
+        "--fer2013-weight",
+        recipe="changed",
+        metavar="W",
+        help="FER+ data: mix each face's FER2013 label into its vote distribution with weight "
+        "W (the faces are matched in --fer2013-data)",
+    )
+    fer2013_data: str | None = _option(
+        None,
+        "--fer2013-data",
+        recipe="fer2013_weight",
+        metavar="DIR",
+        help="FER2013 (Kaggle layout or csv) for --fer2013-weight (default: $FER2013_DIR)",
+    )
+    shift_probability: float = _option(
+        0.0,
+        "--shift-prob",
+        recipe="changed",
+        metavar="P",
+        help="apply each real-world shift (roll, downscale, blur, low contrast, gamma, JPEG) "
+        "with probability P",
+    )
     # minutes; shortens `epochs` after the first timed epoch (the command records the epochs)
     time_budget: float | None = _option(
         None,
@@ -131,7 +169,7 @@ class TrainConfig:
     quantization: str = _option(
         "auto", "--quantize", choices=("auto", *QUANTIZATIONS), help=QUANTIZE_HELP
     )  # the serving file's form (fer.training.export)
-    label_smoothing: float = 0.1
+    label_smoothing: float = 0.1  # on one-hot FER2013 labels; vote distributions get none
     warmup_epochs: int = 1
     speed_seconds: float = 2.0
     log: object = field(default=None, repr=False)  # a text stream; None: sys.stdout
@@ -155,6 +193,12 @@ RECIPE_ORDER = (
     "teacher",
     "distill_alpha",
     "temperature",
+    "init",
+    "member",
+    "holdout",
+    "fer2013_weight",
+    "fer2013_data",
+    "shift_probability",
 )
 """The fields :func:`train_command` writes, in the order the shipped cards' commands have them
 (the others, such as ``--resume`` or ``--time-budget``, steer a run but do not define it)."""
@@ -219,7 +263,8 @@ def _shown(cfg: TrainConfig, f: dataclasses.Field) -> bool:
         return True
     if recipe == "changed":
         return _is_set(f, getattr(cfg, f.name))
-    return _shown(cfg, _field(recipe))  # written with the field it belongs to
+    # written with the field it belongs to, where it has a value
+    return _shown(cfg, _field(recipe)) and getattr(cfg, f.name) is not None
 
 
 def _rendered(cfg: TrainConfig, f: dataclasses.Field) -> str:

@@ -53,8 +53,11 @@ def mixed_batches(
     alpha: float,
     probability: float,
     seed: int,
+    prepare=None,
 ):
-    """A ``keras.utils.PyDataset`` of shuffled batches, each mixed with ``probability``."""
+    """A ``keras.utils.PyDataset`` of shuffled batches, each mixed with ``probability``.
+    ``prepare(images, rng) -> model input`` turns a batch of ``x`` into what the network takes
+    (for ``uint8`` faces: real-world shifts, then the one preprocessing path) before mixing."""
     import keras
 
     class MixedBatches(keras.utils.PyDataset):
@@ -69,7 +72,9 @@ def mixed_batches(
         def __getitem__(self, index: int):
             take = np.sort(self.order[index * batch_size : (index + 1) * batch_size])
             bx, by = x[take], y[take]
-            if self.rng.random() < probability:
+            if prepare is not None:
+                bx = prepare(bx, self.rng)
+            if mode != "none" and self.rng.random() < probability:
                 bx, by = mix_batch(bx, by, mode, alpha, self.rng)
             return bx, by
 

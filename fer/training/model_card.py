@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from ..emotions import EMOTIONS
 from ..evaluation import classification_report
+from ..ferplus import majority_report
 from ..preprocessing import preprocessing_description, to_model_input
 from ..tta import CARD_KEYS, TTA_MODES
 
@@ -38,15 +41,21 @@ def measured_fields(
     from ..speed import speed_report
     from .export import write_chosen_serving_file
 
-    x = to_model_input(val_split.images, int(model.input_shape[1]))
-    serving = write_chosen_serving_file(model, model_path, x, val_split.labels, data, quantization)
+    size = int(model.input_shape[1])
+    scored, labels, split_name = _scored_faces(val_split)
+    x = to_model_input(val_split.images, size)
+    serving = write_chosen_serving_file(model, model_path, x[scored], labels, data, quantization)
     classifier = RuntimeClassifier(serving["path"])
+    probabilities = {mode: classifier.predict_batched(x, tta=mode) for mode in TTA_MODES}
     reports = {
-        CARD_KEYS[mode]: classification_report(
-            val_split.labels, classifier.predict_batched(x, tta=mode).argmax(1)
-        )
-        for mode in TTA_MODES
+        CARD_KEYS[mode]: classification_report(labels, p[scored].argmax(1))
+        for mode, p in probabilities.items()
     }
+    if val_split.is_ferplus:
+        reports["ferplus"] = {
+            mode: majority_report(p, val_split.votes) for mode, p in probabilities.items()
+        }
+        reports["fer2013_publictest"] = _fer2013_reports(classifier, size)
     return {
         "file": model_path.name,
         "parameters": int(model.count_params()),
@@ -55,7 +64,7 @@ def measured_fields(
         "input_size": [int(model.input_shape[1]), int(model.input_shape[2]), 1],
         "labels": list(EMOTIONS),
         "preprocessing": preprocessing_description(int(model.input_shape[1])),
-        "validation_split": f"PublicTest ({len(val_split)} images)",
+        "validation_split": split_name,
         **reports,
         "tta": {
             "flip": "mirrored face averaged in (2 views)",
@@ -64,6 +73,41 @@ def measured_fields(
         "speed": speed_report(classifier, speed_seconds),
         "speed_command": "python benchmarks/models.py",
         "evaluate_command": f"python -m fer evaluate --data {data} --model {name}",
+    }
+
+
+def _scored_faces(split) -> tuple[np.ndarray, np.ndarray, str]:
+    """``(which faces, their labels, the split's name)`` a card's accuracy is measured on:
+    all of PublicTest with FER2013's labels; FER+ Valid's faces with a strict majority, and it."""
+    if not split.is_ferplus:
+        return np.ones(len(split), bool), split.labels, f"PublicTest ({len(split)} images)"
+    scored = split.scored_mask()
+    name = (
+        f"FER+ Valid = PublicTest ({int(scored.sum())} of {len(split)} faces have a strict "
+        "majority of the 10 votes; accuracy is against it)"
+    )
+    return scored, split.scored().labels, name
+
+
+def _fer2013_reports(classifier, size: int) -> dict | None:
+    """FER2013 PublicTest accuracy with its own labels, per TTA mode, where FER2013 is found
+    (``$FER2013_DIR``): FER+ models keep this figure beside their FER+ one."""
+    from ..dataset import fer2013_dir, load_split
+    from ..errors import DatasetError
+
+    try:
+        split = load_split(str(fer2013_dir()), "test")
+    except DatasetError:
+        return None
+    x = to_model_input(split.images, size)
+    return {
+        "data": str(fer2013_dir()),
+        **{
+            mode: float(
+                round((classifier.predict_batched(x, tta=mode).argmax(1) == split.labels).mean(), 4)
+            )
+            for mode in TTA_MODES
+        },
     }
 
 

@@ -15,8 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dataset import load_split
-from ..emotions import NUM_CLASSES
 from ..preprocessing import to_model_input
 from .architectures import build
 from .augmentation import (
@@ -27,8 +25,10 @@ from .augmentation import (
 )
 from .batchnorm import PRECISE_BN_NOTE, precise_bn_note, recalibrate_batch_norm
 from .config import TrainConfig, train_command
+from .data import card_split, label_smoothing, training_splits, training_targets
 from .mixing import mixed_batches, mixing_recipe
 from .model_card import accuracy_summary, measured_fields
+from .shifts import apply_random_shifts, shifts_recipe
 from .tf_runtime import import_tensorflow
 
 
@@ -37,9 +37,7 @@ def _say(cfg: TrainConfig, text: str) -> None:
 
 
 def _arrays(split) -> tuple[np.ndarray, np.ndarray]:
-    x = to_model_input(split.images)
-    y = np.eye(NUM_CLASSES, dtype=np.float32)[split.labels]
-    return x, y
+    return to_model_input(split.images), split.targets
 
 
 def _training_model(net, cfg: TrainConfig):
@@ -86,17 +84,24 @@ def _optimizer(cfg: TrainConfig, steps_per_epoch: int):
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}; choose adamw or sgd")
 
 
-def _compile(model, cfg: TrainConfig, steps_per_epoch: int) -> None:
+def soft_target_loss(smoothing: float = 0.0):
+    """Cross-entropy against a target distribution (FER+'s votes, or smoothed one-hot labels):
+    ``-sum(t * log p)``, which is the KL divergence from the targets plus their fixed entropy."""
     import keras
+
+    return keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
+
+
+def _compile(model, cfg: TrainConfig, steps_per_epoch: int, smoothing: float) -> None:
 
     if cfg.teacher:
         from .distillation import distillation_objects
 
         loss_class, accuracy = distillation_objects()
-        loss = loss_class(cfg.distill_alpha, cfg.temperature, cfg.label_smoothing)
+        loss = loss_class(cfg.distill_alpha, cfg.temperature, smoothing)
         metrics = [accuracy]
     else:
-        loss = keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing)
+        loss = soft_target_loss(smoothing)
         metrics = ["accuracy"]
     # Keras will not jit a model holding its augmentation layers unless told to; on JAX they
     # trace fine and an un-jitted step is ~100x slower. TensorFlow keeps its default.
@@ -148,6 +153,9 @@ def _progress_callback(cfg: TrainConfig, ckpt_dir: Path, state: dict):
                 }
             )
             done = epoch + 1
+            if state.get("pick_best") and h_val_loss(state) < state.get("best_val_loss", 1e9):
+                state["best_val_loss"], state["best_epoch"] = h_val_loss(state), done
+                self.model.get_layer(cfg.arch).save_weights(ckpt_dir / "best.weights.h5")
             if done % max(cfg.checkpoint_every, 1) == 0 or done == cfg.epochs:
                 # model (with optimiser state) first, then the state that points at it
                 self.model.save(ckpt_dir / "last.tmp.keras")
@@ -163,6 +171,11 @@ def _progress_callback(cfg: TrainConfig, ckpt_dir: Path, state: dict):
             )
 
     return Progress()
+
+
+def h_val_loss(state: dict) -> float:
+    """The last epoch's validation loss."""
+    return state["history"][-1]["val_loss"]
 
 
 def _backend() -> str:
@@ -196,36 +209,36 @@ def train(cfg: TrainConfig) -> dict | None:
     ckpt_dir = Path(cfg.out) / ".checkpoints" / cfg.arch
     ckpt_dir.mkdir(parents=True, exist_ok=True)
 
-    train_split = _split(cfg, "train", cfg.limit)
-    val_split = _split(cfg, "test", cfg.val_limit)
+    train_split, val_split, val_name = training_splits(cfg)
     steps = int(np.ceil(len(train_split) / cfg.batch_size))
-    x, y = _arrays(train_split)
+    x, y = to_model_input(train_split.images), training_targets(cfg, train_split)
     val = _arrays(val_split)
-    model, state = _model_and_state(cfg, ckpt_dir, steps, len(train_split))
+    smoothing = label_smoothing(cfg, train_split)
+    model, state = _model_and_state(cfg, ckpt_dir, steps, len(train_split), smoothing)
+    state.update(validation=f"{val_name} ({len(val_split)} images)")
+    state["pick_best"] = train_split.is_ferplus  # never pick an epoch on PublicTest
     net = model.get_layer(cfg.arch)
     _say(
         cfg,
         f"training {cfg.arch}: {net.count_params():,} parameters, {len(train_split)} train / "
-        f"{len(val_split)} validation images, {cfg.epochs} epochs of {steps} steps"
+        f"{len(val_split)} validation images ({val_name}), {cfg.epochs} epochs of {steps} steps"
+        + (f", from {cfg.init}" if cfg.init else "")
         + (f", distilling from {cfg.teacher}" if cfg.teacher else ""),
     )
 
-    fit = _fitter(model, cfg, ckpt_dir, state, _training_data(cfg, x, y, state), val)
+    data = _training_data(cfg, train_split.images, x, y, state)
+    fit = _fitter(model, cfg, ckpt_dir, state, data, val)
     if cfg.time_budget and not state.get("budgeted"):
         _fit_to_time_budget(model, cfg, steps, state, fit)
     fit(cfg.epochs)
-    return _ship(cfg, net, x, ckpt_dir, state, val_split)
+    return _ship(cfg, net, x, ckpt_dir, state)
 
 
-def _split(cfg: TrainConfig, name: str, limit: int | None):
-    """The dataset's ``name`` split, cut to a seeded sample of ``limit`` images if given."""
-    split = load_split(cfg.data, name)
-    return split.subset(limit, cfg.seed) if limit else split
-
-
-def _model_and_state(cfg: TrainConfig, ckpt_dir: Path, steps: int, train_images: int):
+def _model_and_state(
+    cfg: TrainConfig, ckpt_dir: Path, steps: int, train_images: int, smoothing: float
+):
     """The training model and the run's state: from the checkpoint when resuming one, else
-    freshly built and compiled with an empty history."""
+    built (from ``--init``'s weights if given) and compiled with an empty history."""
     if cfg.resume and (ckpt_dir / "state.json").exists() and (ckpt_dir / "last.keras").exists():
         return _resumed(cfg, ckpt_dir, steps)
     state = {
@@ -236,9 +249,31 @@ def _model_and_state(cfg: TrainConfig, ckpt_dir: Path, steps: int, train_images:
         "train_images": train_images,
         "machine": _machine(),
     }
-    model = _training_model(build(cfg.arch), cfg)
-    _compile(model, cfg, steps)
+    net = build(cfg.arch)
+    if cfg.init:
+        net.set_weights(initial_weights(cfg.init, cfg.member, cfg.arch))
+    model = _training_model(net, cfg)
+    _compile(model, cfg, steps, smoothing)
     return model, state
+
+
+def initial_weights(path: str, member: int, arch: str) -> list:
+    """The weights of the model at ``path``, or of its ``member``-th network where it is an
+    ensemble (:mod:`fer.training.ensemble`); refused where the architecture differs."""
+    import keras
+
+    from ..errors import FerError
+
+    model = keras.models.load_model(path, compile=False)
+    members = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    if members:
+        if not 1 <= member <= len(members):
+            raise FerError(f"{path} is an ensemble of {len(members)}; --member {member} is none")
+        model = members[member - 1]
+    shapes = [w.shape for w in build(arch).weights]
+    if [tuple(w.shape) for w in model.weights] != [tuple(s) for s in shapes]:
+        raise FerError(f"{path} is not a {arch} network: its weights do not fit (--arch {arch})")
+    return model.get_weights()
 
 
 def _resumed(cfg: TrainConfig, ckpt_dir: Path, steps: int):
@@ -270,22 +305,30 @@ def _resumed(cfg: TrainConfig, ckpt_dir: Path, steps: int):
     return model, state
 
 
-def _training_data(cfg: TrainConfig, x: np.ndarray, y: np.ndarray, state: dict) -> dict:
-    """``model.fit``'s data arguments: mixed batches from a generator, or the arrays."""
-    if cfg.mix != "none":
-        # seeded by the epoch it starts at, so a resumed run does not replay the same batches
-        return dict(
-            x=mixed_batches(
-                x,
-                y,
-                cfg.batch_size,
-                cfg.mix,
-                cfg.mix_alpha,
-                cfg.mix_probability,
-                cfg.seed + state["epoch"],
-            )
-        )
-    return dict(x=x, y=y, batch_size=cfg.batch_size, shuffle=True)
+def _training_data(
+    cfg: TrainConfig, faces: np.ndarray, x: np.ndarray, y: np.ndarray, state: dict
+) -> dict:
+    """``model.fit``'s data arguments: batches from a generator where faces are shifted or
+    mixed (shifts on the ``uint8`` faces, then the one preprocessing path), else the arrays."""
+    if cfg.mix == "none" and cfg.shift_probability <= 0:
+        return dict(x=x, y=y, batch_size=cfg.batch_size, shuffle=True)
+
+    def prepare(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return to_model_input(apply_random_shifts(batch, cfg.shift_probability, rng))
+
+    shifted = cfg.shift_probability > 0
+    # seeded by the epoch it starts at, so a resumed run does not replay the same batches
+    batches = mixed_batches(
+        faces if shifted else x,
+        y,
+        cfg.batch_size,
+        cfg.mix,
+        cfg.mix_alpha,
+        cfg.mix_probability,
+        cfg.seed + state["epoch"],
+        prepare if shifted else None,
+    )
+    return dict(x=batches)
 
 
 def _fitter(model, cfg: TrainConfig, ckpt_dir: Path, state: dict, data: dict, val):
@@ -330,13 +373,17 @@ def _fit_to_time_budget(model, cfg: TrainConfig, steps: int, state: dict, fit) -
         )
 
 
-def _ship(
-    cfg: TrainConfig, net, x: np.ndarray, ckpt_dir: Path, state: dict, val_split
-) -> dict | None:
+def _ship(cfg: TrainConfig, net, x: np.ndarray, ckpt_dir: Path, state: dict) -> dict | None:
     """Save the trained weights (no optimiser state) in a freshly built network, with clean
-    batch-norm statistics unless turned off, and write its card where TensorFlow is."""
+    batch-norm statistics unless turned off, and write its card where TensorFlow is. With a
+    held-out slice, the weights are those of the epoch with the lowest held-out loss."""
     final = build(cfg.arch)
     final.set_weights(net.get_weights())
+    if state.get("best_epoch") and (ckpt_dir / "best.weights.h5").exists():
+        final.load_weights(ckpt_dir / "best.weights.h5")
+        note = f"weights of epoch {state['best_epoch']}, the lowest held-out loss"
+        state["notes"] = [n for n in state.get("notes", []) if not n.startswith("weights of")]
+        state["notes"].append(note)
     if cfg.precise_bn:
         recalibrate_batch_norm(final, x)
         state.setdefault("notes", []).append(precise_bn_note(len(x)))
@@ -350,7 +397,7 @@ def _ship(
             f"python -m fer card --arch {cfg.arch} --out {cfg.out}",
         )
         return None
-    card = write_model_card(final, model_path, cfg, state, val_split)
+    card = write_model_card(final, model_path, cfg, state, card_split(cfg))
     _say(cfg, f"wrote {model_path} and {_card_summary(model_path, card)}")
     return card
 
@@ -387,7 +434,7 @@ def write_card_from_checkpoint(
             "quantization": quantization,
         }
     )
-    val_split = _split(cfg, "test", cfg.val_limit)
+    val_split = card_split(cfg)
     model_path = Path(out) / f"{arch}.keras"
     model = keras.models.load_model(model_path, compile=False)
     card = write_model_card(model, model_path, cfg, state, val_split)
@@ -397,6 +444,18 @@ def write_card_from_checkpoint(
 
 def _config_dict(cfg: TrainConfig) -> dict:
     return {**{k: v for k, v in cfg.__dict__.items() if k != "log"}, "backend": _backend()}
+
+
+def _targets_note(cfg: TrainConfig, split) -> str:
+    if not split.is_ferplus:
+        return "FER2013's label (one annotator), one-hot"
+    note = (
+        "FER+ vote distribution over the 7 emotions (contempt, unknown and NF votes dropped, "
+        "the rest renormalised; faces mostly unknown or NF left out)"
+    )
+    if cfg.fer2013_weight > 0:
+        note += f", mixed with FER2013's label of the same face at weight {cfg.fer2013_weight:g}"
+    return note
 
 
 def write_model_card(model, model_path: Path, cfg: TrainConfig, state: dict, val_split) -> dict:
@@ -409,7 +468,8 @@ def write_model_card(model, model_path: Path, cfg: TrainConfig, state: dict, val
         "architecture": cfg.arch,
         **measured,
         "augmentation": augmentation_recipe(cfg.erase_probability, cfg.geometry)
-        + mixing_recipe(cfg.mix, cfg.mix_alpha, cfg.mix_probability),
+        + mixing_recipe(cfg.mix, cfg.mix_alpha, cfg.mix_probability)
+        + shifts_recipe(cfg.shift_probability),
         "training": {
             "data": str(cfg.data),
             "train_images": state.get("train_images"),
@@ -422,7 +482,10 @@ def write_model_card(model, model_path: Path, cfg: TrainConfig, state: dict, val
                 f"{cfg.warmup_epochs} warm-up epoch(s) to {cfg.learning_rate}, then cosine "
                 "decay to 1% of it"
             ),
-            "loss": f"cross-entropy, label smoothing {cfg.label_smoothing}"
+            "targets": _targets_note(cfg, val_split),
+            "validation": state.get("validation"),
+            "init": f"{cfg.init} (member {cfg.member})" if cfg.init else None,
+            "loss": f"cross-entropy, label smoothing {label_smoothing(cfg, val_split)}"
             + (
                 f"; distilled from {Path(cfg.teacher).name} with weight {cfg.distill_alpha} on "
                 f"the teacher at temperature {cfg.temperature:g}"

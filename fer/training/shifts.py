@@ -1,0 +1,49 @@
+"""Real-world shifts as training augmentation: the robustness suite's own shift functions
+(:mod:`fer.robustness`), each applied with a probability and a parameter drawn from the range
+webcams and phones bring. They work on ``uint8`` faces before
+:func:`fer.preprocessing.to_model_input`, exactly where the suite applies them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .. import robustness
+
+Sampler = Callable[[np.random.Generator], robustness.Shift]
+
+SHIFT_SAMPLERS: dict[str, Sampler] = {
+    "roll": lambda rng: robustness.rotate(float(rng.uniform(-30, 30))),
+    "downscale": lambda rng: robustness.downscale(int(rng.integers(20, 33))),
+    "blur": lambda rng: robustness.blur(float(rng.uniform(0.3, 2.0))),
+    "low contrast": lambda rng: robustness.low_contrast(float(rng.uniform(0.3, 0.8))),
+    "gamma": lambda rng: robustness.gamma(float(np.exp(rng.uniform(np.log(0.5), np.log(2.0))))),
+    "jpeg": lambda rng: robustness.jpeg(int(rng.integers(20, 91))),
+}
+"""Each shift with its parameter's sampler, in the order a camera would apply them: roll of
+the head, resolution, focus, exposure and contrast, compression last."""
+
+
+def apply_random_shifts(
+    images: np.ndarray, probability: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Each face gets each shift with ``probability``, with a parameter of its own."""
+    if probability <= 0:
+        return images
+    out = np.array(images, dtype=np.uint8, copy=True)
+    for sample in SHIFT_SAMPLERS.values():
+        for i in np.flatnonzero(rng.random(len(out)) < probability):
+            out[i] = sample(rng)(out[i : i + 1])[0]
+    return out
+
+
+def shifts_recipe(probability: float) -> str:
+    """The shifts as the model card describes them ('' when off)."""
+    if probability <= 0:
+        return ""
+    return (
+        f"; real-world shifts, each with p={probability:g}: roll up to 30 degrees, downscale "
+        "to 20-32 px and back, Gaussian blur sigma 0.3-2, contrast x0.3-0.8, gamma 0.5-2, "
+        "JPEG quality 20-90"
+    )

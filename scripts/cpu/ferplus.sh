@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Fine-tune the shipped models on FER+'s ten-vote distributions on a CPU (two cores: about an
+# hour in all), each step resumable: rerun the script after an interruption and every step
+# carries on from its last checkpoint (--resume) or is skipped where its model is written.
+#   bash scripts/cpu/ferplus.sh [RUNS_DIR]      (default runs/ferplus; logs in RUNS_DIR/*.log)
+# Then compare RUNS_DIR/{deep,shallow}/ with models/ and copy what beats it (README, Models).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+runs=${1:-runs/ferplus}
+ferplus=${FERPLUS_DIR:-../shared/datasets/ferplus}
+fer2013=${FER2013_DIR:-../shared/datasets/fer2013}
+mkdir -p "$runs"
+common=(--data "$ferplus" --fer2013-weight 0.2 --fer2013-data "$fer2013" --shift-prob 0.15
+  --resume)
+
+step() {  # step NAME OUT_MODEL COMMAND...: run unless OUT_MODEL exists, log to RUNS_DIR/NAME.log
+  local name=$1 out=$2
+  shift 2
+  if [ -f "$out" ]; then echo "$name: $out exists, skipped"; return; fi
+  echo "$name: $(date -u +%H:%M) $*"
+  "$@" >"$runs/$name.log" 2>&1
+}
+
+step shallow_ft "$runs/shallow_ft/shallow.keras" python3 -m fer train --arch shallow \
+  --init models/shallow.keras --epochs 5 --lr 5e-4 --erase-prob 0.25 --quantize dynamic \
+  --out "$runs/shallow_ft" "${common[@]}"
+for member in 1 2; do
+  geometry=$([ $member = 1 ] && echo 0.1 || echo 0.2)
+  step "deep_m$member" "$runs/deep_m$member/deep.keras" python3 -m fer train --arch deep \
+    --init models/deep.keras --member $member --epochs 2 --lr 2e-4 --geometry "$geometry" \
+    --quantize float --out "$runs/deep_m$member" "${common[@]}"
+done
+step deep "$runs/deep/deep.keras" python3 -m fer ensemble "$runs/deep_m1/deep.keras" \
+  "$runs/deep_m2/deep.keras" --name deep --out "$runs/deep" --data "$ferplus"
+step shallow "$runs/shallow/shallow.keras" python3 -m fer train --arch shallow \
+  --init models/shallow.keras --teacher "$runs/deep/deep.keras" --distill-alpha 0.5 \
+  --temperature 2 --epochs 3 --lr 5e-4 --erase-prob 0.25 --out "$runs/shallow" "${common[@]}"
+echo "done: $(date -u +%H:%M)"

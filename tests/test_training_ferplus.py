@@ -1,0 +1,118 @@
+"""Training on FER+'s votes: the soft-target loss, ``--init`` from a trained model or an
+ensemble member, the held-out slice and its best epoch, the real-world shifts, and a card that
+holds FER+ and FER2013 figures."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from fer.errors import FerError
+from fer.training import TrainConfig, train
+from tests.test_ferplus import ROWS, write_ferplus
+
+
+@pytest.fixture
+def ferplus_root(tmp_path, monkeypatch):
+    """Every row of the reader's test 24 times over (FER2013 stays where it is, or is absent)."""
+    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
+    rows = {f"{k}{i}": v for i in range(24) for k, v in ROWS.items()}
+    return write_ferplus(tmp_path / "ferplus", rows)
+
+
+def test_soft_target_loss_is_cross_entropy_against_the_distribution():
+    from fer.training.trainer import soft_target_loss
+
+    targets = np.array([[0.6, 0.2, 0.2, 0, 0, 0, 0], [0, 0, 0, 0.5, 0.5, 0, 0]], np.float32)
+    predicted = np.array([[0.5, 0.3, 0.1, 0.05, 0.05, 0, 0], [0.1] * 6 + [0.4]], np.float32)
+    loss = float(soft_target_loss()(targets, predicted))
+    clipped = np.clip(predicted, 1e-7, 1.0)
+    assert loss == pytest.approx(float(np.mean(-(targets * np.log(clipped)).sum(1))), rel=1e-4)
+    # lowest where the prediction is the distribution itself, not its most-voted emotion
+    at_targets = float(soft_target_loss()(targets, targets))
+    one_hot = np.eye(7, dtype=np.float32)[targets.argmax(1)]
+    assert at_targets < float(soft_target_loss()(targets, 0.999 * one_hot + 0.001 / 7))
+
+
+def _config(root, out, **kw) -> TrainConfig:
+    base = dict(
+        arch="shallow",
+        data=str(root),
+        out=str(out),
+        epochs=1,
+        batch_size=32,
+        speed_seconds=0.1,
+        quantization="float",
+        erase_probability=0.0,
+    )
+    return TrainConfig(**{**base, **kw})
+
+
+def test_ferplus_run_validates_on_a_held_out_slice_and_cards_the_majority(ferplus_root, tmp_path):
+    card = train(_config(ferplus_root, tmp_path / "m", epochs=2, shift_probability=0.5))
+    training = card["training"]
+    assert training["validation"].startswith("FER+ Train hold-out (10%")
+    # 4 of the 6 rows are trainable, 24 faces each, each its own label: 2 of each held out
+    assert training["train_images"] == 96 - 4 * 2
+    assert "FER+ vote distribution" in training["targets"]
+    assert "label smoothing 0.0" in training["loss"]
+    assert any(n.startswith("weights of epoch") for n in training["notes"])
+    assert "real-world shifts, each with p=0.5" in card["augmentation"]
+    assert "--shift-prob 0.5" in training["command"]
+    # scored on FER+ Valid's strict-majority faces (happy and anger rows: 48 of 144)
+    assert card["validation"]["n"] == 48 and card["validation_split"].startswith("FER+ Valid")
+    assert card["ferplus"]["off"]["majority_n"] == 48 and card["ferplus"]["off"]["n"] == 144
+    saved = json.loads((tmp_path / "m" / "shallow.json").read_text())
+    assert saved["ferplus"] == json.loads(json.dumps(card["ferplus"]))
+
+
+def test_init_starts_from_the_model_or_the_chosen_ensemble_member(ferplus_root, tmp_path):
+    import keras
+
+    from fer.training.architectures import build
+    from fer.training.ensemble import build_ensemble
+    from fer.training.trainer import initial_weights
+
+    keras.utils.set_random_seed(1)
+    a, b = build("shallow"), build("shallow")
+    a.save(tmp_path / "a.keras")
+    build_ensemble([a, b], "deep").save(tmp_path / "ens.keras")
+    same = lambda ws, net: all(np.array_equal(w, v) for w, v in zip(ws, net.get_weights()))  # noqa: E731
+    assert same(initial_weights(str(tmp_path / "a.keras"), 1, "shallow"), a)
+    assert same(initial_weights(str(tmp_path / "ens.keras"), 2, "shallow"), b)
+    assert not same(initial_weights(str(tmp_path / "ens.keras"), 1, "shallow"), b)
+    with pytest.raises(FerError, match="not a deep network"):
+        initial_weights(str(tmp_path / "a.keras"), 1, "deep")
+    with pytest.raises(FerError, match="ensemble of 2"):
+        initial_weights(str(tmp_path / "ens.keras"), 3, "shallow")
+
+    # a run from --init at a learning rate of ~0 ends where it started (the dense weights; the
+    # batch-norm statistics are re-estimated); a run without it does not
+    kw = dict(learning_rate=1e-12, precise_bn=False, limit=64)
+    train(
+        _config(ferplus_root, tmp_path / "from_b", init=str(tmp_path / "ens.keras"), member=2, **kw)
+    )
+    started = keras.models.load_model(tmp_path / "from_b" / "shallow.keras", compile=False)
+    dense = lambda m: m.get_layer("probabilities").get_weights()[0]  # noqa: E731
+    assert np.allclose(dense(started), dense(b), atol=1e-5)
+    train(_config(ferplus_root, tmp_path / "fresh", **kw))
+    fresh = keras.models.load_model(tmp_path / "fresh" / "shallow.keras", compile=False)
+    assert not np.allclose(dense(fresh), dense(b), atol=1e-3)
+
+
+def test_real_world_shifts_change_faces_with_their_probability():
+    from fer.training.shifts import SHIFT_SAMPLERS, apply_random_shifts
+
+    rng = np.random.default_rng(0)
+    faces = rng.integers(0, 256, (64, 48, 48), np.uint8)
+    assert apply_random_shifts(faces, 0.0, rng) is faces
+    shifted = apply_random_shifts(faces, 1.0, np.random.default_rng(1))
+    assert shifted.shape == faces.shape and shifted.dtype == np.uint8
+    assert all((shifted[i] != faces[i]).any() for i in range(64))
+    some = apply_random_shifts(faces, 0.05, np.random.default_rng(2))
+    untouched = sum(np.array_equal(some[i], faces[i]) for i in range(64))
+    # each face escapes all six shifts with probability 0.95 ** 6 = 0.74
+    assert 30 < untouched < 62
+    assert set(SHIFT_SAMPLERS) == {"roll", "downscale", "blur", "low contrast", "gamma", "jpeg"}
