@@ -166,11 +166,12 @@ def test_distillation_loss_mixes_labels_and_teacher():
     assert list(ops.convert_to_numpy(accuracy(labels, same))) == [1.0, 1.0]
 
 
-def test_distillation_from_a_teacher_writes_a_student(tmp_path):
+@pytest.mark.parametrize("teacher_arch", ["deep", "shallow"])  # shallow: the student's own name
+def test_distillation_from_a_teacher_writes_a_student(tmp_path, teacher_arch):
     from fer.training.architectures import build
 
     teacher = tmp_path / "teacher.keras"
-    build("deep").save(teacher)
+    build(teacher_arch).save(teacher)
     out = tmp_path / "models"
     card = train(
         TrainConfig(

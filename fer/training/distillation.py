@@ -70,8 +70,11 @@ def distillation_model(student, teacher, augmenter):
 
     teacher.trainable = False
     inputs = keras.Input(student.input_shape[1:], name="face")
+    # wrapped under its own name: a teacher of the student's architecture has its name too
+    teacher_in = keras.Input(student.input_shape[1:], name="teacher_face")
+    wrapped = keras.Model(teacher_in, teacher(teacher_in, training=False), name="teacher")
     augmented = augmenter(inputs)
     both = layers.Concatenate(name="student_teacher")(
-        [student(augmented), teacher(augmented, training=False)]
+        [student(augmented), wrapped(augmented, training=False)]
     )
     return keras.Model(inputs, both, name=f"{student.name}_distilled")
