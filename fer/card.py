@@ -165,6 +165,7 @@ class ModelCard:
     speed_command: str | None = None
     robustness: dict = field(default_factory=dict)  # fer.robustness reads it
     calibration: dict = field(default_factory=dict)  # fer.calibration reads it
+    evaluations: tuple[dict, ...] = ()  # `python -m fer evaluate --write-card`, with commands
 
     @classmethod
     def read(cls, raw: Any) -> ModelCard:
@@ -187,7 +188,15 @@ class ModelCard:
             speed_command=raw.get("speed_command"),
             robustness=_map(raw.get("robustness")),
             calibration=_map(raw.get("calibration")),
+            evaluations=tuple(e for e in raw.get("evaluations") or () if isinstance(e, dict)),
         )
+
+    def evaluation(self, split: str, tta: str) -> dict | None:
+        """The stored ``evaluate`` figure of a split (``FER+ Valid``, ``PublicTest``) and TTA."""
+        for entry in self.evaluations:
+            if (entry.get("split"), entry.get("tta")) == (split, tta):
+                return entry
+        return None
 
     def accuracy(self, mode: str = "off") -> float | None:
         """PublicTest accuracy with a TTA mode (``off``, ``flip``, ``shift``), if measured."""

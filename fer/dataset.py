@@ -22,6 +22,7 @@ from .image_io import IMAGE_EXTENSIONS
 from .settings import cache_dir
 
 DEFAULT_FER2013_DIR = "../shared/datasets/fer2013"
+DEFAULT_FERPLUS_DIR = "../shared/datasets/ferplus"
 IMAGE_SIZE = 48
 
 # Split names accepted everywhere, and what they are called in each source.
@@ -117,6 +118,11 @@ def split_name(split: Split, name: str) -> str:
 def fer2013_dir() -> Path:
     """The dataset location: ``$FER2013_DIR`` or the shared default."""
     return Path(os.environ.get("FER2013_DIR", DEFAULT_FER2013_DIR))
+
+
+def ferplus_dir() -> Path:
+    """FER+'s location: ``$FERPLUS_DIR`` or the shared default."""
+    return Path(os.environ.get("FERPLUS_DIR", DEFAULT_FERPLUS_DIR))
 
 
 def load_split(source: str | os.PathLike, split: str = "train", use_cache: bool = True) -> Split:

@@ -22,6 +22,11 @@ def add_quality_commands(sub, add_tta) -> None:
     add_tta(p)
     p.add_argument("--limit", type=int, default=None, help="evaluate a fixed sample of N images")
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--write-card",
+        action="store_true",
+        help="store the accuracy, with this command, in the model's card (whole split only)",
+    )
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser(
@@ -96,6 +101,8 @@ def cmd_evaluate(args) -> int:
     from .models import load_model
     from .preprocessing import to_model_input
 
+    if args.write_card and args.limit:
+        raise FerError("--write-card stores the whole split's figures: drop --limit")
     split, name = _split(args, args.split)
     info, classifier = load_model(args.model)
     probs = classifier.predict_batched(
@@ -118,7 +125,38 @@ def cmd_evaluate(args) -> int:
             f"emotion got at least one vote on {fp['voted_share']:.1%} of the faces"
         )
     print(format_report(report))
+    if args.write_card:
+        _store_evaluation(args, info, name, report)
     return 0
+
+
+def evaluation_entry(args, name: str, report: dict) -> dict:
+    """One figure of the card's ``evaluations``: the split, the TTA, the accuracy (FER+: against
+    the ten-vote majority) and the command that measures it again."""
+    extra = ["--split", args.split] if args.split != "test" else []
+    extra += {"flip": ["--flip-tta"], "shift": ["--tta", "shift"]}.get(args.tta, [])
+    entry = {"split": name, "tta": args.tta, "accuracy": report["accuracy"]}
+    if "ferplus" in report:
+        fp = report["ferplus"]
+        entry.update(
+            accuracy=fp["majority_accuracy"],
+            scored=f"FER+ majority of 10 votes ({fp['majority_n']} of {fp['n']} faces)",
+            voted_share=fp["voted_share"],
+        )
+    return {**entry, "command": _command(args, "evaluate", extra)}
+
+
+def _store_evaluation(args, info, name: str, report: dict) -> None:
+    from .cardfile import merge_into_card
+
+    entry = evaluation_entry(args, name, report)
+    kept = [
+        e
+        for e in info.card.get("evaluations") or []
+        if (e.get("split"), e.get("tta")) != (entry["split"], entry["tta"])
+    ]
+    path = merge_into_card(info.path.with_suffix(".json"), {"evaluations": kept + [entry]})
+    print(f"wrote evaluations[{name}, tta {args.tta}] into {path}")
 
 
 def cmd_robustness(args) -> int:

@@ -16,7 +16,10 @@ from fer.charts import (
     robustness_chart,
     training_history_chart,
 )
+from fer.dataset import fer2013_dir, ferplus_dir
 from fer.emotions import EMOTIONS
+from fer.errors import FerError
+from fer.label_sets import LabelAgreement, compare_label_sets
 from fer.registry import HOW_TO_TRAIN, MODEL_NAMES, ModelInfo, available_models
 from fer.robustness import robustness_caption, robustness_rows
 from fer.settings import models_dir
@@ -61,6 +64,8 @@ def overview(models: list[ModelInfo]) -> pd.DataFrame:
                 "accuracy": _pct(card.accuracy("off")),
                 "with flip TTA": _pct(card.accuracy("flip")),
                 "with flip + shift TTA": _pct(card.accuracy("shift")),
+                "FER+ Valid (flip TTA)": _stored(card, "FER+ Valid", "flip"),
+                "FER2013 PublicTest (flip TTA)": _stored(card, "PublicTest", "flip"),
                 "ms / face (batch 1)": _number(card.speed.ms_per_face_batch1, ".2f"),
                 "faces / s (batch 64)": _number(card.speed.faces_per_s_batch64, ",.0f"),
                 "parameters": _number(card.parameters, ","),
@@ -72,6 +77,12 @@ def overview(models: list[ModelInfo]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def _stored(card: ModelCard, split: str, tta: str) -> str:
+    """An ``evaluate --write-card`` figure (FER+: against the majority of ten votes)."""
+    entry = card.evaluation(split, tta)
+    return _pct(entry.get("accuracy")) if entry else NOT_RECORDED
 
 
 def _points(value) -> str:
@@ -281,6 +292,47 @@ def _training_details(
             st.code(command, language="bash")
 
 
+@st.cache_data(show_spinner="Matching FER+'s faces to FER2013's...")
+def _label_agreement(ferplus: str, fer2013: str) -> LabelAgreement | str:
+    try:
+        return compare_label_sets(ferplus, fer2013)
+    except FerError as exc:
+        return str(exc)
+
+
+def label_sets_section() -> None:
+    """Why the cards give two accuracies: FER2013's one label against FER+'s ten votes."""
+    st.subheader("Two label sets for the same faces")
+    st.caption(
+        "FER2013 gives each face one label from one person; FER+ (Barsoum et al., 2016) asked "
+        "ten people. The models learn from the ten votes (mixed with FER2013's label), so their "
+        "accuracy is given against both: FER+ Valid's majority and FER2013 PublicTest's label."
+    )
+    ferplus, fer2013 = ferplus_dir(), fer2013_dir()
+    if not (ferplus.is_dir() and fer2013.is_dir()):
+        st.caption(
+            f"Set FERPLUS_DIR and FER2013_DIR (now {ferplus} and {fer2013}) to see where the "
+            "two label sets disagree."
+        )
+        return
+    result = _label_agreement(str(ferplus), str(fer2013))
+    if isinstance(result, str):
+        st.warning(result)
+        return
+    commonest = ", ".join(f"{a} → {b} ({n})" for a, b, n in result.commonest[:3])
+    st.markdown(
+        f"On PublicTest's {result.scored:,} faces with a clear FER+ majority, FER2013's label "
+        f"is the majority's on **{result.agreement:.0%}**. Commonest disagreements (FER2013 → "
+        f"FER+): {commonest}."
+    )
+    for column, example in zip(st.columns(len(result.examples) or 1), result.examples):
+        votes = ", ".join(f"{k} {v}" for k, v in example.votes.items())
+        column.image(example.face, width=144, clamp=True)
+        column.caption(
+            f"FER2013: **{example.fer2013_label}**; FER+: **{example.majority}** ({votes})"
+        )
+
+
 def main() -> None:
     ensure_entry_point()
     st.title("Models")
@@ -302,6 +354,7 @@ def main() -> None:
                     + HOW_TO_TRAIN.format(name=name)
                     + "."
                 )
+    label_sets_section()
 
 
 main()

@@ -150,3 +150,23 @@ def test_evaluate_prints_ferplus_majority_accuracy(ferplus_root, models_env, cap
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "FER+ majority accuracy" in text and "of 6 faces" in text
+
+
+def test_evaluate_write_card_stores_the_majority_accuracy_with_its_command(
+    ferplus_root, untrained_models_dir, tmp_path, monkeypatch, capsys
+):
+    import shutil
+
+    models = tmp_path / "models"
+    shutil.copytree(untrained_models_dir, models)
+    monkeypatch.setenv("FER_MODELS_DIR", str(models))
+    args = ["evaluate", "--model", "shallow", "--data", str(ferplus_root), "--flip-tta"]
+    assert main(args + ["--write-card"]) == 0
+    printed = capsys.readouterr().out
+    [entry] = json.loads((models / "shallow.json").read_text())["evaluations"]
+    assert entry["split"] == "FER+ Valid" and entry["tta"] == "flip"
+    assert f"FER+ majority accuracy {entry['accuracy']:.4f}" in printed
+    assert entry["command"] == " ".join(["python -m fer"] + args)
+    assert main(args + ["--write-card"]) == 0  # measured again: replaced, not appended
+    assert len(json.loads((models / "shallow.json").read_text())["evaluations"]) == 1
+    assert "evaluations" not in json.loads((untrained_models_dir / "shallow.json").read_text())
