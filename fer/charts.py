@@ -31,6 +31,17 @@ def emotion_color_scale() -> alt.Scale:
 SERIES_COLORS = ["#4c78a8", "#f58518", "#54a24b", "#b279a2"]
 
 
+def _series_color(field: str, names: list[str]) -> alt.Color:
+    """One colour per named series, in that order, the legend below the chart."""
+    return alt.Color(
+        field,
+        sort=names,
+        scale=_series_scale(names),
+        title=None,
+        legend=alt.Legend(orient="bottom"),
+    )
+
+
 def _series_scale(names: Sequence[str]) -> alt.Scale:
     if 0 < len(names) <= len(SERIES_COLORS):
         return alt.Scale(domain=list(names), range=SERIES_COLORS[: len(names)])
@@ -315,13 +326,7 @@ def training_history_chart(history: Sequence[Mapping], height: int = 220) -> alt
         .encode(
             x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
             y=alt.Y("accuracy:Q", axis=alt.Axis(format="%"), scale=alt.Scale(zero=False)),
-            color=alt.Color(
-                "split:N",
-                sort=names,
-                scale=_series_scale(names),
-                title=None,
-                legend=alt.Legend(orient="bottom"),
-            ),
+            color=_series_color("split:N", names),
             tooltip=["epoch:Q", "split:N", alt.Tooltip("accuracy:Q", format=".2%")],
         )
         .properties(height=height)
@@ -362,13 +367,7 @@ def reliability_chart(series: Mapping[str, Sequence[Mapping]], height: int = 260
                 title="confidence (mean of the bin)",
             ),
             y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1]), axis=axis, title="accuracy"),
-            color=alt.Color(
-                "series:N",
-                sort=names,
-                scale=_series_scale(names),
-                title=None,
-                legend=alt.Legend(orient="bottom"),
-            ),
+            color=_series_color("series:N", names),
         )
     )
     points = lines.mark_circle().encode(

@@ -16,17 +16,8 @@ FIT_LIMIT = 5000
 def add_quality_commands(sub, add_tta) -> None:
     """Add the commands to the CLI's subparsers (``add_tta``: the CLI's TTA options)."""
     p = sub.add_parser("evaluate", help="accuracy, per-class metrics and confusion matrix")
-    p.add_argument("--data", default=None, help=DATA_HELP)
     p.add_argument("--split", default="test", choices=SPLIT_CHOICES)
-    p.add_argument("--model", default=None)
-    add_tta(p)
-    p.add_argument("--limit", type=int, default=None, help="evaluate a fixed sample of N images")
-    p.add_argument("--json", action="store_true")
-    p.add_argument(
-        "--write-card",
-        action="store_true",
-        help="store the accuracy, with this command, in the model's card (whole split only)",
-    )
+    _add_measurement_options(p, add_tta, "the accuracy, with this command")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser(
@@ -34,16 +25,7 @@ def add_quality_commands(sub, add_tta) -> None:
         help="accuracy on PublicTest clean and under rotation, "
         "framing, lighting, blur, JPEG and low resolution",
     )
-    p.add_argument("--model", default=None)
-    p.add_argument("--data", default=None, help=DATA_HELP)
-    p.add_argument("--limit", type=int, default=None, help="a fixed sample of N test images")
-    add_tta(p)
-    p.add_argument("--json", action="store_true")
-    p.add_argument(
-        "--write-card",
-        action="store_true",
-        help="store the result in the model's card (the whole split only)",
-    )
+    _add_measurement_options(p, add_tta, "the result")
     p.set_defaults(func=cmd_robustness)
 
     p = sub.add_parser(
@@ -74,6 +56,20 @@ def add_quality_commands(sub, add_tta) -> None:
         help="store the temperatures and the ECE figures in the model's card",
     )
     p.set_defaults(func=cmd_calibrate)
+
+
+def _add_measurement_options(p, add_tta, stored: str) -> None:
+    """The options ``evaluate`` and ``robustness`` share (``stored``: what --write-card keeps)."""
+    p.add_argument("--model", default=None)
+    p.add_argument("--data", default=None, help=DATA_HELP)
+    p.add_argument("--limit", type=int, default=None, help="a fixed sample of N test images")
+    add_tta(p)
+    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--write-card",
+        action="store_true",
+        help=f"store {stored} in the model's card (the whole split only)",
+    )
 
 
 def _command(args, name: str, extra: list[str]) -> str:
