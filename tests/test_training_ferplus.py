@@ -116,3 +116,77 @@ def test_real_world_shifts_change_faces_with_their_probability():
     # each face escapes all six shifts with probability 0.95 ** 6 = 0.74
     assert 30 < untouched < 62
     assert set(SHIFT_SAMPLERS) == {"roll", "downscale", "blur", "low contrast", "gamma", "jpeg"}
+
+
+def _fer2013_copy(ferplus_root, root, labels):
+    """FER2013's copy of FER+ Train: the same faces as JPEGs at a higher contrast (as the two
+    downloads differ), each in the folder of its FER2013 label (``labels``, in row order)."""
+    import cv2
+
+    from fer.emotions import EMOTIONS
+
+    for emotion in EMOTIONS:
+        (root / "train" / emotion).mkdir(parents=True)
+    copies = []
+    for i, label in enumerate(labels):
+        face = cv2.imread(str(ferplus_root / "FER2013Train" / f"fer{i:07d}.png"), 0)
+        face = np.clip(128 + 1.4 * (face.astype(np.float32) - 128), 0, 255).astype(np.uint8)
+        cv2.imwrite(str(root / "train" / label / f"Training_{i}.png"), face)
+        copies.append(face)
+    return root, np.stack(copies)
+
+
+def test_fer2013_label_and_pixels_of_the_same_face_join_the_votes(ferplus_root, tmp_path):
+    from fer.dataset import load_split
+    from fer.emotions import EMOTIONS
+    from fer.training.config import train_command
+    from fer.training.data import (
+        matched_fer2013,
+        pick_renderings,
+        training_faces,
+        training_targets,
+    )
+
+    split = load_split(ferplus_root, "train")
+    labels = ["neutral"] * len(split)
+    fer, copies = _fer2013_copy(ferplus_root, tmp_path / "fer2013", labels)
+    cfg = TrainConfig(
+        arch="shallow",
+        data=str(ferplus_root),
+        fer2013_weight=0.25,
+        fer2013_pixels=0.5,
+        fer2013_data=str(fer),
+    )
+    matched = matched_fer2013(cfg, split)
+    match, reference = matched
+    assert (match >= 0).all()  # found through the contrast change
+    targets = training_targets(cfg, split, matched)
+    neutral = np.eye(len(EMOTIONS))[EMOTIONS.index("neutral")]
+    assert np.allclose(targets, 0.75 * split.targets + 0.25 * neutral)
+    faces = training_faces(cfg, split, matched)
+    assert faces.shape == (len(split), 2, 48, 48)
+    assert (faces[:, 0] == split.images).all()
+    assert (faces[:, 1] == reference.images[match]).all()
+    assert np.abs(faces[:, 1].astype(int) - copies).max() <= 0  # PNG copies: lossless
+    rng = np.random.default_rng(0)
+    assert (pick_renderings(faces, 0.0, rng) == faces[:, 0]).all()
+    assert (pick_renderings(faces, 1.0, rng) == faces[:, 1]).all()
+    halves = pick_renderings(faces, 0.5, rng)
+    second = (halves == faces[:, 1]).all(axis=(1, 2)) & ~(halves == faces[:, 0]).all(axis=(1, 2))
+    assert 0.3 < second.mean() < 0.7
+    command = train_command(cfg, {})
+    assert "--fer2013-weight 0.25 --fer2013-pixels 0.5 --fer2013-data " + str(fer) in command
+    # without either option FER2013 is not read, and the faces are FER+'s alone
+    plain = TrainConfig(arch="shallow", data=str(ferplus_root), fer2013_data=str(fer))
+    assert matched_fer2013(plain, split) is None
+    assert training_faces(plain, split, None) is split.images
+    assert "--fer2013-data" not in train_command(plain, {})
+
+
+def test_a_run_on_both_renderings_trains_and_says_so(ferplus_root, tmp_path):
+    fer, _ = _fer2013_copy(ferplus_root, tmp_path / "fer2013", ["happy"] * (24 * len(ROWS)))
+    cfg = _config(ferplus_root, tmp_path / "m", epochs=1)
+    cfg.fer2013_pixels, cfg.fer2013_data = 0.5, str(fer)
+    card = train(cfg)
+    assert "FER2013's copy of it with p=0.5" in card["training"]["targets"]
+    assert "--fer2013-pixels 0.5" in card["training"]["command"]

@@ -125,12 +125,22 @@ class TrainConfig:
         help="FER+ data: mix each face's FER2013 label into its vote distribution with weight "
         "W (the faces are matched in --fer2013-data)",
     )
+    fer2013_pixels: float = _option(
+        0.0,
+        "--fer2013-pixels",
+        recipe="changed",
+        metavar="P",
+        help="FER+ data: show each matched face as FER2013's copy of it with probability P "
+        "(FER+'s PNGs are a lower-contrast rendering of the same faces; training on them alone "
+        "shifts the model away from ordinary photos)",
+    )
     fer2013_data: str | None = _option(
         None,
         "--fer2013-data",
-        recipe="fer2013_weight",
+        recipe="uses_fer2013",
         metavar="DIR",
-        help="FER2013 (Kaggle layout or csv) for --fer2013-weight (default: $FER2013_DIR)",
+        help="FER2013 (Kaggle layout or csv) for --fer2013-weight and --fer2013-pixels "
+        "(default: $FER2013_DIR)",
     )
     shift_probability: float = _option(
         0.0,
@@ -197,6 +207,7 @@ RECIPE_ORDER = (
     "member",
     "holdout",
     "fer2013_weight",
+    "fer2013_pixels",
     "fer2013_data",
     "shift_probability",
 )
@@ -263,6 +274,9 @@ def _shown(cfg: TrainConfig, f: dataclasses.Field) -> bool:
         return True
     if recipe == "changed":
         return _is_set(f, getattr(cfg, f.name))
+    if recipe == "uses_fer2013":  # --fer2013-data, where an option reads FER2013's copy
+        used = cfg.fer2013_weight > 0 or cfg.fer2013_pixels > 0
+        return used and getattr(cfg, f.name) is not None
     # written with the field it belongs to, where it has a value
     return _shown(cfg, _field(recipe)) and getattr(cfg, f.name) is not None
 

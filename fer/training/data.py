@@ -25,20 +25,54 @@ def training_splits(cfg: TrainConfig) -> tuple[Split, Split, str]:
     return train, val, what
 
 
-def training_targets(cfg: TrainConfig, split: Split) -> np.ndarray:
-    """float32 (N, 7): one-hot labels, or the vote distributions with FER2013's label of each
-    matched face mixed in with weight ``--fer2013-weight``."""
-    targets = split.targets
-    if not split.is_ferplus or cfg.fer2013_weight <= 0:
-        return targets
+def matched_fer2013(cfg: TrainConfig, split: Split) -> tuple[np.ndarray, Split] | None:
+    """For FER+ data that mixes in FER2013's label or pixels: the index of each face in
+    FER2013's copy of the split (-1 where none is found) and that copy; else None."""
+    if not split.is_ferplus or (cfg.fer2013_weight <= 0 and cfg.fer2013_pixels <= 0):
+        return None
     reference = load_split(cfg.fer2013_data or str(fer2013_dir()), "train")
-    match = match_faces(split.images, reference.images)
+    return match_faces(split.images, reference.images), reference
+
+
+def training_targets(
+    cfg: TrainConfig, split: Split, matched: tuple[np.ndarray, Split] | None = None
+) -> np.ndarray:
+    """float32 (N, 7): one-hot labels, or the vote distributions with FER2013's label of each
+    matched face (``matched``: :func:`matched_fer2013`) mixed in with weight
+    ``--fer2013-weight``."""
+    targets = split.targets
+    if matched is None or cfg.fer2013_weight <= 0:
+        return targets
+    match, reference = matched
     found = match >= 0
     one_hot = np.eye(targets.shape[1], dtype=np.float32)[reference.labels[match[found]]]
     w = np.float32(cfg.fer2013_weight)
     targets = targets.copy()
     targets[found] = (1 - w) * targets[found] + w * one_hot
     return targets
+
+
+def training_faces(
+    cfg: TrainConfig, split: Split, matched: tuple[np.ndarray, Split] | None = None
+) -> np.ndarray:
+    """uint8 faces to train on: ``(N, 48, 48)``, or with ``--fer2013-pixels``
+    ``(N, 2, 48, 48)``, each face's FER+ copy and its FER2013 copy (the FER+ one again where
+    none was matched), for :func:`pick_renderings` to choose from in each batch."""
+    if matched is None or cfg.fer2013_pixels <= 0:
+        return split.images
+    match, reference = matched
+    other = split.images.copy()
+    other[match >= 0] = reference.images[match[match >= 0]]
+    return np.stack([split.images, other], axis=1)
+
+
+def pick_renderings(faces: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
+    """``(n, 48, 48)`` from a batch of :func:`training_faces`: each face's second copy with
+    probability ``share`` (a batch of single faces passes through)."""
+    if faces.ndim != 4:
+        return faces
+    second = (rng.random(len(faces)) < share).astype(np.int64)
+    return faces[np.arange(len(faces)), second]
 
 
 def label_smoothing(cfg: TrainConfig, split: Split) -> float:

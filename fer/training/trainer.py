@@ -25,7 +25,15 @@ from .augmentation import (
 )
 from .batchnorm import PRECISE_BN_NOTE, precise_bn_note, recalibrate_batch_norm
 from .config import TrainConfig, train_command
-from .data import card_split, label_smoothing, training_splits, training_targets
+from .data import (
+    card_split,
+    label_smoothing,
+    matched_fer2013,
+    pick_renderings,
+    training_faces,
+    training_splits,
+    training_targets,
+)
 from .mixing import mixed_batches, mixing_recipe
 from .model_card import accuracy_summary, measured_fields
 from .shifts import apply_random_shifts, shifts_recipe
@@ -211,7 +219,8 @@ def train(cfg: TrainConfig) -> dict | None:
 
     train_split, val_split, val_name = training_splits(cfg)
     steps = int(np.ceil(len(train_split) / cfg.batch_size))
-    x, y = to_model_input(train_split.images), training_targets(cfg, train_split)
+    matched = matched_fer2013(cfg, train_split)
+    x, y = to_model_input(train_split.images), training_targets(cfg, train_split, matched)
     val = _arrays(val_split)
     smoothing = label_smoothing(cfg, train_split)
     model, state = _model_and_state(cfg, ckpt_dir, steps, len(train_split), smoothing)
@@ -226,7 +235,7 @@ def train(cfg: TrainConfig) -> dict | None:
         + (f", distilling from {cfg.teacher}" if cfg.teacher else ""),
     )
 
-    data = _training_data(cfg, train_split.images, x, y, state)
+    data = _training_data(cfg, training_faces(cfg, train_split, matched), x, y, state)
     fit = _fitter(model, cfg, ckpt_dir, state, data, val)
     if cfg.time_budget and not state.get("budgeted"):
         _fit_to_time_budget(model, cfg, steps, state, fit)
@@ -308,25 +317,27 @@ def _resumed(cfg: TrainConfig, ckpt_dir: Path, steps: int):
 def _training_data(
     cfg: TrainConfig, faces: np.ndarray, x: np.ndarray, y: np.ndarray, state: dict
 ) -> dict:
-    """``model.fit``'s data arguments: batches from a generator where faces are shifted or
-    mixed (shifts on the ``uint8`` faces, then the one preprocessing path), else the arrays."""
-    if cfg.mix == "none" and cfg.shift_probability <= 0:
+    """``model.fit``'s data arguments: batches from a generator where faces are shifted, shown
+    in one of two renderings (:func:`pick_renderings`) or mixed (on the ``uint8`` faces, then
+    the one preprocessing path), else the arrays."""
+    on_faces = cfg.shift_probability > 0 or faces.ndim == 4
+    if cfg.mix == "none" and not on_faces:
         return dict(x=x, y=y, batch_size=cfg.batch_size, shuffle=True)
 
     def prepare(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        batch = pick_renderings(batch, cfg.fer2013_pixels, rng)
         return to_model_input(apply_random_shifts(batch, cfg.shift_probability, rng))
 
-    shifted = cfg.shift_probability > 0
     # seeded by the epoch it starts at, so a resumed run does not replay the same batches
     batches = mixed_batches(
-        faces if shifted else x,
+        faces if on_faces else x,
         y,
         cfg.batch_size,
         cfg.mix,
         cfg.mix_alpha,
         cfg.mix_probability,
         cfg.seed + state["epoch"],
-        prepare if shifted else None,
+        prepare if on_faces else None,
     )
     return dict(x=batches)
 
@@ -455,6 +466,11 @@ def _targets_note(cfg: TrainConfig, split) -> str:
     )
     if cfg.fer2013_weight > 0:
         note += f", mixed with FER2013's label of the same face at weight {cfg.fer2013_weight:g}"
+    if cfg.fer2013_pixels > 0:
+        note += (
+            f"; each face shown as FER2013's copy of it with p={cfg.fer2013_pixels:g}, else as "
+            "FER+'s PNG"
+        )
     return note
 
 
