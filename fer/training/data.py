@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..dataset import HOLDOUT_SEED, Split, fer2013_dir, ferplus_holdout, load_split
-from ..ferplus import match_faces
+from ..quality.dataset import HOLDOUT_SEED, Split, fer2013_dir, ferplus_holdout, load_split
+from ..quality.ferplus import match_faces
 from .config import TrainConfig
 
 
