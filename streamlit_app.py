@@ -27,7 +27,7 @@ st.set_page_config(
     },
 )
 
-from fer.runtime import configure_opencv_threads  # noqa: E402
+from fer.serving.runtime import configure_opencv_threads  # noqa: E402
 from pages._common import sidebar  # noqa: E402
 
 configure_opencv_threads()  # the server's frames are small and its cores shared: see there

@@ -2,7 +2,7 @@
 accuracy lost to in-plane rotation? FER2013 PublicTest faces are upscaled (48 -> 192 px, as in
 ``benchmarks/face_margin.py``), rotated by each angle (border replicated, as the robustness
 suite does), detected by YuNet, and classified from the plain crop and from the upright crop
-(:mod:`fer.alignment`). Images where YuNet finds no face count as wrong for both.
+(:mod:`fer.vision.alignment`). Images where YuNet finds no face count as wrong for both.
 
     FER_YUNET_MODEL=../shared/models/face_detection_yunet_2023mar.onnx \\
         python benchmarks/alignment.py [--model deep] [--angles -20 0 20] [--n 3589]
@@ -20,11 +20,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fer.alignment import roll_degrees, upright_crop  # noqa: E402
-from fer.dataset import fer2013_dir, load_split  # noqa: E402
-from fer.detection import YuNetDetector, yunet_model_path  # noqa: E402
-from fer.models import load_model  # noqa: E402
-from fer.preprocessing import crop_face, margin_for, to_model_input  # noqa: E402
+from fer.quality.dataset import fer2013_dir, load_split  # noqa: E402
+from fer.serving.models import load_model  # noqa: E402
+from fer.vision.alignment import roll_degrees, upright_crop  # noqa: E402
+from fer.vision.detection import YuNetDetector, yunet_model_path  # noqa: E402
+from fer.vision.preprocessing import crop_face, margin_for, to_model_input  # noqa: E402
 
 SCALE = 4
 

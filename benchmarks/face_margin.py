@@ -16,8 +16,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fer.dataset import fer2013_dir, load_split  # noqa: E402
-from fer.detection import HaarDetector, YuNetDetector, yunet_model_path  # noqa: E402
+from fer.quality.dataset import fer2013_dir, load_split  # noqa: E402
+from fer.vision.detection import HaarDetector, YuNetDetector, yunet_model_path  # noqa: E402
 
 SCALE = 4  # 48 px -> 192 px, comfortably above both detectors' minimum face size
 

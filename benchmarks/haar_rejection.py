@@ -1,6 +1,6 @@
-"""The Haar detector's non-face check (``fer.detection.HAAR_VOTE_CASCADE_FILE``) on real photos:
-the share of real faces it keeps and of non-face boxes it rejects, beside the eye-only check it
-replaced.
+"""The Haar detector's non-face check (``fer.vision.detection.HAAR_VOTE_CASCADE_FILE``) on real
+photos: the share of real faces it keeps and of non-face boxes it rejects, beside the eye-only check
+it replaced.
 
     python benchmarks/haar_rejection.py [--photos DIR] [--hands 300] [--fer2013 400]
 
@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fer.detection import HaarDetector, YuNetDetector, yunet_model_path  # noqa: E402
+from fer.vision.detection import HaarDetector, YuNetDetector, yunet_model_path  # noqa: E402
 from tests.synthetic_hand import hand  # noqa: E402
 
 SHARED_YUNET = (
@@ -213,7 +213,7 @@ def main() -> None:
         every.add(t.found, t.kept, t.eye_kept)
     print(every.line("all non-face boxes", False))
     if args.fer2013:
-        from fer.dataset import fer2013_dir, load_split
+        from fer.quality.dataset import fer2013_dir, load_split
 
         fer = Tally()
         for im in load_split(fer2013_dir(), "test").subset(args.fer2013, seed=0).images:

@@ -3,7 +3,7 @@
     python benchmarks/live.py [--seconds 10] [--models-dir DIR] [--untrained] [--detector NAME]
 
 For each model (shallow, deep, then both models at once) it feeds 640x480 frames with one face
-of ~120 px (skimage's astronaut, scaled) to ``fer.live.LiveProcessor.process_bgr`` for
+of ~120 px (skimage's astronaut, scaled) to ``fer.jobs.live.LiveProcessor.process_bgr`` for
 ``--seconds`` and prints frames per second and the mean and 95th-percentile latency per frame
 (detection + classification + tracking + drawing). Then it times ``Analyzer.analyze`` on a
 12-megapixel photo (4000x3000, the astronaut upscaled) with the deep model.
@@ -138,14 +138,14 @@ def main() -> int:
     elif args.models_dir:
         os.environ["FER_MODELS_DIR"] = str(args.models_dir)
 
-    from fer.analyzer import Analyzer
     from fer.config import AnalysisConfig
-    from fer.detection import available_detectors, create_detector
     from fer.errors import ModelNotFoundError
-    from fer.live import LiveProcessor
-    from fer.registry import available_models
+    from fer.jobs.live import LiveProcessor
+    from fer.quality.speed import machine
+    from fer.serving.analyzer import Analyzer
+    from fer.serving.registry import available_models
     from fer.settings import models_dir
-    from fer.speed import machine
+    from fer.vision.detection import available_detectors, create_detector
 
     detector_name = args.detector or available_detectors()[0]
     detector, notice = create_detector(detector_name)

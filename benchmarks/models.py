@@ -14,10 +14,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fer.models import load_model  # noqa: E402
-from fer.registry import available_models  # noqa: E402
-from fer.runtime import runtime_threads  # noqa: E402
-from fer.speed import machine, speed_report  # noqa: E402
+from fer.quality.speed import machine, speed_report  # noqa: E402
+from fer.serving.models import load_model  # noqa: E402
+from fer.serving.registry import available_models  # noqa: E402
+from fer.serving.runtime import runtime_threads  # noqa: E402
 
 
 def main() -> None:

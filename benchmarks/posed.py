@@ -7,7 +7,7 @@ how the model does off FER2013, never data to train on.
 Each DIR is one set laid out as ``DIR/<emotion>/<image>`` (``<emotion>`` one of
 ``fer.emotions.EMOTIONS``; other folders are skipped), or a folder of such sets. Images (any
 extension cv2 reads) are read as grayscale, resized to 48x48 with ``cv2.INTER_AREA`` and fed
-through ``fer.preprocessing.to_model_input`` to the model's serving file (as the app runs it:
+through ``fer.vision.preprocessing.to_model_input`` to the model's serving file (as the app runs it:
 TFLite runtime, calibrated; TensorFlow is not imported). Printed: the machine, per set the
 accuracy, and per class the accuracy, the share predicted neutral and the commonest wrong
 label. ``--neutral-divisor K`` divides the neutral probability by K and renormalises before the
@@ -27,11 +27,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fer.emotions import EMOTIONS  # noqa: E402
-from fer.models import load_model  # noqa: E402
-from fer.preprocessing import INPUT_SIZE, to_model_input  # noqa: E402
-from fer.registry import get_model_info  # noqa: E402
-from fer.speed import machine  # noqa: E402
-from fer.tta import TTA_MODES  # noqa: E402
+from fer.quality.speed import machine  # noqa: E402
+from fer.serving.models import load_model  # noqa: E402
+from fer.serving.registry import get_model_info  # noqa: E402
+from fer.serving.tta import TTA_MODES  # noqa: E402
+from fer.vision.preprocessing import INPUT_SIZE, to_model_input  # noqa: E402
 
 NEUTRAL = EMOTIONS.index("neutral")
 

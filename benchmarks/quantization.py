@@ -5,7 +5,7 @@ accuracy each form got when its model was exported (the card's ``serving.candida
 
 Converts each installed model (its ``.keras``) to the float, dynamic-range and int8 forms with
 :func:`fer.training.export.convert` (needs TensorFlow; int8 calibrates on 512 training faces
-from ``$FER2013_DIR``), times each under LiteRT (:class:`fer.runtime.RuntimeClassifier`) in
+from ``$FER2013_DIR``), times each under LiteRT (:class:`fer.serving.runtime.RuntimeClassifier`) in
 this one run, and marks the form that ships. It only prints.
 """
 
@@ -19,9 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fer.registry import get_model_info  # noqa: E402
-from fer.runtime import RuntimeClassifier  # noqa: E402
-from fer.speed import faces_per_second, machine  # noqa: E402
+from fer.quality.speed import faces_per_second, machine  # noqa: E402
+from fer.serving.registry import get_model_info  # noqa: E402
+from fer.serving.runtime import RuntimeClassifier  # noqa: E402
 
 
 def main() -> None:

@@ -1,5 +1,5 @@
 """The robustness suite for every installed model side by side: FER2013 PublicTest accuracy
-clean and under each shift of :mod:`fer.robustness`, the mean and the worst drop.
+clean and under each shift of :mod:`fer.quality.robustness`, the mean and the worst drop.
 
     python benchmarks/robustness.py [--models shallow deep] [--tta off|flip|shift] [--n N]
 
@@ -14,10 +14,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fer.dataset import fer2013_dir, load_split  # noqa: E402
-from fer.models import load_model  # noqa: E402
-from fer.registry import available_models  # noqa: E402
-from fer.robustness import evaluate_robustness  # noqa: E402
+from fer.quality.dataset import fer2013_dir, load_split  # noqa: E402
+from fer.quality.robustness import evaluate_robustness  # noqa: E402
+from fer.serving.models import load_model  # noqa: E402
+from fer.serving.registry import available_models  # noqa: E402
 
 
 def main() -> None:

@@ -3,11 +3,11 @@
 For each model (shallow, deep) this converts the Keras model to the float LiteRT flatbuffer
 (``fer.training.export.convert(model, "float")``) and to ONNX, then measures:
 
-- ms/face at batch 1 and batch 64: LiteRT through ``fer.runtime.RuntimeClassifier`` and
-  onnxruntime (CPUExecutionProvider) through a thin wrapper with the same interface, both with
-  as many intra-op threads as the machine has cores (``--threads`` to change), both timed by
-  ``fer.speed.faces_per_second``. The timing runs in a fresh worker process that never imports
-  TensorFlow or Keras (as serving will), the two engines interleaved for ``--rounds`` rounds
+- ms/face at batch 1 and batch 64: LiteRT through ``fer.serving.runtime.RuntimeClassifier`` and
+  onnxruntime (CPUExecutionProvider) through a thin wrapper with the same interface, both with as
+  many intra-op threads as the machine has cores (``--threads`` to change), both timed by
+  ``fer.quality.speed.faces_per_second``. The timing runs in a fresh worker process that never
+  imports TensorFlow or Keras (as serving will), the two engines interleaved for ``--rounds`` rounds
   (which goes first alternates); the median round is reported;
 - agreement with Keras on real faces (a seeded sample of ``--faces`` FER2013 PublicTest
   images): largest absolute difference of probabilities, and how many faces change top label;
@@ -269,7 +269,7 @@ def _export_onnx(model, path: Path) -> None:
     import io
     import warnings
 
-    from fer.runtime import native_stderr_silenced
+    from fer.native_stderr import native_stderr_silenced
 
     model(np.zeros((1,) + tuple(model.input_shape[1:]), np.float32))  # export wants a called model
     with (
@@ -303,7 +303,7 @@ def _onnx_ops(path: Path) -> dict | None:
 
 
 class OnnxClassifier:
-    """onnxruntime with the interface ``fer.speed`` times: ``input_size`` and
+    """onnxruntime with the interface ``fer.quality.speed`` times: ``input_size`` and
     ``__call__(batch) -> probabilities``."""
 
     engine = "onnxruntime"
@@ -338,8 +338,8 @@ class OnnxClassifier:
 def worker(work: Path, rounds: int, seconds: float, threads: int) -> dict:
     """Runs in a fresh process: load both runtime files per model, check agreement with the
     saved Keras probabilities, time both engines interleaved."""
-    from fer.runtime import RuntimeClassifier
-    from fer.speed import faces_per_second
+    from fer.quality.speed import faces_per_second
+    from fer.serving.runtime import RuntimeClassifier
 
     faces = np.load(work / "faces.npy")
     out = {}
@@ -486,8 +486,8 @@ def main() -> None:
         if missing:
             sys.exit(f"--onnx-dir {args.onnx_dir} lacks " + ", ".join(f"{n}.onnx" for n in missing))
 
-    from fer.dataset import fer2013_dir, load_split
-    from fer.preprocessing import to_model_input
+    from fer.quality.dataset import fer2013_dir, load_split
+    from fer.vision.preprocessing import to_model_input
 
     report = {
         "machine": machine(),

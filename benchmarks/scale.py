@@ -6,8 +6,8 @@
 Generates a folder of real face photos (scikit-image's astronaut, 512x512 and 384x384, in a
 few forms) and a few 640x360 H.264 clips (25 fps, her face drifting; about 5 frames per second
 analysed, the CLI's default) in a temporary folder, then measures:
-- one process: the CLI's own loops (:func:`fer.photo.analyze_photo` per photo,
-  :func:`fer.video.analyze_video` per video), LiteRT and OpenCV free to use every core;
+- one process: the CLI's own loops (:func:`fer.jobs.photo.analyze_photo` per photo,
+  :func:`fer.jobs.video.analyze_video` per video), LiteRT and OpenCV free to use every core;
 - Ray with N workers for each N of ``--workers``: a local Ray instance with N CPUs, one worker
   per CPU (one thread each), through :func:`fer.archive.predict_images` and
   :func:`fer.archive.analyze_videos` (one unit per video), after one warm-up run (the code
@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from fer.config import AnalysisConfig  # noqa: E402
-from fer.speed import machine  # noqa: E402
+from fer.quality.speed import machine  # noqa: E402
 
 
 def make_photos(folder: Path, n: int) -> list[Path]:
@@ -72,10 +72,10 @@ def make_videos(folder: Path, n: int, seconds: float) -> list[Path]:
 
 def single_process(photos, videos, config: AnalysisConfig, out: Path) -> tuple[float, float]:
     """Photos and video frames per second in this process; its CSVs go to ``out``."""
-    from fer.analyzer import get_analyzer
-    from fer.photo import analyze_photo
-    from fer.results import VIDEOS_COLUMNS, Results, named_video_rows, write_csv
-    from fer.video import analyze_video
+    from fer.jobs.photo import analyze_photo
+    from fer.jobs.video import analyze_video
+    from fer.output.results import VIDEOS_COLUMNS, Results, named_video_rows, write_csv
+    from fer.serving.analyzer import get_analyzer
 
     analyzer = get_analyzer(config)
     analyze_photo(analyzer, photos[0])  # warm
@@ -143,7 +143,7 @@ def main() -> None:
         out = Path(tmp)
         photos = make_photos(out / "photos", args.photos)
         videos = make_videos(out / "videos", args.videos, args.seconds)
-        from fer.detection import create_detector
+        from fer.vision.detection import create_detector
 
         detector = create_detector(args.detector)[0].name
         config = AnalysisConfig(model=args.model, detector=detector)

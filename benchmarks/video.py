@@ -1,4 +1,4 @@
-"""Speed of the video analysis (fer.video) for each installed model.
+"""Speed of the video analysis (fer.jobs.video) for each installed model.
 
     python benchmarks/video.py [VIDEO] [--seconds 10] [--every N] [--detector auto]
                                [--annotate] [--models shallow deep]
@@ -21,11 +21,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from fer.analyzer import Analyzer  # noqa: E402
-from fer.registry import available_models  # noqa: E402
-from fer.speed import machine  # noqa: E402
-from fer.video import analyze_video  # noqa: E402
-from fer.video_io import probe_video  # noqa: E402
+from fer.jobs.video import analyze_video  # noqa: E402
+from fer.jobs.video_io import probe_video  # noqa: E402
+from fer.quality.speed import machine  # noqa: E402
+from fer.serving.analyzer import Analyzer  # noqa: E402
+from fer.serving.registry import available_models  # noqa: E402
 
 
 def make_clip(path: Path, seconds: float = 10.0, fps: int = 25, size=(640, 360)) -> Path:
@@ -34,7 +34,7 @@ def make_clip(path: Path, seconds: float = 10.0, fps: int = 25, size=(640, 360))
     import cv2
     from skimage import data
 
-    from fer.video_io import video_encoder
+    from fer.jobs.video_io import video_encoder
 
     w, h = size
     side = int(h * 0.8)

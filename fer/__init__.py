@@ -5,11 +5,11 @@ faces = get_analyzer(AnalysisConfig(model="deep", detector="yunet")).analyze("ph
 Results.from_faces(faces, image="photo.jpg").to_csv("faces.csv")
 """
 
-from .analyzer import Analyzer, FaceResult, get_analyzer
 from .config import AnalysisConfig
 from .emotions import EMOTIONS
 from .errors import DatasetError, FerError, ImageLoadError, ModelNotFoundError, VideoError
-from .results import Results
+from .output.results import Results
+from .serving.analyzer import Analyzer, FaceResult, get_analyzer
 
 __all__ = [
     "AnalysisConfig",

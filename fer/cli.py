@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
-from .analyzer import get_analyzer
 from .config import (
     DEFAULT_DETECTOR,
     MIN_FACE,
@@ -19,10 +18,11 @@ from .config import (
     SMOOTHING,
     AnalysisConfig,
 )
-from .detection import DETECTOR_CHOICES
 from .errors import FerError
-from .inputs import expand_images, expand_videos
-from .progress import ProgressBar, add_progress_options, wants_progress
+from .jobs.inputs import expand_images, expand_videos
+from .output.progress import ProgressBar, add_progress_options, wants_progress
+from .serving.analyzer import get_analyzer
+from .vision.detection import DETECTOR_CHOICES
 
 TRAINING_COMMANDS = {
     "train": "train a model on FER2013 and write it with its model card",
@@ -188,7 +188,7 @@ def build_parser(training: bool = False) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_predict(sub)
     _add_video(sub)
-    from .quality_commands import add_quality_commands  # evaluate, robustness, calibrate
+    from .quality.commands import add_quality_commands  # evaluate, robustness, calibrate
 
     add_quality_commands(sub, _add_tta)
     if training:
@@ -204,7 +204,7 @@ def build_parser(training: bool = False) -> argparse.ArgumentParser:
 def analysis_config(args) -> AnalysisConfig:
     """The configuration the analyzer options ask for (``--retry-download`` takes effect here)."""
     if getattr(args, "retry_download", False):
-        from .yunet_file import forget_download_failure
+        from .vision.yunet_file import forget_download_failure
 
         forget_download_failure()
     smoothing = getattr(args, "smoothing", SMOOTHING)
@@ -244,8 +244,8 @@ class _FirstUse:
 def _cmd_predict(args) -> int:
     if args.ray is not None or args.resume:
         return _predict_archive(args)
-    from .photo import analyze_photo
-    from .results import Results
+    from .jobs.photo import analyze_photo
+    from .output.results import Results
 
     files = expand_images(args.paths)
     analyzer = _FirstUse(analysis_config(args))
@@ -370,8 +370,8 @@ def _write_explanations(analyzer, photo, folder: Path) -> None:
     """Grad-CAM overlays, one PNG per face, named ``<stem>_face<i>_<label>.png``."""
     import cv2
 
-    from .explain import explain_analysis
-    from .image_io import save_image
+    from .output.explain import explain_analysis
+    from .vision.image_io import save_image
 
     folder.mkdir(parents=True, exist_ok=True)
     for i, (face, (_, overlay)) in enumerate(
@@ -387,9 +387,9 @@ def _write_explanations(analyzer, photo, folder: Path) -> None:
 
 
 def _cmd_video(args) -> int:
-    from .results import Results
-    from .video import analyze_video
-    from .video_io import probe_video
+    from .jobs.video import analyze_video
+    from .jobs.video_io import probe_video
+    from .output.results import Results
 
     config = analysis_config(args)  # checks --smoothing and --every
     if (
@@ -459,7 +459,7 @@ class _VideoPrinter:
         self.failures = 0
 
     def __call__(self, name: str, result) -> None:
-        from .video import result_to_json
+        from .jobs.video import result_to_json
 
         if isinstance(result, dict):  # kept from the earlier output of a resumed run
             if self.listing:

@@ -1,7 +1,7 @@
 """One analysis configuration for every way in: the sidebar, the live webcam, the CLI, and the
 batch, video and Ray jobs each build an :class:`AnalysisConfig`, and
-:func:`fer.analyzer.get_analyzer` turns it into the one shared :class:`~fer.analyzer.Analyzer`.
-The defaults live here and nowhere else."""
+:func:`fer.serving.analyzer.get_analyzer` turns it into the one shared
+:class:`~fer.serving.analyzer.Analyzer`. The defaults live here and nowhere else."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from .errors import FerError
-from .tta import tta_mode
+from .serving.tta import tta_mode
 
 DEFAULT_MODEL = "shallow"
 DEFAULT_DETECTOR = "auto"
@@ -39,7 +39,7 @@ def check_every(every: int | None) -> int | None:
 
 @dataclass(frozen=True)
 class AnalysisConfig:
-    """What to analyse with. ``tta`` takes a :mod:`fer.tta` mode (or True/False);
+    """What to analyse with. ``tta`` takes a :mod:`fer.serving.tta` mode (or True/False);
     ``detect_max_side`` caps the resolution faces are searched at (live video trades the
     smallest findable face for speed; faces are still classified at full resolution);
     ``smoothing`` only matters to tracks (video, live); ``every`` only to recorded video

@@ -59,7 +59,7 @@ class ScoredMixin:
 
 
 def resolve_targets(target: Any, n: int, predicted: np.ndarray) -> np.ndarray:
-    """The class index each face is explained for (by :mod:`fer.explain` and
+    """The class index each face is explained for (by :mod:`fer.output.explain` and
     :mod:`fer.training.gradcam`): None -> the model's top class; a name or index -> for all
     faces; a sequence -> one per face (None in it: that face's top class)."""
 

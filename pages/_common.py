@@ -18,17 +18,17 @@ import numpy as np
 import streamlit as st
 
 from fer.config import DEFAULT_MODEL, MIN_FACE, AnalysisConfig
-from fer.detection import (
+from fer.errors import ImageLoadError, ModelNotFoundError
+from fer.serving.registry import ModelInfo, available_models, get_model_info
+from fer.serving.tta import TTA_LABELS, TTA_MODES
+from fer.vision.detection import (
     available_detectors,
     current_notice,
     downloads_disabled,
     get_detector,
     retry_yunet_download,
 )
-from fer.errors import ImageLoadError, ModelNotFoundError
-from fer.image_io import IMAGE_EXTENSIONS, load_image, shrink_to_side
-from fer.registry import ModelInfo, available_models, get_model_info
-from fer.tta import TTA_LABELS, TTA_MODES
+from fer.vision.image_io import IMAGE_EXTENSIONS, load_image, shrink_to_side
 
 #: File types the photo uploaders accept (without dots).
 IMAGE_TYPES = [ext.lstrip(".") for ext in IMAGE_EXTENSIONS]

@@ -11,17 +11,17 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from fer.analyzer import get_analyzer
-from fer.batch import (
+from fer.jobs.batch import (
     analyze_batch,
     batch_summary,
     items_digest,
     results_to_json,
     thumbnail_caption,
 )
-from fer.charts import distribution_chart
-from fer.progress import Progress
-from fer.results import Results
+from fer.output.charts import distribution_chart
+from fer.output.progress import Progress
+from fer.output.results import Results
+from fer.serving.analyzer import get_analyzer
 from pages._common import (
     IMAGE_TYPES,
     analyse_again_button,

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from fer.charts import comparison_bar_chart
-from fer.comparison import Comparison, compare_models
-from fer.drawing import annotate
 from fer.emotions import DISPLAY_NAMES
-from fer.registry import MODEL_NAMES, available_models
-from fer.tta import TTA_LABELS
+from fer.jobs.comparison import Comparison, compare_models
+from fer.output.charts import comparison_bar_chart
+from fer.output.drawing import annotate
+from fer.serving.registry import MODEL_NAMES, available_models
+from fer.serving.tta import TTA_LABELS
 from pages._common import (
     FAILED,
     for_display,

@@ -1,6 +1,6 @@
 """Live: the webcam through WebRTC, each frame analysed on the server (this machine).
 
-The frame callback (fer.live.LiveProcessor) runs on streamlit-webrtc's worker thread; it reads
+The frame callback (fer.jobs.live.LiveProcessor) runs on streamlit-webrtc's worker thread; it reads
 the sidebar settings at every frame (so changing the model does not restart the stream) and
 reports per-frame samples through a queue that the fragment below drains every second.
 """
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from fer.charts import timeline_chart
 from fer.emotions import DISPLAY_NAMES
-from fer.live import LiveHistory, LiveProcessor, ice_servers_from_env
+from fer.jobs.live import LiveHistory, LiveProcessor, ice_servers_from_env
+from fer.output.charts import timeline_chart
 from pages._common import (
     WebRtcUnavailable,
     get_config,

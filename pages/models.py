@@ -7,21 +7,21 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from fer.calibration import calibration_caption, reliability_series
-from fer.card import ModelCard, Report, Serving, Training
-from fer.charts import (
+from fer.emotions import EMOTIONS
+from fer.errors import FerError
+from fer.output.charts import (
     confusion_matrix_chart,
     per_class_f1_chart,
     reliability_chart,
     robustness_chart,
     training_history_chart,
 )
-from fer.dataset import fer2013_dir, ferplus_dir
-from fer.emotions import EMOTIONS
-from fer.errors import FerError
-from fer.label_sets import LabelAgreement, compare_label_sets
-from fer.registry import HOW_TO_TRAIN, MODEL_NAMES, ModelInfo, available_models
-from fer.robustness import robustness_caption, robustness_rows
+from fer.quality.calibration import calibration_caption, reliability_series
+from fer.quality.dataset import fer2013_dir, ferplus_dir
+from fer.quality.label_sets import LabelAgreement, compare_label_sets
+from fer.quality.robustness import robustness_caption, robustness_rows
+from fer.serving.card import ModelCard, Report, Serving, Training
+from fer.serving.registry import HOW_TO_TRAIN, MODEL_NAMES, ModelInfo, available_models
 from fer.settings import models_dir
 from pages._common import ensure_entry_point, show_model_missing
 

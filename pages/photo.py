@@ -7,14 +7,14 @@ import json
 import numpy as np
 import streamlit as st
 
-from fer import explain
-from fer.analyzer import get_analyzer
-from fer.charts import probability_bar_chart
-from fer.drawing import annotate
 from fer.emotions import DISPLAY_NAMES
 from fer.errors import ModelNotFoundError
-from fer.image_io import image_to_png_bytes
-from fer.results import Results
+from fer.output import explain
+from fer.output.charts import probability_bar_chart
+from fer.output.drawing import annotate
+from fer.output.results import Results
+from fer.serving.analyzer import get_analyzer
+from fer.vision.image_io import image_to_png_bytes
 from pages._common import (
     FAILED,
     download_row,
@@ -31,7 +31,7 @@ from pages._common import (
 
 
 def show_explanations(analyzer, image: np.ndarray, faces, key: tuple) -> None:
-    """Heatmaps of what the model looked at, one per face (fer.explain)."""
+    """Heatmaps of what the model looked at, one per face (fer.output.explain)."""
     try:
         with st.spinner("Computing heatmaps (a worker process loads the Keras model)…"):
             explained = memo(

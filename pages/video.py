@@ -16,14 +16,14 @@ import io
 
 import streamlit as st
 
-from fer.analyzer import get_analyzer
-from fer.charts import timeline_chart
 from fer.emotions import DISPLAY_NAMES, EMOTIONS
 from fer.errors import VideoError
-from fer.progress import Progress, Throttle
-from fer.results import Results
-from fer.video import VideoResult, analyze_video_bytes, result_to_json
-from fer.video_io import VIDEO_EXTENSIONS, VideoInfo, default_every, probe_video, video_encoder
+from fer.jobs.video import VideoResult, analyze_video_bytes, result_to_json
+from fer.jobs.video_io import VIDEO_EXTENSIONS, VideoInfo, default_every, probe_video, video_encoder
+from fer.output.charts import timeline_chart
+from fer.output.progress import Progress, Throttle
+from fer.output.results import Results
+from fer.serving.analyzer import get_analyzer
 from pages._common import (
     analyse_again_button,
     download_row,

@@ -1,4 +1,4 @@
-"""Alignment by the eyes (fer.alignment) in the one preprocessing path: a face rolled in the
+"""Alignment by the eyes (fer.vision.alignment) in the one preprocessing path: a face rolled in the
 image comes out upright; boxes without landmarks (Haar) are cropped as before."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from fer.alignment import roll_degrees, upright_crop
-from fer.preprocessing import crop_face, faces_to_model_input, margin_for
+from fer.vision.alignment import roll_degrees, upright_crop
+from fer.vision.preprocessing import crop_face, faces_to_model_input, margin_for
 
 BOX = (170, 60, 110, 130)  # the astronaut's face
 EYES = ((200.0, 115.0), (250.0, 115.0))  # a level pair of points inside it
@@ -59,8 +59,8 @@ def test_preprocessing_aligns_only_faces_with_landmarks(astronaut):
 
 
 def test_analyzer_classifies_yunet_faces_upright(yunet_model, astronaut, monkeypatch):
-    from fer.analyzer import Analyzer
-    from fer.detection import YuNetDetector
+    from fer.serving.analyzer import Analyzer
+    from fer.vision.detection import YuNetDetector
 
     turned, _ = _rotated(astronaut, 20, centre=(256.0, 256.0))
     analyzer = Analyzer(model="shallow", detector=YuNetDetector(yunet_model))

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer.analyzer import Analyzer
 from fer.emotions import EMOTIONS
 from fer.errors import ModelNotFoundError
+from fer.serving.analyzer import Analyzer
 from tests.shared_data import ROOT, yunet_file
 
 

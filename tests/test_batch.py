@@ -11,20 +11,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer.analyzer import Analyzer
-from fer.batch import (
+from fer.emotions import EMOTIONS
+from fer.errors import FerError
+from fer.jobs.batch import (
     analyze_batch,
     batch_summary,
     expand_items,
     items_digest,
     results_to_json,
 )
-from fer.emotions import EMOTIONS
-from fer.errors import FerError
-from fer.image_io import list_images
-from fer.results import IMAGE_COLUMNS as ROW_FIELDS
-from fer.results import Results, rows_to_csv
-from fer.results import image_rows as results_to_rows
+from fer.output.results import IMAGE_COLUMNS as ROW_FIELDS
+from fer.output.results import Results, rows_to_csv
+from fer.output.results import image_rows as results_to_rows
+from fer.serving.analyzer import Analyzer
+from fer.vision.image_io import list_images
 
 
 def _jpeg(image: np.ndarray) -> bytes:

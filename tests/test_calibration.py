@@ -9,13 +9,15 @@ import shutil
 import numpy as np
 import pytest
 
-from fer.calibration import (
-    CalibratedClassifier,
-    apply_temperature,
+from fer.quality.calibration import (
     calibration_subset,
     expected_calibration_error,
     fit_temperature,
     reliability_bins,
+)
+from fer.serving.temperature import (
+    CalibratedClassifier,
+    apply_temperature,
     temperatures_from_card,
 )
 from tests.shared_data import ROOT
@@ -102,9 +104,9 @@ def test_calibration_subset_is_seeded_and_stratified():
 def test_load_model_applies_the_card_temperature_everywhere(tmp_path, monkeypatch, astronaut):
     """One place: the classifier load_model returns (and so the Analyzer) is calibrated as the
     card says, and the card without a calibration entry gives the runtime's probabilities."""
-    from fer.analyzer import Analyzer
-    from fer.models import load_model
-    from fer.runtime import RuntimeClassifier
+    from fer.serving.analyzer import Analyzer
+    from fer.serving.models import load_model
+    from fer.serving.runtime import RuntimeClassifier
 
     serving = ROOT / "models" / "shallow.tflite"
     if not serving.exists():
@@ -129,7 +131,7 @@ def test_load_model_applies_the_card_temperature_everywhere(tmp_path, monkeypatc
     analyzer = Analyzer(model="shallow", detector="haar")
     face = analyzer.analyze(astronaut)[0]
     plain = RuntimeClassifier(serving)
-    from fer.preprocessing import faces_to_model_input, margin_for
+    from fer.vision.preprocessing import faces_to_model_input, margin_for
 
     expected = apply_temperature(
         plain(faces_to_model_input(astronaut, [face.box], 48, margin_for("haar"))), 2.0

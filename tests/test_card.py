@@ -1,11 +1,11 @@
-"""Model cards read into typed objects (fer.card): the shipped cards' fields land where the
+"""Model cards read into typed objects (fer.serving.card): the shipped cards' fields land where the
 Models page reads them, and a minimal or empty card reads without errors."""
 
 from __future__ import annotations
 
 import json
 
-from fer.card import ModelCard
+from fer.serving.card import ModelCard
 from fer.settings import PROJECT_ROOT
 
 

@@ -1,11 +1,11 @@
-"""fer.charts: the altair specs carry the right data and encodings."""
+"""fer.output.charts: the altair specs carry the right data and encodings."""
 
 import numpy as np
 import pytest
 
-from fer import charts
 from fer.emotions import DISPLAY_NAMES, EMOTIONS, color_hex
-from fer.results import LIVE_COLUMNS, VIDEO_COLUMNS, Results
+from fer.output import charts
+from fer.output.results import LIVE_COLUMNS, VIDEO_COLUMNS, Results
 
 SCORES = dict(zip(EMOTIONS, [0.1, 0.0, 0.05, 0.6, 0.1, 0.05, 0.1]))
 ORDER = [DISPLAY_NAMES[e] for e in EMOTIONS]
@@ -62,7 +62,7 @@ def test_comparison_bar_chart_groups_models():
 
 
 def _timeline(times, probabilities, face_ids=None):
-    """The long frame fer.results.Results.timeline() gives for these samples."""
+    """The long frame fer.output.results.Results.timeline() gives for these samples."""
     rows = [
         {
             "time": t,

@@ -13,8 +13,8 @@ from PIL import Image
 
 from fer.cli import main
 from fer.emotions import EMOTIONS
-from fer.results import IMAGE_COLUMNS as ROW_FIELDS
-from fer.results import VIDEO_COLUMNS as VIDEO_FIELDS
+from fer.output.results import IMAGE_COLUMNS as ROW_FIELDS
+from fer.output.results import VIDEO_COLUMNS as VIDEO_FIELDS
 from tests.test_analyzer_cli import _run_cli
 from tests.test_video import N_FRAMES, _audio_file, count_frames, make_face_clip
 

@@ -3,19 +3,19 @@
 import numpy as np
 import pytest
 
-from fer.crop import expand_box
-from fer.drawing import annotate, face_caption
 from fer.emotions import COLORS_RGB, EMOTIONS, color_hex, scores_dict
-from fer.evaluation import classification_report, format_report
-from fer.preprocessing import (
+from fer.output.drawing import annotate, face_caption
+from fer.output.results import image_rows as results_to_rows
+from fer.output.results import rows_to_csv
+from fer.quality.evaluation import classification_report, format_report
+from fer.vision.crop import expand_box
+from fer.vision.preprocessing import (
     FACE_MARGIN,
     crop_face,
     faces_to_model_input,
     margin_for,
     to_model_input,
 )
-from fer.results import image_rows as results_to_rows
-from fer.results import rows_to_csv
 
 
 def test_emotion_order_is_fer2013():

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer.dataset import load_split
 from fer.emotions import EMOTIONS
 from fer.errors import DatasetError
+from fer.quality.dataset import load_split
 from tests.shared_data import fer2013_root
 
 

@@ -1,4 +1,5 @@
-"""fer.detection: Haar and YuNet on real photos (skimage's astronaut), scaling, model-file resolution."""
+"""fer.vision.detection: Haar and YuNet on real photos (skimage's astronaut), scaling, model-file
+resolution."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ import numpy as np
 import pytest
 from skimage import data as skdata
 
-from fer import detection
-from fer.detection import (
+from fer.errors import FerError
+from fer.vision import detection
+from fer.vision.detection import (
     DETECTOR_CHOICES,
     YUNET_FILENAME,
     YUNET_SHA256,
@@ -27,7 +29,6 @@ from fer.detection import (
     create_detector,
     yunet_model_path,
 )
-from fer.errors import FerError
 
 # The astronaut's face in the 512x512 photo (checked by eye): YuNet box (178, 63, 90, 113),
 # Haar box (177, 67, 93, 93); centre about (223, 115), face about 90 px wide.
@@ -410,7 +411,7 @@ def test_available_detectors(monkeypatch, yunet_model, no_network):
 
 
 def test_max_side_caps_detection_resolution_and_maps_back(yunet, astronaut):
-    from fer.tracking import iou
+    from fer.jobs.tracking import iou
 
     full = yunet.detect(astronaut, min_face=40)
     small = yunet.detect(astronaut, min_face=40, max_side=160)

@@ -34,7 +34,7 @@ def members(tmp_path):
 def test_ensemble_outputs_the_mean_and_loads_as_a_plain_model(members, tmp_path):
     import keras
 
-    from fer.runtime import RuntimeClassifier
+    from fer.serving.runtime import RuntimeClassifier
     from fer.training.ensemble import build_ensemble, ensemble_members
     from fer.training.export import write_serving_file
 
@@ -56,9 +56,9 @@ def test_ensemble_outputs_the_mean_and_loads_as_a_plain_model(members, tmp_path)
 def test_ensemble_heatmap_is_the_mean_of_its_members(members, two_faces):
     import keras
 
-    from fer.detection import HaarDetector
-    from fer.explain import explain_faces
+    from fer.output.explain import explain_faces
     from fer.training.ensemble import build_ensemble
+    from fer.vision.detection import HaarDetector
 
     nets = [keras.models.load_model(p, compile=False) for p in members]
     ensemble = build_ensemble([keras.models.load_model(p, compile=False) for p in members], "e")

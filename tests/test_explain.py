@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fer.detection import HaarDetector
 from fer.errors import FerError
-from fer.explain import explain_faces, face_crops, overlay_heatmap
-from fer.preprocessing import FACE_MARGIN
+from fer.output.explain import explain_faces, face_crops, overlay_heatmap
 from fer.training.gradcam import last_conv_layer
+from fer.vision.detection import HaarDetector
+from fer.vision.preprocessing import FACE_MARGIN
 
 
 @pytest.mark.parametrize("name, conv", [("shallow", "block3_2_sep"), ("deep", "block4_2_conv")])

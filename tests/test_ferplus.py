@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
-from fer import ferplus
 from fer.cli import main
-from fer.dataset import ferplus_holdout, load_split
 from fer.errors import DatasetError
+from fer.quality import ferplus
+from fer.quality.dataset import ferplus_holdout, load_split
 
 # ten vote counts: neutral, happiness, surprise, sadness, anger, disgust, fear, contempt,
 # unknown, NF

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fer.detection import HaarDetector
+from fer.vision.detection import HaarDetector
 from tests.synthetic_hand import hand
 
 EYES = ((200, 102), (247, 103))  # the astronaut's eyes in the 512 px photo (YuNet's landmarks)
@@ -87,7 +87,7 @@ def test_the_check_keeps_most_fer2013_faces():
     """Upscaled FER2013 test faces (48 px blown up to 192: blurry eyes, the hard case): the
     check keeps at least 94 % of what the cascade finds (96.6 % measured on this sample; the
     eye-only check it replaced kept 87 %)."""
-    from fer.dataset import load_split
+    from fer.quality.dataset import load_split
     from tests.shared_data import fer2013_root
 
     split = load_split(fer2013_root(), "test").subset(400, seed=0)

@@ -1,4 +1,5 @@
-"""fer.image_io: every source type and colour mode -> RGB uint8, and clear refusals of bad input."""
+"""fer.vision.image_io: every source type and colour mode -> RGB uint8, and clear refusals of bad
+input."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import pytest
 from PIL import Image, ImageFile
 from skimage import data as skdata
 
-from fer import image_io
 from fer.errors import FerError, ImageLoadError
-from fer.image_io import (
+from fer.vision import image_io
+from fer.vision.image_io import (
     IMAGE_EXTENSIONS,
     MAX_PIXELS,
     image_to_png_bytes,
@@ -517,7 +518,7 @@ def test_shrink_to_side_keeps_the_aspect_and_never_enlarges():
 def test_annotated_photo_path_takes_every_image_extension(tmp_path):
     from pathlib import Path
 
-    from fer.inputs import annotated_photo_path
+    from fer.jobs.inputs import annotated_photo_path
 
     photo = Path("in/photo.jpg")
     for name in ("one.png", "one.JPEG", "one.tiff", "one.webp"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 
 from fer.emotions import EMOTIONS
-from fer.label_sets import compare_label_sets
+from fer.quality.label_sets import compare_label_sets
 from tests.test_ferplus import ROWS, write_ferplus
 
 # FER2013's label of each FER+ row (same faces, in ROWS order)

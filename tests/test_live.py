@@ -1,4 +1,4 @@
-"""The live webcam frame callback (fer.live), driven directly with numpy and av frames
+"""The live webcam frame callback (fer.jobs.live), driven directly with numpy and av frames
 (untrained weights: plumbing only)."""
 
 from fractions import Fraction
@@ -8,7 +8,7 @@ import pytest
 
 from fer.config import AnalysisConfig
 from fer.emotions import COLORS_RGB, EMOTIONS
-from fer.live import LiveHistory, LiveProcessor, LiveSample, ice_servers_from_env
+from fer.jobs.live import LiveHistory, LiveProcessor, LiveSample, ice_servers_from_env
 from tests.shared_data import copy_model
 
 
@@ -257,7 +257,7 @@ def test_fps_and_latency_averages_forget_a_slow_first_frame(frame_bgr):
 
 
 def test_live_analyzers_search_faces_at_reduced_resolution(models_env):
-    from fer.live import LIVE_DETECT_MAX_SIDE, LiveProcessor
+    from fer.jobs.live import LIVE_DETECT_MAX_SIDE, LiveProcessor
 
     processor = LiveProcessor(AnalysisConfig(detector="haar"))
     processor.process_bgr(np.zeros((120, 160, 3), np.uint8))
@@ -265,7 +265,7 @@ def test_live_analyzers_search_faces_at_reduced_resolution(models_env):
 
 
 def test_streaming_follows_the_frames(models_env, astronaut):
-    from fer.live import LiveProcessor
+    from fer.jobs.live import LiveProcessor
 
     processor = LiveProcessor()
     processor.configure(AnalysisConfig(model="shallow", detector="haar"))

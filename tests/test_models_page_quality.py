@@ -50,7 +50,7 @@ def test_models_page_shows_robustness_and_reliability(tmp_path, monkeypatch):
 
 
 def test_reliability_and_robustness_charts():
-    from fer.charts import reliability_chart, robustness_chart
+    from fer.output.charts import reliability_chart, robustness_chart
 
     bins = [
         {"low": 0.4, "high": 0.47, "count": 10, "confidence": 0.43, "accuracy": 0.3},

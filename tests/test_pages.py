@@ -368,7 +368,7 @@ def test_live_page_streams_with_processor(
     assert not at.exception, at.exception
     call = fake_webrtc.calls[-1]
     processor = call["video_frame_callback"]
-    from fer.live import LiveProcessor
+    from fer.jobs.live import LiveProcessor
 
     assert isinstance(processor, LiveProcessor)
     assert call["mode"].name == "SENDRECV" and call["async_processing"] is True

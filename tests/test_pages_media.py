@@ -184,7 +184,7 @@ def test_batch_page_photos_zip_and_a_bad_file(app_env, astronaut, two_faces):
     assert gallery.captions[0] == "astronaut.jpg: " + at.dataframe[0].value["label"][0]
     downloads = _downloads(at)
     assert [d.proto.label for d in downloads] == ["Results (CSV)", "Results (JSON)"]
-    from fer.batch import results_to_json
+    from fer.jobs.batch import results_to_json
 
     assert len(json.loads(results_to_json(results))) == 3
 

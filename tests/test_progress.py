@@ -1,8 +1,9 @@
-"""fer.progress: one set of progress figures for the CLI's bar and the Video page's sentence."""
+"""fer.output.progress: one set of progress figures for the CLI's bar and the Video page's
+sentence."""
 
 import io
 
-from fer.progress import Progress, ProgressBar, Throttle, format_clock
+from fer.output.progress import Progress, ProgressBar, Throttle, format_clock
 
 
 def test_figures_rate_and_time_left():

@@ -24,8 +24,8 @@ from PIL import Image
 
 from fer.cli import main
 from fer.config import AnalysisConfig
-from fer.results import IMAGE_COLUMNS as ROW_FIELDS
-from fer.results import VIDEO_COLUMNS as VIDEO_FIELDS
+from fer.output.results import IMAGE_COLUMNS as ROW_FIELDS
+from fer.output.results import VIDEO_COLUMNS as VIDEO_FIELDS
 from tests.shared_data import ROOT
 
 LOOPBACK_ENV = {

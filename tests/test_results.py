@@ -1,5 +1,5 @@
-"""fer.results: one table for photos, batches, videos and the live history, and its DataFrame,
-CSV and JSON forms (the CSV byte for byte what the CLI and the pages wrote before)."""
+"""fer.output.results: one table for photos, batches, videos and the live history, and its
+DataFrame, CSV and JSON forms (the CSV byte for byte what the CLI and the pages wrote before)."""
 
 import json
 from types import SimpleNamespace
@@ -7,10 +7,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from fer.analyzer import FaceResult
 from fer.emotions import EMOTIONS
-from fer.live import LiveSample
-from fer.results import (
+from fer.jobs.live import LiveSample
+from fer.output.results import (
     ALL_COLUMNS,
     IMAGE_COLUMNS,
     LIVE_COLUMNS,
@@ -24,6 +23,7 @@ from fer.results import (
     video_row,
     write_csv,
 )
+from fer.serving.analyzer import FaceResult
 
 
 def _probs(main: str, p: float = 0.7) -> np.ndarray:

@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from fer.robustness import (
+from fer.quality.robustness import (
     SHIFTS,
     crop_scale,
     evaluate_robustness,

@@ -7,11 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fer.dataset import load_split
-from fer.preprocessing import to_model_input
-from fer.registry import MODEL_NAMES, get_model_info
-from fer.runtime import RuntimeClassifier
+from fer.quality.dataset import load_split
+from fer.serving.registry import MODEL_NAMES, get_model_info
+from fer.serving.runtime import RuntimeClassifier
 from fer.settings import PROJECT_ROOT
+from fer.vision.preprocessing import to_model_input
 from tests.shared_data import fer2013_root
 
 PARITY_FACES = 512  # the first faces of PublicTest, as fer.training.export measures for the card
@@ -67,7 +67,7 @@ def test_export_of_an_untrained_model_matches_keras(
 
 
 def test_small_batches_run_on_one_thread_and_agree_with_large_ones(untrained_models_dir):
-    from fer.runtime import SMALL_BATCH
+    from fer.serving.runtime import SMALL_BATCH
 
     classifier = RuntimeClassifier(untrained_models_dir / "deep.tflite", threads=2)
     faces = np.random.default_rng(0).random((3 * SMALL_BATCH, 48, 48, 1), dtype=np.float32)

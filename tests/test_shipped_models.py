@@ -3,14 +3,14 @@ PublicTest split (so a broken preprocessing path fails CI)."""
 
 import pytest
 
-from fer.dataset import load_split
 from fer.emotions import EMOTIONS
-from fer.evaluation import classification_report
-from fer.models import load_model
-from fer.preprocessing import to_model_input
-from fer.registry import MODEL_NAMES, available_models
+from fer.quality.dataset import load_split
+from fer.quality.evaluation import classification_report
+from fer.serving.models import load_model
+from fer.serving.registry import MODEL_NAMES, available_models
+from fer.serving.tta import CARD_KEYS
 from fer.settings import PROJECT_ROOT
-from fer.tta import CARD_KEYS
+from fer.vision.preprocessing import to_model_input
 from tests.shared_data import fer2013_root
 
 SIZE_LIMITS_MB = {"shallow": 2, "deep": 60}

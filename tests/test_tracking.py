@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from fer.tracking import FaceTracker, iou
+from fer.jobs.tracking import FaceTracker, iou
 
 
 def test_iou():

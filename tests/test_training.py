@@ -77,7 +77,7 @@ def test_train_tiny_slice_writes_model_and_card(tmp_path, arch, capsys):
     )
     assert "epoch 1/1" in capsys.readouterr().out
 
-    from fer.runtime import RuntimeClassifier
+    from fer.serving.runtime import RuntimeClassifier
 
     assert saved["serving"]["file"] == f"{arch}.tflite"
     assert saved["serving"]["quantization"] in ("float", "dynamic", "int8")

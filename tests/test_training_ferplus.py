@@ -137,8 +137,8 @@ def _fer2013_copy(ferplus_root, root, labels):
 
 
 def test_fer2013_label_and_pixels_of_the_same_face_join_the_votes(ferplus_root, tmp_path):
-    from fer.dataset import load_split
     from fer.emotions import EMOTIONS
+    from fer.quality.dataset import load_split
     from fer.training.config import train_command
     from fer.training.data import (
         matched_fer2013,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fer.tta import tta_average, tta_mode, tta_views
+from fer.serving.tta import tta_average, tta_mode, tta_views
 
 VIEWS = {"off": 1, "flip": 2, "shift": 10}
 
@@ -44,7 +44,7 @@ def test_average_takes_the_mean_per_face():
 
 
 def test_classifier_shift_tta_differs_from_flip_and_sums_to_one(models_env):
-    from fer.models import load_model
+    from fer.serving.models import load_model
 
     _, classifier = load_model("deep")
     faces = np.random.default_rng(1).random((4, 48, 48, 1), dtype=np.float32)

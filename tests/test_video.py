@@ -15,13 +15,13 @@ import cv2
 import numpy as np
 import pytest
 
-from fer.analyzer import Analyzer, FaceResult
 from fer.emotions import EMOTIONS
 from fer.errors import VideoError
-from fer.results import VIDEO_COLUMNS as VIDEO_FIELDS
-from fer.results import Results, summarize_faces
-from fer.video import analyze_video, analyze_video_bytes, result_to_json
-from fer.video_io import AnnotatedWriter, default_every
+from fer.jobs.video import analyze_video, analyze_video_bytes, result_to_json
+from fer.jobs.video_io import AnnotatedWriter, default_every
+from fer.output.results import VIDEO_COLUMNS as VIDEO_FIELDS
+from fer.output.results import Results, summarize_faces
+from fer.serving.analyzer import Analyzer, FaceResult
 
 FPS, SECONDS, SIZE = 10, 3.0, (320, 240)
 N_FRAMES = int(FPS * SECONDS)
@@ -351,7 +351,7 @@ class _Interrupt(BaseException):
 
 
 def test_interrupted_call_leaves_partial_result_with_the_caller(clips, tmp_path, monkeypatch):
-    from fer.video import VideoResult
+    from fer.jobs.video import VideoResult
 
     scratch = tmp_path / "scratch"
     scratch.mkdir()

@@ -11,10 +11,10 @@ import time
 
 import pytest
 
-from fer import yunet_file
 from fer.cli import analysis_config, build_parser
-from fer.detection import HaarDetector, YuNetDetector, create_detector, retry_yunet_download
-from fer.yunet_file import (
+from fer.vision import yunet_file
+from fer.vision.detection import HaarDetector, YuNetDetector, create_detector, retry_yunet_download
+from fer.vision.yunet_file import (
     RETRY_AFTER_S,
     YUNET_FILENAME,
     forget_download_failure,

@@ -6,7 +6,7 @@ with an :class:`~fer.config.AnalysisConfig` and :class:`RunOptions`.
 
 - :mod:`.cluster`: where the work runs (this process, or Ray actors in an ActorPool), what a
   worker needs (:class:`WorkerSpec`) and what a run did (:class:`ArchiveRun`);
-- :mod:`.photos`: photos in batches, one :func:`fer.photo.analyze_photo` each;
+- :mod:`.photos`: photos in batches, one :func:`fer.jobs.photo.analyze_photo` each;
 - :mod:`.videos`: a unit per video, or per segment of a long one, joined into one track list;
 - :mod:`.spool`: results go, as each unit finishes, into a SQLite file beside the output
   (``OUT.fer-parts.sqlite``), so the driver never holds the archive's rows and a run that

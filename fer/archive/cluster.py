@@ -19,7 +19,7 @@ from typing import Any
 
 from ..config import PHOTO_BATCH, SEGMENT_SECONDS, AnalysisConfig
 from ..errors import FerError
-from ..progress import ProgressFn
+from ..output.progress import ProgressFn
 
 Job = Callable[[Any, "WorkerSpec", Any], Any]
 """``job(analyzer, spec, unit)``: one unit of work (a batch of photos, a video segment) in a
@@ -70,9 +70,9 @@ def worker_spec(
 ) -> WorkerSpec:
     """Resolve the model and detector here, once; the detector's one-line notice (a
     fallback) goes to ``notice``. Raises ModelNotFoundError before any work starts."""
-    from ..detection import create_detector, yunet_model_path
-    from ..models import load_model
-    from ..registry import get_model_info
+    from ..serving.models import load_model
+    from ..serving.registry import get_model_info
+    from ..vision.detection import create_detector, yunet_model_path
 
     info = get_model_info(config.model)
     if not info.serving_path.exists():
@@ -133,12 +133,12 @@ class ArchiveWorker:
     actor, with one thread per CPU it holds."""
 
     def __init__(self, spec: WorkerSpec, job: Job, on_ray: bool = False):
-        from ..analyzer import get_analyzer
+        from ..serving.analyzer import get_analyzer
 
         if on_ray:
             import cv2
 
-            from ..runtime import runtime_threads
+            from ..serving.runtime import runtime_threads
 
             cv2.setNumThreads(runtime_threads())
         self.spec, self.job = spec, job

@@ -10,17 +10,17 @@ from pathlib import Path
 
 from ..config import AnalysisConfig
 from ..errors import FerError
-from ..inputs import expand_images
-from ..photo import analyze_photo
-from ..progress import ProgressFn
-from ..results import IMAGE_COLUMNS, image_rows
+from ..jobs.inputs import expand_images
+from ..jobs.photo import analyze_photo
+from ..output.progress import ProgressFn
+from ..output.results import IMAGE_COLUMNS, image_rows
 from .cluster import ArchiveRun, Meter, RunOptions, WorkerSpec, run_units, worker_spec
 from .spool import Spool, read_csv_groups, spooled, write_rows
 
 
 def analyze_photo_batch(analyzer, spec: WorkerSpec, paths: list[str]) -> list[dict]:
     """A worker's job: each photo's result as ``python -m fer predict --json`` gives it
-    (:meth:`fer.photo.PhotoResult.to_dict`), its annotated copy written when ``spec.out``."""
+    (:meth:`fer.jobs.photo.PhotoResult.to_dict`), its annotated copy written when ``spec.out``."""
     results = []
     for name in paths:
         photo = analyze_photo(analyzer, name)

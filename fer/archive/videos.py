@@ -1,7 +1,7 @@
 """Video archives: one unit of work per video, or per segment of a long one.
 
 A video longer than ``segment_seconds`` is split into time segments (:func:`plan_segments`),
-each analysed by :func:`fer.video.analyze_segment`: the tracker first runs over the analysed
+each analysed by :func:`fer.jobs.video.analyze_segment`: the tracker first runs over the analysed
 frames before the segment's start, so smoothing and the tracker's state match a run from the
 start, and the faces tracked there are matched, by frame and box, to the previous segment's
 rows (:func:`join_segments`), so a face keeps one ID across the cut.
@@ -17,10 +17,10 @@ from typing import Any
 
 from ..config import AnalysisConfig
 from ..errors import VideoError
-from ..inputs import expand_videos
-from ..progress import ProgressFn
-from ..results import VIDEO_COLUMNS, VIDEOS_COLUMNS, named_video_rows
-from ..video import WARMUP_ANALYSED, Segment, VideoResult, analyze_segment, analyze_video
+from ..jobs.inputs import expand_videos
+from ..jobs.video import WARMUP_ANALYSED, Segment, VideoResult, analyze_segment, analyze_video
+from ..output.progress import ProgressFn
+from ..output.results import VIDEO_COLUMNS, VIDEOS_COLUMNS, named_video_rows
 from .cluster import ArchiveRun, Meter, RunOptions, WorkerSpec, run_units, worker_spec
 from .spool import Spool, read_csv_groups, spooled, write_rows
 
@@ -38,7 +38,7 @@ RESULT_FIELDS = (
     "frames_analyzed",
     "error",
 )
-"""The :class:`fer.video.VideoResult` fields a segment's payload carries besides its rows."""
+"""The :class:`fer.jobs.video.VideoResult` fields a segment's payload carries besides its rows."""
 
 Task = tuple[str, int, int, "int | None"]
 """``(video, segment number, start frame, end frame or None)``."""
@@ -83,8 +83,8 @@ def analyze_videos(
     None, in this process.
 
     ``csv_path``: with one video, the rows of ``python -m fer video FILE --csv`` (same columns,
-    same order); with several, :data:`fer.results.VIDEOS_COLUMNS`. ``emit(video, result)``
-    gets each video's :class:`fer.video.VideoResult` in input order at the end (or, for a
+    same order); with several, :data:`fer.output.results.VIDEOS_COLUMNS`. ``emit(video, result)``
+    gets each video's :class:`fer.jobs.video.VideoResult` in input order at the end (or, for a
     video kept from the earlier output, ``{"kept": True, "rows"}``)."""
     config, options = config or AnalysisConfig(), options or RunOptions()
     files = [str(p) for p in expand_videos(paths)]
@@ -172,7 +172,7 @@ def _plan_video(
 ) -> None:
     """Probe a video and spool its segments; one that cannot be read gets one segment that
     failed (a lone video raises instead)."""
-    from ..video_io import probe_video
+    from ..jobs.video_io import probe_video
 
     try:
         info = probe_video(name)
@@ -297,7 +297,7 @@ def _global_ids(part: dict, tail: dict[tuple, int], next_id: int) -> tuple[dict[
 
 
 def payload_to_result(payload: dict) -> VideoResult:
-    """A joined payload as :class:`fer.video.VideoResult` (summaries, JSON, lines)."""
+    """A joined payload as :class:`fer.jobs.video.VideoResult` (summaries, JSON, lines)."""
     result = VideoResult()
     for key in (*RESULT_FIELDS, "rows"):
         if key in payload and payload[key] is not None:

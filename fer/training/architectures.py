@@ -11,7 +11,7 @@ Budgets on this 2-core CPU (measured ~18 GMAC/s at batch 1) shaped them:
 
 from __future__ import annotations
 
-from ..preprocessing import INPUT_SIZE
+from ..vision.preprocessing import INPUT_SIZE
 
 ARCHITECTURES = ("shallow", "deep")
 

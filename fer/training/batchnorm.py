@@ -80,8 +80,8 @@ def recalibrate_model_file(
 
     import keras
 
-    from ..dataset import load_split
-    from ..preprocessing import to_model_input
+    from ..quality.dataset import load_split
+    from ..vision.preprocessing import to_model_input
     from .model_card import refresh_card
     from .tf_runtime import import_tensorflow
 

@@ -35,7 +35,7 @@ def _add_train(p) -> None:
 
 
 def _cmd_train(args) -> int:
-    from ..dataset import fer2013_dir
+    from ..quality.dataset import fer2013_dir
     from .trainer import train
 
     if args.teacher and not Path(args.teacher).is_file():
@@ -53,7 +53,7 @@ def _add_card(p) -> None:
 
 
 def _cmd_card(args) -> int:
-    from ..dataset import fer2013_dir
+    from ..quality.dataset import fer2013_dir
     from .trainer import write_card_from_checkpoint
 
     try:
@@ -80,7 +80,7 @@ def _add_ensemble(p) -> None:
 
 
 def _cmd_ensemble(args) -> int:
-    from ..dataset import fer2013_dir
+    from ..quality.dataset import fer2013_dir
     from .ensemble import write_ensemble
     from .model_card import accuracy_summary
 
@@ -112,7 +112,7 @@ def _add_precise_bn(p) -> None:
 
 
 def _cmd_precise_bn(args) -> int:
-    from ..dataset import fer2013_dir
+    from ..quality.dataset import fer2013_dir
     from .batchnorm import recalibrate_model_file
     from .model_card import accuracy_summary
 
@@ -140,7 +140,7 @@ def _add_export(p) -> None:
 
 
 def _cmd_export(args) -> int:
-    from ..dataset import fer2013_dir
+    from ..quality.dataset import fer2013_dir
     from .model_card import accuracy_summary, refresh_card
     from .tf_runtime import import_tensorflow
 

@@ -11,7 +11,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..dataset import DATA_HELP
+from ..quality.dataset import DATA_HELP
 from .architectures import ARCHITECTURES
 from .export import QUANTIZATIONS
 from .mixing import MIX_MODES

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..dataset import HOLDOUT_SEED, Split, fer2013_dir, ferplus_holdout, load_split
-from ..ferplus import match_faces
+from ..quality.dataset import HOLDOUT_SEED, Split, fer2013_dir, ferplus_holdout, load_split
+from ..quality.ferplus import match_faces
 from .config import TrainConfig
 
 
@@ -81,5 +81,7 @@ def label_smoothing(cfg: TrainConfig, split: Split) -> float:
 
 
 def card_split(cfg: TrainConfig) -> Split:
-    """The split a card reports: PublicTest (FER+ Valid for FER+ data)."""
-    return load_split(cfg.data, "test")
+    """The split a card reports: PublicTest (FER+ Valid for FER+ data), cut to ``--val-limit``
+    as the validation split is (for FER2013 data the two are then the same faces)."""
+    split = load_split(cfg.data, "test")
+    return split.subset(cfg.val_limit, cfg.seed) if cfg.val_limit else split

@@ -54,7 +54,7 @@ def _member_card(path: Path) -> dict:
 
 def _member_summary(card: dict, index: int) -> dict:
     """What the ensemble's card keeps of a member's card: how it was trained and how it did."""
-    from ..tta import CARD_KEYS
+    from ..serving.tta import CARD_KEYS
 
     training = dict(card.get("training", {}))
     if training.get("command"):  # where the ensemble command below expects the member
@@ -81,7 +81,7 @@ def write_ensemble(
     training record (from the ``.json`` card beside each member file)."""
     import keras
 
-    from ..dataset import load_split
+    from ..quality.dataset import load_split
     from .model_card import measured_fields
     from .tf_runtime import import_tensorflow
 

@@ -1,7 +1,7 @@
 """``python -m fer.training.explain_worker REQUEST.npz MAPS.npy``: Grad-CAM maps for a batch of
 faces, in a process of its own so that the server asking for them never loads TensorFlow
-(:func:`fer.explain.explain_faces`). The request holds ``batch`` (N, S, S, 1), ``target`` (JSON)
-and ``model`` (a ``.keras`` path); the answer is the maps (N, S, S). Errors are one line on
+(:func:`fer.output.explain.explain_faces`). The request holds ``batch`` (N, S, S, 1), ``target``
+(JSON) and ``model`` (a ``.keras`` path); the answer is the maps (N, S, S). Errors are one line on
 stderr and exit status 2."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The serving file: a trained ``.keras`` model converted to a LiteRT flatbuffer (``.tflite``)
-beside it, which :mod:`fer.runtime` runs without TensorFlow.
+beside it, which :mod:`fer.serving.runtime` runs without TensorFlow.
 
 Three forms, chosen per model by ``quantization``:
 - ``float``: float32 weights and activations, the Keras model to within float rounding;
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..runtime import native_stderr_silenced
+from ..native_stderr import native_stderr_silenced
 from .tf_runtime import import_tensorflow
 
 QUANTIZATIONS = ("float", "dynamic", "int8")
@@ -43,8 +43,8 @@ def serving_path(model_path: str | os.PathLike) -> Path:
 
 def _calibration_faces(data: str | os.PathLike | None, size: int, n: int = CALIBRATION_FACES):
     """A seeded sample of training faces in the model's input form (never the test splits)."""
-    from ..dataset import fer2013_dir, load_split
-    from ..preprocessing import to_model_input
+    from ..quality.dataset import fer2013_dir, load_split
+    from ..vision.preprocessing import to_model_input
 
     train = load_split(data or fer2013_dir(), "train").subset(n, seed=0)
     return to_model_input(train.images, size)
@@ -99,8 +99,8 @@ def _write_atomically(out: Path, data: bytes) -> Path:
 
 def _measured(path: Path, x: np.ndarray, labels: np.ndarray) -> dict:
     """A candidate file's size, accuracy (plain and flip TTA) and speed at batch 1."""
-    from ..runtime import RuntimeClassifier
-    from ..speed import faces_per_second
+    from ..quality.speed import faces_per_second
+    from ..serving.runtime import RuntimeClassifier
 
     classifier = RuntimeClassifier(path)
     accuracy = {
@@ -176,7 +176,7 @@ def write_chosen_serving_file(
 
 def max_abs_difference(model, serving_file: str | os.PathLike, faces: np.ndarray) -> float:
     """Largest difference between the Keras model's and the serving file's probabilities."""
-    from ..runtime import RuntimeClassifier
+    from ..serving.runtime import RuntimeClassifier
 
     keras_probs = np.asarray(model(faces, training=False))
     runtime_probs = RuntimeClassifier(serving_file).predict_batched(faces)

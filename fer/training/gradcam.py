@@ -6,7 +6,7 @@ the score up. The class score is the pre-softmax logit when the model ends in a 
 ``Dense`` layer (as ours do), else the output probability. A model without a convolution, or a
 face whose map comes out flat, falls back to gradient saliency (the absolute gradient of the
 score with respect to the input pixels, blurred). Serving reaches this through
-:func:`fer.explain.explain_faces`, in a worker process (:mod:`fer.training.explain_worker`).
+:func:`fer.output.explain.explain_faces`, in a worker process (:mod:`fer.training.explain_worker`).
 """
 
 from __future__ import annotations

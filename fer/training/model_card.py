@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from ..emotions import EMOTIONS
-from ..evaluation import classification_report
-from ..ferplus import majority_report
-from ..preprocessing import preprocessing_description, to_model_input
-from ..tta import CARD_KEYS, TTA_MODES
+from ..quality.evaluation import classification_report
+from ..quality.ferplus import majority_report
+from ..serving.tta import CARD_KEYS, TTA_MODES
+from ..vision.preprocessing import preprocessing_description, to_model_input
 
 
 def accuracy_summary(card: dict) -> str:
@@ -37,8 +37,8 @@ def measured_fields(
     write_chosen_serving_file`), then the card's measured part: file, size, input, labels,
     preprocessing, the validation report per TTA mode and the speed, all of the serving file
     that users run, and how it was chosen."""
-    from ..runtime import RuntimeClassifier
-    from ..speed import speed_report
+    from ..quality.speed import speed_report
+    from ..serving.runtime import RuntimeClassifier
     from .export import write_chosen_serving_file
 
     size = int(model.input_shape[1])
@@ -92,8 +92,8 @@ def _scored_faces(split) -> tuple[np.ndarray, np.ndarray, str]:
 def _fer2013_reports(classifier, size: int) -> dict | None:
     """FER2013 PublicTest accuracy with its own labels, per TTA mode, where FER2013 is found
     (``$FER2013_DIR``): FER+ models keep this figure beside their FER+ one."""
-    from ..dataset import fer2013_dir, load_split
     from ..errors import DatasetError
+    from ..quality.dataset import fer2013_dir, load_split
 
     try:
         split = load_split(str(fer2013_dir()), "test")
@@ -126,7 +126,7 @@ def refresh_card(
     form: choosing a quantized one needs the card's validation split)."""
     import json
 
-    from ..dataset import load_split
+    from ..quality.dataset import load_split
     from .export import write_serving_file
 
     card_path = model_path.with_suffix(".json")

@@ -1,7 +1,7 @@
 """Real-world shifts as training augmentation: the robustness suite's own shift functions
-(:mod:`fer.robustness`), each applied with a probability and a parameter drawn from the range
-webcams and phones bring. They work on ``uint8`` faces before
-:func:`fer.preprocessing.to_model_input`, exactly where the suite applies them."""
+(:mod:`fer.quality.robustness`), each applied with a probability and a parameter drawn from the
+range webcams and phones bring. They work on ``uint8`` faces before
+:func:`fer.vision.preprocessing.to_model_input`, exactly where the suite applies them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .. import robustness
+from ..quality import robustness
 
 Sampler = Callable[[np.random.Generator], robustness.Shift]
 

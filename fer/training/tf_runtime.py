@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ..runtime import native_stderr_silenced
+from ..native_stderr import native_stderr_silenced
 
 
 def import_tensorflow():

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..preprocessing import to_model_input
+from ..vision.preprocessing import to_model_input
 from .architectures import build
 from .augmentation import (
     allow_jit_on_jax,
@@ -194,7 +194,7 @@ def _machine() -> str:
     """CPU model, cores and OS, plus the accelerator and Keras backend that trained."""
     import keras
 
-    from ..speed import machine
+    from ..quality.speed import machine
 
     desc = f"{machine()}, {platform.system()}"
     if keras.backend.backend() == "jax":
