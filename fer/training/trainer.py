@@ -235,12 +235,15 @@ def train(cfg: TrainConfig) -> dict | None:
         + (f", distilling from {cfg.teacher}" if cfg.teacher else ""),
     )
 
-    data = _training_data(cfg, training_faces(cfg, train_split, matched), x, y, state)
+    faces = training_faces(cfg, train_split, matched)
+    data = _training_data(cfg, faces, x, y, state)
     fit = _fitter(model, cfg, ckpt_dir, state, data, val)
     if cfg.time_budget and not state.get("budgeted"):
         _fit_to_time_budget(model, cfg, steps, state, fit)
     fit(cfg.epochs)
-    return _ship(cfg, net, x, ckpt_dir, state)
+    # batch-norm statistics from the faces as training showed them (both renderings, if mixed)
+    clean = to_model_input(pick_renderings(faces, cfg.fer2013_pixels, np.random.default_rng(0)))
+    return _ship(cfg, net, clean, ckpt_dir, state)
 
 
 def _model_and_state(
