@@ -17,16 +17,13 @@ def add_quality_commands(sub, add_tta) -> None:
     """Add the commands to the CLI's subparsers (``add_tta``: the CLI's TTA options)."""
     p = sub.add_parser("evaluate", help="accuracy, per-class metrics and confusion matrix")
     p.add_argument("--split", default="test", choices=SPLIT_CHOICES)
-    _add_measurement_options(p, add_tta, "the accuracy, with this command")
-    p.set_defaults(func=cmd_evaluate)
-
-    p = sub.add_parser(
-        "robustness",
-        help="accuracy on PublicTest clean and under rotation, "
-        "framing, lighting, blur, JPEG and low resolution",
+    _add_measurement_options(p, add_tta, "the accuracy, with this command", cmd_evaluate)
+    robustness_help = (
+        "accuracy on PublicTest clean and under rotation, framing, lighting, blur, JPEG and "
+        "low resolution"
     )
-    _add_measurement_options(p, add_tta, "the result")
-    p.set_defaults(func=cmd_robustness)
+    p = sub.add_parser("robustness", help=robustness_help)
+    _add_measurement_options(p, add_tta, "the result", cmd_robustness)
 
     p = sub.add_parser(
         "calibrate",
@@ -58,8 +55,10 @@ def add_quality_commands(sub, add_tta) -> None:
     p.set_defaults(func=cmd_calibrate)
 
 
-def _add_measurement_options(p, add_tta, stored: str) -> None:
-    """The options ``evaluate`` and ``robustness`` share (``stored``: what --write-card keeps)."""
+def _add_measurement_options(p, add_tta, stored: str, func) -> None:
+    """The options ``evaluate`` and ``robustness`` share (``stored``: what --write-card keeps),
+    and the command's function."""
+    p.set_defaults(func=func)
     p.add_argument("--model", default=None)
     p.add_argument("--data", default=None, help=DATA_HELP)
     p.add_argument("--limit", type=int, default=None, help="a fixed sample of N test images")
