@@ -190,3 +190,31 @@ def test_a_run_on_both_renderings_trains_and_says_so(ferplus_root, tmp_path):
     card = train(cfg)
     assert "FER2013's copy of it with p=0.5" in card["training"]["targets"]
     assert "--fer2013-pixels 0.5" in card["training"]["command"]
+
+
+def test_fer2013_neutral_keeps_its_neutral_call_and_takes_the_votes_for_the_rest(
+    ferplus_root, tmp_path
+):
+    from fer.emotions import EMOTIONS
+    from fer.quality.dataset import load_split
+    from fer.training.config import train_command
+    from fer.training.data import matched_fer2013, training_targets
+
+    split = load_split(ferplus_root, "train")
+    keys = list(ROWS) * (len(split) // len(ROWS))  # the fixture's row order
+    labels = ["neutral" if k in ("contempt", "unknown") else "sad" for k in keys]
+    fer, _ = _fer2013_copy(ferplus_root, tmp_path / "fer2013", labels)
+    cfg = TrainConfig(
+        arch="shallow", data=str(ferplus_root), fer2013_neutral=True, fer2013_data=str(fer)
+    )
+    targets = training_targets(cfg, split, matched_fer2013(cfg, split))
+    neutral, sad = EMOTIONS.index("neutral"), EMOTIONS.index("sad")
+    is_neutral = np.array(labels) == "neutral"
+    assert (targets[is_neutral] == np.eye(7)[neutral]).all()  # FER2013 says neutral: neutral
+    expressive = targets[~is_neutral]
+    assert (expressive[:, neutral] == 0).all() and np.allclose(expressive.sum(axis=1), 1)
+    first = {k: targets[keys.index(k)] for k in ROWS}
+    assert np.isclose(first["happy"][EMOTIONS.index("happy")], 8 / 9)
+    assert np.isclose(first["tie"][sad], 0.8)  # 4 sadness, 1 anger; the 4 neutral dropped
+    assert first["not_a_face"][sad] == 1  # no emotion vote: FER2013's label
+    assert "--fer2013-neutral --fer2013-data" in train_command(cfg, {})

@@ -125,6 +125,14 @@ class TrainConfig:
         help="FER+ data: mix each face's FER2013 label into its vote distribution with weight "
         "W (the faces are matched in --fer2013-data)",
     )
+    fer2013_neutral: bool = _option(
+        False,
+        "--fer2013-neutral",
+        recipe="changed",
+        help="FER+ data: keep FER2013's neutral-or-not call of each matched face (a face FER2013 "
+        "calls neutral learns neutral; one it calls an emotion learns FER+'s votes over the six "
+        "emotions), so the votes rank the emotions without making faces neutral more often",
+    )
     fer2013_pixels: float = _option(
         0.0,
         "--fer2013-pixels",
@@ -207,6 +215,7 @@ RECIPE_ORDER = (
     "member",
     "holdout",
     "fer2013_weight",
+    "fer2013_neutral",
     "fer2013_pixels",
     "fer2013_data",
     "shift_probability",
@@ -275,7 +284,7 @@ def _shown(cfg: TrainConfig, f: dataclasses.Field) -> bool:
     if recipe == "changed":
         return _is_set(f, getattr(cfg, f.name))
     if recipe == "uses_fer2013":  # --fer2013-data, where an option reads FER2013's copy
-        used = cfg.fer2013_weight > 0 or cfg.fer2013_pixels > 0
+        used = cfg.fer2013_weight > 0 or cfg.fer2013_pixels > 0 or cfg.fer2013_neutral
         return used and getattr(cfg, f.name) is not None
     # written with the field it belongs to, where it has a value
     return _shown(cfg, _field(recipe)) and getattr(cfg, f.name) is not None

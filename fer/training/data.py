@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..emotions import EMOTIONS
 from ..quality.dataset import HOLDOUT_SEED, Split, fer2013_dir, ferplus_holdout, load_split
 from ..quality.ferplus import match_faces
 from .config import TrainConfig
+
+NEUTRAL = EMOTIONS.index("neutral")
 
 
 def training_splits(cfg: TrainConfig) -> tuple[Split, Split, str]:
@@ -28,7 +31,8 @@ def training_splits(cfg: TrainConfig) -> tuple[Split, Split, str]:
 def matched_fer2013(cfg: TrainConfig, split: Split) -> tuple[np.ndarray, Split] | None:
     """For FER+ data that mixes in FER2013's label or pixels: the index of each face in
     FER2013's copy of the split (-1 where none is found) and that copy; else None."""
-    if not split.is_ferplus or (cfg.fer2013_weight <= 0 and cfg.fer2013_pixels <= 0):
+    uses = cfg.fer2013_weight > 0 or cfg.fer2013_pixels > 0 or cfg.fer2013_neutral
+    if not split.is_ferplus or not uses:
         return None
     reference = load_split(cfg.fer2013_data or str(fer2013_dir()), "train")
     return match_faces(split.images, reference.images), reference
@@ -41,15 +45,28 @@ def training_targets(
     matched face (``matched``: :func:`matched_fer2013`) mixed in with weight
     ``--fer2013-weight``."""
     targets = split.targets
-    if matched is None or cfg.fer2013_weight <= 0:
+    if matched is None or (cfg.fer2013_weight <= 0 and not cfg.fer2013_neutral):
         return targets
     match, reference = matched
     found = match >= 0
-    one_hot = np.eye(targets.shape[1], dtype=np.float32)[reference.labels[match[found]]]
-    w = np.float32(cfg.fer2013_weight)
+    labels = reference.labels[match[found]]
+    one_hot = np.eye(targets.shape[1], dtype=np.float32)[labels]
     targets = targets.copy()
+    if cfg.fer2013_neutral:
+        targets[found] = _neutral_as_fer2013(targets[found], labels, one_hot)
+    w = np.float32(cfg.fer2013_weight)
     targets[found] = (1 - w) * targets[found] + w * one_hot
     return targets
+
+
+def _neutral_as_fer2013(votes: np.ndarray, labels: np.ndarray, one_hot: np.ndarray) -> np.ndarray:
+    """FER2013's neutral faces: neutral; its other faces: the votes over the six emotions
+    (FER2013's label where no vote names one of them)."""
+    emotions = votes.copy()
+    emotions[:, NEUTRAL] = 0
+    total = emotions.sum(axis=1, keepdims=True)
+    emotions = np.where(total > 0, emotions / np.maximum(total, 1e-8), one_hot)
+    return np.where((labels == NEUTRAL)[:, None], one_hot, emotions).astype(np.float32)
 
 
 def training_faces(

@@ -469,6 +469,11 @@ def _targets_note(cfg: TrainConfig, split) -> str:
     )
     if cfg.fer2013_weight > 0:
         note += f", mixed with FER2013's label of the same face at weight {cfg.fer2013_weight:g}"
+    if cfg.fer2013_neutral:
+        note += (
+            "; FER2013's neutral faces learn neutral, its other faces FER+'s votes over the six "
+            "emotions"
+        )
     if cfg.fer2013_pixels > 0:
         note += (
             f"; each face shown as FER2013's copy of it with p={cfg.fer2013_pixels:g}, else as "
