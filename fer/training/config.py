@@ -192,6 +192,11 @@ class TrainConfig:
     speed_seconds: float = 2.0
     log: object = field(default=None, repr=False)  # a text stream; None: sys.stdout
 
+    @property
+    def reads_fer2013(self) -> bool:
+        """Whether an option takes FER2013's copy of the faces (its labels or its pixels)."""
+        return self.fer2013_weight > 0 or self.fer2013_pixels > 0 or self.fer2013_neutral
+
 
 RECIPE_ORDER = (
     "arch",
@@ -284,8 +289,7 @@ def _shown(cfg: TrainConfig, f: dataclasses.Field) -> bool:
     if recipe == "changed":
         return _is_set(f, getattr(cfg, f.name))
     if recipe == "uses_fer2013":  # --fer2013-data, where an option reads FER2013's copy
-        used = cfg.fer2013_weight > 0 or cfg.fer2013_pixels > 0 or cfg.fer2013_neutral
-        return used and getattr(cfg, f.name) is not None
+        return cfg.reads_fer2013 and getattr(cfg, f.name) is not None
     # written with the field it belongs to, where it has a value
     return _shown(cfg, _field(recipe)) and getattr(cfg, f.name) is not None
 

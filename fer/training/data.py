@@ -31,8 +31,7 @@ def training_splits(cfg: TrainConfig) -> tuple[Split, Split, str]:
 def matched_fer2013(cfg: TrainConfig, split: Split) -> tuple[np.ndarray, Split] | None:
     """For FER+ data that mixes in FER2013's label or pixels: the index of each face in
     FER2013's copy of the split (-1 where none is found) and that copy; else None."""
-    uses = cfg.fer2013_weight > 0 or cfg.fer2013_pixels > 0 or cfg.fer2013_neutral
-    if not split.is_ferplus or not uses:
+    if not split.is_ferplus or not cfg.reads_fer2013:
         return None
     reference = load_split(cfg.fer2013_data or str(fer2013_dir()), "train")
     return match_faces(split.images, reference.images), reference

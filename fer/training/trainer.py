@@ -242,8 +242,9 @@ def train(cfg: TrainConfig) -> dict | None:
         _fit_to_time_budget(model, cfg, steps, state, fit)
     fit(cfg.epochs)
     # batch-norm statistics from the faces as training showed them (both renderings, if mixed)
-    clean = to_model_input(pick_renderings(faces, cfg.fer2013_pixels, np.random.default_rng(0)))
-    return _ship(cfg, net, clean, ckpt_dir, state)
+    if faces.ndim == 4:
+        x = to_model_input(pick_renderings(faces, cfg.fer2013_pixels, np.random.default_rng(0)))
+    return _ship(cfg, net, x, ckpt_dir, state)
 
 
 def _model_and_state(
