@@ -31,6 +31,11 @@ def fer2013_root() -> Path:
     return _require(_fer2013_path(), "FER2013 (set FER2013_DIR)")
 
 
+def ferplus_root() -> Path:
+    path = Path(os.environ.get("FERPLUS_DIR", ROOT / ".." / "shared/datasets/ferplus"))
+    return _require(path, "FER+ (set FERPLUS_DIR)")
+
+
 def fer2013_or_synthetic() -> Path:
     """FER2013 where it is found (and under CI=true, where it must be), else a small synthetic
     ``fer2013.csv``: for tests of the plumbing (training runs, cards, ensembles, batch-norm
