@@ -44,7 +44,10 @@ def measured_fields(
     size = int(model.input_shape[1])
     scored, labels, split_name = _scored_faces(val_split)
     x = to_model_input(val_split.images, size)
-    serving = write_chosen_serving_file(model, model_path, x[scored], labels, data, quantization)
+    measured_on = "FER+ Valid's majority-scored faces" if val_split.is_ferplus else "PublicTest"
+    serving = write_chosen_serving_file(
+        model, model_path, x[scored], labels, data, quantization, measured_on
+    )
     classifier = RuntimeClassifier(serving["path"])
     probabilities = {mode: classifier.predict_batched(x, tta=mode) for mode in TTA_MODES}
     reports = {
