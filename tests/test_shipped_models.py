@@ -59,7 +59,7 @@ def test_publictest_accuracy_matches_card(name, tta):
     report = classification_report(test.labels, probs.argmax(1))
     assert report["n"] == 3589
     assert report["accuracy"] >= stored_accuracy(info.card, "PublicTest", tta) - 0.003
-    assert report["accuracy"] > 0.55  # far above the 25 % of always answering "happy"
+    assert report["accuracy"] > 0.6  # far above the 25 % of always answering "happy"
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
