@@ -27,6 +27,7 @@ from fer.config import AnalysisConfig
 from fer.output.results import IMAGE_COLUMNS as ROW_FIELDS
 from fer.output.results import VIDEO_COLUMNS as VIDEO_FIELDS
 from tests.shared_data import ROOT
+from tests.test_video import face_square
 
 LOOPBACK_ENV = {
     "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
@@ -80,7 +81,7 @@ def make_two_face_clip(
     the picture for ``absent`` frames (so it comes back with a new ID); a key frame every
     ``gop`` frames, so segments really seek."""
     w, h, side = 480, 240, 200
-    face = cv2.resize(photo[0:300, 100:400], (side, side), interpolation=cv2.INTER_AREA)
+    face = face_square(photo, side)
     mirror = face[:, ::-1]
     with av.open(str(path), "w", options={"movflags": "+faststart"}) as out:
         stream = out.add_stream("libx264", rate=fps)
