@@ -61,7 +61,7 @@ def overview(models: list[ModelInfo]) -> pd.DataFrame:
         rows.append(
             {
                 "model": m.name,
-                "validated on": _split_short(card.validation_split),
+                "validated on": card.validation_split_short or NOT_RECORDED,
                 "accuracy": _pct(card.accuracy("off")),
                 "with flip TTA": _pct(card.accuracy("flip")),
                 "with flip + shift TTA": _pct(card.accuracy("shift")),
@@ -78,14 +78,6 @@ def overview(models: list[ModelInfo]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
-
-
-def _split_short(split: str | None) -> str:
-    """The card's validation split in two words: its accuracy columns are measured there (FER+
-    Valid: against the ten-vote majority)."""
-    if not split:
-        return NOT_RECORDED
-    return "FER+ Valid" if split.startswith("FER+") else split.split(" (")[0]
 
 
 def _stored(card: ModelCard, split: str, tta: str) -> str:

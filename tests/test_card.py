@@ -37,3 +37,12 @@ def test_minimal_and_empty_cards_read_with_nothing_recorded():
     empty = ModelCard.read({})
     assert empty.reports == {} and empty.training is None and empty.members == ()
     assert ModelCard.read(None) == empty
+
+
+def test_validation_split_says_which_labels_the_accuracy_is_against():
+    deep = ModelCard.read(json.loads((PROJECT_ROOT / "models" / "deep.json").read_text()))
+    shallow = ModelCard.read(json.loads((PROJECT_ROOT / "models" / "shallow.json").read_text()))
+    assert deep.validated_on_ferplus and deep.validation_split_short == "FER+ Valid"
+    assert not shallow.validated_on_ferplus and shallow.validation_split_short == "PublicTest"
+    assert ModelCard.read({}).validation_split_short is None
+    assert not ModelCard.read({}).validated_on_ferplus

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from fer.quality.dataset import load_split
+from fer.serving.card import ModelCard
 from fer.serving.registry import MODEL_NAMES, get_model_info
 from fer.serving.runtime import RuntimeClassifier
 from fer.settings import PROJECT_ROOT
@@ -32,7 +33,7 @@ def public_test_faces() -> np.ndarray:
 def _card_parity_faces(card: dict, public_test_faces: np.ndarray) -> np.ndarray:
     """The faces the card's difference was measured on: the first of its validation split
     (FER+ Valid's majority-scored faces for a card validated on FER+, else PublicTest)."""
-    if not str(card.get("validation_split", "")).startswith("FER+"):
+    if not ModelCard.read(card).validated_on_ferplus:
         return public_test_faces
     valid = load_split(ferplus_root(), "valid").scored()
     return to_model_input(valid.images[:PARITY_FACES])

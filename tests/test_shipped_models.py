@@ -8,6 +8,7 @@ from fer.emotions import EMOTIONS
 from fer.quality.dataset import load_split
 from fer.quality.evaluation import classification_report
 from fer.quality.ferplus import majority_report
+from fer.serving.card import ModelCard
 from fer.serving.models import load_model
 from fer.serving.registry import MODEL_NAMES, available_models
 from fer.serving.tta import CARD_KEYS
@@ -35,7 +36,7 @@ def stored_accuracy(card: dict, split: str, tta: str) -> float:
 def publictest_shift_accuracy(card: dict) -> float:
     """Shift TTA on PublicTest's own labels: where the card was validated on FER+ Valid, the
     card keeps the PublicTest figures apart (``fer2013_publictest``)."""
-    if card["validation_split"].startswith("PublicTest"):
+    if not ModelCard.read(card).validated_on_ferplus:
         return card[CARD_KEYS["shift"]]["accuracy"]
     return card["fer2013_publictest"]["shift"]
 

@@ -191,6 +191,19 @@ class ModelCard:
             evaluations=tuple(e for e in raw.get("evaluations") or () if isinstance(e, dict)),
         )
 
+    @property
+    def validated_on_ferplus(self) -> bool:
+        """Whether the card's own accuracy figures (``reports``, the serving parity) are on FER+
+        Valid against the ten-vote majority; if not, they are PublicTest's with FER2013's labels."""
+        return (self.validation_split or "").startswith("FER+")
+
+    @property
+    def validation_split_short(self) -> str | None:
+        """The validation split in two words (``FER+ Valid``, ``PublicTest``), if recorded."""
+        if not self.validation_split:
+            return None
+        return "FER+ Valid" if self.validated_on_ferplus else self.validation_split.split(" (")[0]
+
     def evaluation(self, split: str, tta: str) -> dict | None:
         """The stored ``evaluate`` figure of a split (``FER+ Valid``, ``PublicTest``) and TTA."""
         for entry in self.evaluations:
@@ -199,6 +212,7 @@ class ModelCard:
         return None
 
     def accuracy(self, mode: str = "off") -> float | None:
-        """PublicTest accuracy with a TTA mode (``off``, ``flip``, ``shift``), if measured."""
+        """Accuracy on the validation split with a TTA mode (``off``, ``flip``, ``shift``), if
+        measured."""
         report = self.reports.get(mode)
         return report.accuracy if report else None
