@@ -118,6 +118,35 @@ def test_real_world_shifts_change_faces_with_their_probability():
     assert set(SHIFT_SAMPLERS) == {"roll", "downscale", "blur", "low contrast", "gamma", "jpeg"}
 
 
+def test_roll_prob_gives_the_roll_its_own_probability():
+    import argparse
+
+    from fer.training.config import add_options, config_from_args, train_command
+    from fer.training.shifts import apply_random_shifts, shifts_recipe
+
+    parser = argparse.ArgumentParser()
+    add_options(parser)
+    args = ["--arch", "deep", "--data", "D", "--shift-prob", "0", "--roll-prob", "1"]
+    cfg = config_from_args(parser.parse_args(args))
+    assert cfg.shift_probabilities == {**dict.fromkeys(cfg.shift_probabilities, 0.0), "roll": 1.0}
+    assert "--shift-prob" not in train_command(cfg, {}) and "--roll-prob 1" in train_command(
+        cfg, {}
+    )
+    assert "each with p=0, the roll with p=1" in shifts_recipe(0.0, 1.0)
+    assert shifts_recipe(0.15, None) == shifts_recipe(0.15, 0.15)
+    # every face is rolled, and nothing else runs: a flat face stays flat under any roll (the
+    # border is replicated) but not under gamma, contrast, blur at the edges or JPEG
+    faces = np.random.default_rng(3).integers(0, 256, (16, 48, 48), np.uint8)
+    rolled = apply_random_shifts(faces, cfg.shift_probabilities, np.random.default_rng(0))
+    assert all((rolled[i] != faces[i]).any() for i in range(16))
+    flat = np.full((16, 48, 48), 200, np.uint8)
+    assert (
+        apply_random_shifts(flat, cfg.shift_probabilities, np.random.default_rng(0)) == 200
+    ).all()
+    assert (apply_random_shifts(flat, 1.0, np.random.default_rng(0)) != 200).any()
+    assert apply_random_shifts(faces, {"roll": 0.0}, np.random.default_rng(0)) is faces
+
+
 def _fer2013_copy(ferplus_root, root, labels):
     """FER2013's copy of FER+ Train: the same faces as JPEGs at a higher contrast (as the two
     downloads differ), each in the folder of its FER2013 label (``labels``, in row order)."""

@@ -15,6 +15,7 @@ from ..quality.dataset import DATA_HELP
 from .architectures import ARCHITECTURES
 from .export import QUANTIZATIONS
 from .mixing import MIX_MODES
+from .shifts import SHIFT_SAMPLERS
 
 
 def _option(
@@ -158,6 +159,14 @@ class TrainConfig:
         help="apply each real-world shift (roll, downscale, blur, low contrast, gamma, JPEG) "
         "with probability P",
     )
+    roll_probability: float | None = _option(
+        None,
+        "--roll-prob",
+        recipe="changed",
+        metavar="P",
+        help="apply the roll (up to 30 degrees) with probability P instead of --shift-prob's "
+        "(the robustness suite's worst shift once the others are trained on)",
+    )
     # minutes; shortens `epochs` after the first timed epoch (the command records the epochs)
     time_budget: float | None = _option(
         None,
@@ -193,6 +202,14 @@ class TrainConfig:
     log: object = field(default=None, repr=False)  # a text stream; None: sys.stdout
 
     @property
+    def shift_probabilities(self) -> dict[str, float]:
+        """Each real-world shift's probability (:data:`fer.training.shifts.SHIFT_SAMPLERS`)."""
+        chances = dict.fromkeys(SHIFT_SAMPLERS, self.shift_probability)
+        if self.roll_probability is not None:
+            chances["roll"] = self.roll_probability
+        return chances
+
+    @property
     def reads_fer2013(self) -> bool:
         """Whether an option takes FER2013's copy of the faces (its labels or its pixels)."""
         return self.fer2013_weight > 0 or self.fer2013_pixels > 0 or self.fer2013_neutral
@@ -224,6 +241,7 @@ RECIPE_ORDER = (
     "fer2013_pixels",
     "fer2013_data",
     "shift_probability",
+    "roll_probability",
 )
 """The fields :func:`train_command` writes, in the order the shipped cards' commands have them
 (the others, such as ``--resume`` or ``--time-budget``, steer a run but do not define it)."""

@@ -5,7 +5,7 @@ range webcams and phones bring. They work on ``uint8`` faces before
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -26,24 +26,35 @@ the head, resolution, focus, exposure and contrast, compression last."""
 
 
 def apply_random_shifts(
-    images: np.ndarray, probability: float, rng: np.random.Generator
+    images: np.ndarray, probability: float | Mapping[str, float], rng: np.random.Generator
 ) -> np.ndarray:
-    """Each face gets each shift with ``probability``, with a parameter of its own."""
-    if probability <= 0:
+    """Each face gets each shift with ``probability`` (one for all, or per shift name as
+    :attr:`fer.training.config.TrainConfig.shift_probabilities` gives), with a parameter of its
+    own."""
+    if isinstance(probability, Mapping):
+        chances = {name: float(probability.get(name, 0.0)) for name in SHIFT_SAMPLERS}
+    else:
+        chances = dict.fromkeys(SHIFT_SAMPLERS, float(probability))
+    if max(chances.values()) <= 0:
         return images
     out = np.array(images, dtype=np.uint8, copy=True)
-    for sample in SHIFT_SAMPLERS.values():
-        for i in np.flatnonzero(rng.random(len(out)) < probability):
+    for name, sample in SHIFT_SAMPLERS.items():
+        for i in np.flatnonzero(rng.random(len(out)) < chances[name]):
             out[i] = sample(rng)(out[i : i + 1])[0]
     return out
 
 
-def shifts_recipe(probability: float) -> str:
-    """The shifts as the model card describes them ('' when off)."""
-    if probability <= 0:
-        return ""
+def shifts_recipe(probability: float, roll: float | None = None) -> str:
+    """The shifts as the model card describes them ('' when off); ``roll``: the roll's own
+    probability, where it differs."""
+    if roll is None or roll == probability:
+        if probability <= 0:
+            return ""
+        chances = f"each with p={probability:g}"
+    else:
+        chances = f"each with p={probability:g}, the roll with p={roll:g}"
     return (
-        f"; real-world shifts, each with p={probability:g}: roll up to 30 degrees, downscale "
+        f"; real-world shifts, {chances}: roll up to 30 degrees, downscale "
         "to 20-32 px and back, Gaussian blur sigma 0.3-2, contrast x0.3-0.8, gamma 0.5-2, "
         "JPEG quality 20-90"
     )

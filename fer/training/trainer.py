@@ -324,13 +324,14 @@ def _training_data(
     """``model.fit``'s data arguments: batches from a generator where faces are shifted, shown
     in one of two renderings (:func:`pick_renderings`) or mixed (on the ``uint8`` faces, then
     the one preprocessing path), else the arrays."""
-    on_faces = cfg.shift_probability > 0 or faces.ndim == 4
+    chances = cfg.shift_probabilities
+    on_faces = max(chances.values()) > 0 or faces.ndim == 4
     if cfg.mix == "none" and not on_faces:
         return dict(x=x, y=y, batch_size=cfg.batch_size, shuffle=True)
 
     def prepare(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         batch = pick_renderings(batch, cfg.fer2013_pixels, rng)
-        return to_model_input(apply_random_shifts(batch, cfg.shift_probability, rng))
+        return to_model_input(apply_random_shifts(batch, chances, rng))
 
     # seeded by the epoch it starts at, so a resumed run does not replay the same batches
     batches = mixed_batches(
@@ -494,7 +495,7 @@ def write_model_card(model, model_path: Path, cfg: TrainConfig, state: dict, val
         **measured,
         "augmentation": augmentation_recipe(cfg.erase_probability, cfg.geometry)
         + mixing_recipe(cfg.mix, cfg.mix_alpha, cfg.mix_probability)
-        + shifts_recipe(cfg.shift_probability),
+        + shifts_recipe(cfg.shift_probability, cfg.roll_probability),
         "training": {
             "data": str(cfg.data),
             "train_images": state.get("train_images"),
