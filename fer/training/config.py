@@ -15,7 +15,7 @@ from ..quality.dataset import DATA_HELP
 from .architectures import ARCHITECTURES
 from .export import QUANTIZATIONS
 from .mixing import MIX_MODES
-from .shifts import SHIFT_SAMPLERS
+from .shifts import shift_chances
 
 
 def _option(
@@ -204,10 +204,7 @@ class TrainConfig:
     @property
     def shift_probabilities(self) -> dict[str, float]:
         """Each real-world shift's probability (:data:`fer.training.shifts.SHIFT_SAMPLERS`)."""
-        chances = dict.fromkeys(SHIFT_SAMPLERS, self.shift_probability)
-        if self.roll_probability is not None:
-            chances["roll"] = self.roll_probability
-        return chances
+        return shift_chances(self.shift_probability, self.roll_probability)
 
     @property
     def reads_fer2013(self) -> bool:

@@ -25,16 +25,23 @@ SHIFT_SAMPLERS: dict[str, Sampler] = {
 the head, resolution, focus, exposure and contrast, compression last."""
 
 
+def shift_chances(probability: float, roll: float | None = None) -> dict[str, float]:
+    """Each shift's probability: ``probability`` for all, the roll ``roll`` where given."""
+    chances = dict.fromkeys(SHIFT_SAMPLERS, float(probability))
+    if roll is not None:
+        chances["roll"] = float(roll)
+    return chances
+
+
 def apply_random_shifts(
     images: np.ndarray, probability: float | Mapping[str, float], rng: np.random.Generator
 ) -> np.ndarray:
     """Each face gets each shift with ``probability`` (one for all, or per shift name as
-    :attr:`fer.training.config.TrainConfig.shift_probabilities` gives), with a parameter of its
-    own."""
+    :func:`shift_chances` gives), with a parameter of its own."""
     if isinstance(probability, Mapping):
         chances = {name: float(probability.get(name, 0.0)) for name in SHIFT_SAMPLERS}
     else:
-        chances = dict.fromkeys(SHIFT_SAMPLERS, float(probability))
+        chances = shift_chances(probability)
     if max(chances.values()) <= 0:
         return images
     out = np.array(images, dtype=np.uint8, copy=True)
