@@ -147,6 +147,32 @@ def test_roll_prob_gives_the_roll_its_own_probability():
     assert apply_random_shifts(faces, {"roll": 0.0}, np.random.default_rng(0)) is faces
 
 
+def test_roll_min_draws_only_large_rolls_either_way(monkeypatch):
+    import argparse
+
+    from fer.training import shifts
+    from fer.training.config import add_options, config_from_args, train_command
+
+    angles: list[float] = []
+    monkeypatch.setattr(shifts.robustness, "rotate", lambda d: angles.append(d) or (lambda im: im))
+    faces = np.zeros((400, 48, 48), np.uint8)
+    shifts.apply_random_shifts(faces, {"roll": 1.0}, np.random.default_rng(0), roll_min=20)
+    assert len(angles) == 400 and all(20 <= abs(a) <= shifts.ROLL_MAX for a in angles)
+    assert 150 < sum(a > 0 for a in angles) < 250
+    angles.clear()
+    shifts.apply_random_shifts(faces, {"roll": 1.0}, np.random.default_rng(0))
+    assert sum(abs(a) < 20 for a in angles) > 200  # the default: uniform in +-30
+    parser = argparse.ArgumentParser()
+    add_options(parser)
+    cfg = config_from_args(parser.parse_args(["--arch", "deep", "--data", "D", "--roll-min", "15"]))
+    assert cfg.roll_min == 15 and "--roll-min 15" in train_command(cfg, {})
+    assert "--roll-min" not in train_command(
+        config_from_args(parser.parse_args(["--arch", "deep", "--data", "D"])), {}
+    )
+    assert "roll 15-30 degrees" in shifts.shifts_recipe(0.15, 0.4, 15)
+    assert "roll up to 30 degrees" in shifts.shifts_recipe(0.15)
+
+
 def _fer2013_copy(ferplus_root, root, labels):
     """FER2013's copy of FER+ Train: the same faces as JPEGs at a higher contrast (as the two
     downloads differ), each in the folder of its FER2013 label (``labels``, in row order)."""

@@ -167,6 +167,14 @@ class TrainConfig:
         help="apply the roll (up to 30 degrees) with probability P instead of --shift-prob's "
         "(the robustness suite's worst shift once the others are trained on)",
     )
+    roll_min: float = _option(
+        0.0,
+        "--roll-min",
+        recipe="changed",
+        metavar="DEG",
+        help="draw the roll's size uniformly in DEG-30 degrees, either way (default 0: uniform "
+        "in +-30), so that the large rolls the robustness suite tests come up more often",
+    )
     # minutes; shortens `epochs` after the first timed epoch (the command records the epochs)
     time_budget: float | None = _option(
         None,
@@ -239,6 +247,7 @@ RECIPE_ORDER = (
     "fer2013_data",
     "shift_probability",
     "roll_probability",
+    "roll_min",
 )
 """The fields :func:`train_command` writes, in the order the shipped cards' commands have them
 (the others, such as ``--resume`` or ``--time-budget``, steer a run but do not define it)."""

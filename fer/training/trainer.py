@@ -331,7 +331,7 @@ def _training_data(
 
     def prepare(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         batch = pick_renderings(batch, cfg.fer2013_pixels, rng)
-        return to_model_input(apply_random_shifts(batch, chances, rng))
+        return to_model_input(apply_random_shifts(batch, chances, rng, cfg.roll_min))
 
     # seeded by the epoch it starts at, so a resumed run does not replay the same batches
     batches = mixed_batches(
@@ -495,7 +495,7 @@ def write_model_card(model, model_path: Path, cfg: TrainConfig, state: dict, val
         **measured,
         "augmentation": augmentation_recipe(cfg.erase_probability, cfg.geometry)
         + mixing_recipe(cfg.mix, cfg.mix_alpha, cfg.mix_probability)
-        + shifts_recipe(cfg.shift_probability, cfg.roll_probability),
+        + shifts_recipe(cfg.shift_probability, cfg.roll_probability, cfg.roll_min),
         "training": {
             "data": str(cfg.data),
             "train_images": state.get("train_images"),
