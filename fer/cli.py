@@ -32,6 +32,7 @@ TRAINING_COMMANDS = {
     "precise-bn": "re-estimate a trained model's batch-norm statistics on the clean training "
     "images (and refresh its card)",
     "export": "write a model's serving file (.tflite) and refresh its card",
+    "interpolate": "mix a model's weights with its fine-tune's (WiSE-FT), with its card",
 }
 """The commands that need TensorFlow (:mod:`fer.training.commands`); their options are only
 built when one of them runs, so the serving commands never import the training package."""

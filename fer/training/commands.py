@@ -1,5 +1,5 @@
-"""The CLI commands that need TensorFlow: ``train``, ``card``, ``ensemble``, ``precise-bn`` and
-``export``. :func:`fer.cli.main` builds them only when one of them runs."""
+"""The CLI commands that need TensorFlow: ``train``, ``card``, ``ensemble``, ``precise-bn``,
+``export`` and ``interpolate``. :func:`fer.cli.main` builds them only when one of them runs."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ def add_training_commands(sub, helps: dict[str, str]) -> None:
         ("ensemble", _add_ensemble),
         ("precise-bn", _add_precise_bn),
         ("export", _add_export),
+        ("interpolate", _add_interpolate),
     ):
         add(sub.add_parser(name, help=helps[name]))
 
@@ -165,4 +166,46 @@ def _cmd_export(args) -> int:
         )
     else:
         print(f"wrote {serving} (float; {path} has no card to refresh)")
+    return 0
+
+
+def _add_interpolate(p) -> None:
+    p.add_argument("base", metavar="BASE.keras", help="the model the fine-tune started from")
+    p.add_argument("tuned", metavar="TUNED.keras", help="its fine-tune (its card is kept)")
+    p.add_argument(
+        "--alpha",
+        type=float,
+        default=0.5,
+        help="how far from BASE towards TUNED: 0 is BASE, 1 is TUNED (default 0.5)",
+    )
+    p.add_argument("--name", required=True, help="the new model's name, e.g. shallow")
+    p.add_argument("--out", default="models", help="folder to write <name>.keras and .json to")
+    _add_data(p)
+    _add_quantize(p)
+    p.set_defaults(func=_cmd_interpolate)
+
+
+def _cmd_interpolate(args) -> int:
+    from ..quality.dataset import fer2013_dir
+    from .interpolation import write_interpolation
+    from .model_card import accuracy_summary
+
+    missing = [m for m in (args.base, args.tuned) if not Path(m).is_file()]
+    if missing:
+        raise FerError(f"model file(s) not found: {', '.join(missing)}")
+    if not 0.0 <= args.alpha <= 1.0:
+        raise FerError(f"--alpha must be between 0 and 1, not {args.alpha:g}")
+    try:
+        card = write_interpolation(
+            args.base,
+            args.tuned,
+            args.alpha,
+            args.out,
+            args.name,
+            args.data or fer2013_dir(),
+            quantization=args.quantization,
+        )
+    except (ValueError, OSError) as exc:  # not a Keras model, or two different architectures
+        raise FerError(f"cannot interpolate: {exc}") from None
+    print(f"wrote {Path(args.out) / args.name}.keras: {accuracy_summary(card)}")
     return 0
