@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 
+from ..serving.prior import apply_prior
 from ..serving.temperature import EPS, apply_temperature, uncalibrated
 from ..serving.tta import TTA_MODES
 
@@ -123,11 +124,13 @@ def calibrate(
     test_images: np.ndarray | None = None,
     test_labels: np.ndarray | None = None,
     modes: tuple[str, ...] = TTA_MODES,
+    prior: tuple | None = None,
 ) -> dict:
     """Fit one T per TTA mode on ``fit_*`` (faces ``(N, 48, 48)`` uint8) and, where test faces
     are given, measure ECE and NLL on them before and after (reporting only: nothing is
-    fitted on them). Returns ``{mode: {temperature, fit_nll_before/after, ece_before/after,
-    nll_before/after, reliability_before/after}}``."""
+    fitted on them; ``prior``, ``(per-emotion prior, tau)``: a card's prior correction,
+    applied after T to the "after" figures, as serving does). Returns ``{mode: {temperature,
+    fit_nll_before/after, ece_before/after, nll_before/after, reliability_before/after}}``."""
     from ..vision.preprocessing import to_model_input
 
     base = uncalibrated(classifier)
@@ -147,6 +150,8 @@ def calibrate(
         if test_x is not None:
             before = base.predict_batched(test_x, tta=mode)
             after = apply_temperature(before, t)
+            if prior:
+                after = apply_prior(after, *prior)
             row |= {
                 "ece_before": round(expected_calibration_error(before, test_labels), 4),
                 "ece_after": round(expected_calibration_error(after, test_labels), 4),

@@ -1,4 +1,4 @@
-"""``python -m fer evaluate``, ``robustness`` and ``calibrate``: serving-side measurements of a
+"""``python -m fer evaluate``, ``robustness``, ``calibrate`` and ``balance``: serving-side measurements of a
 shipped model (the LiteRT runtime only, no TensorFlow) on FER2013 or FER+, optionally stored in its
 card. On FER+ data accuracy is against the majority of ten votes (:mod:`fer.quality.ferplus`)."""
 
@@ -53,6 +53,24 @@ def add_quality_commands(sub, add_tta) -> None:
         help="store the temperatures and the ECE figures in the model's card",
     )
     p.set_defaults(func=cmd_calibrate)
+
+    p = sub.add_parser(
+        "balance",
+        help="divide each emotion's probability by the model's prior on FER+'s held-out faces "
+        "(the balanced operating point) and report what it does",
+    )
+    p.add_argument("--model", default=None)
+    p.add_argument("--data", default=None, help="the FER+ folder (its held-out slice is used)")
+    p.add_argument(
+        "--tau",
+        type=float,
+        default=1.0,
+        help="power of the prior divided by (1: equally likely emotions; 0: remove the "
+        "correction from the card)",
+    )
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--write-card", action="store_true", help="store it in the model's card")
+    p.set_defaults(func=cmd_balance)
 
 
 def _add_measurement_options(p, add_tta, stored: str, func) -> None:
@@ -222,7 +240,10 @@ def cmd_calibrate(args) -> int:
     fit, args.fit_split, test = _fit_split(args, data)
     idx = calibration_subset(fit.labels, args.fit_limit, seed=args.seed)
     info, classifier = load_model(args.model)
-    results = calibrate(classifier, fit.images[idx], fit.labels[idx], test.images, test.labels)
+    prior = getattr(classifier, "prior", None)
+    results = calibrate(
+        classifier, fit.images[idx], fit.labels[idx], test.images, test.labels, prior=prior
+    )
     n_trained = trained_on(info.card)
     if args.fit_split == "holdout":
         seen = not trained_with_holdout(info.card)
@@ -232,7 +253,9 @@ def cmd_calibrate(args) -> int:
     entry = _calibration_entry(args, results, fitted_on, seen)
     entry["ece_split"] = split_name(test, "test")
     if test.is_ferplus:
-        entry["fer2013_publictest"] = _fer2013_ece(classifier, entry["temperature"])
+        entry["fer2013_publictest"] = _fer2013_ece(classifier, entry["temperature"], prior)
+    if prior:
+        entry["prior_correction_applied"] = True  # the "after" figures are as served
     if args.json:
         print(json.dumps({"model": info.name, **entry}, indent=1))
     else:
@@ -242,6 +265,38 @@ def cmd_calibrate(args) -> int:
 
         path = merge_into_card(info.path.with_suffix(".json"), {"calibration": entry})
         print(f"wrote calibration into {path}")
+    return 0
+
+
+def cmd_balance(args) -> int:
+    from ..serving.models import load_model
+    from .balance import balance_entry, format_balance
+    from .dataset import fer2013_dir, load_split
+
+    if not 0 <= args.tau <= 4:
+        raise FerError(f"--tau must be between 0 and 4, not {args.tau:g}")
+    data = args.data or str(fer2013_dir())
+    if not load_split(data, "test").is_ferplus:
+        raise FerError("balance needs FER+ data (--data FERPLUS_DIR): its held-out slice")
+    info, classifier = load_model(args.model)
+    if args.tau == 0:
+        if args.write_card:
+            from .cardfile import merge_into_card
+
+            path = merge_into_card(info.path.with_suffix(".json"), {"prior_correction": None})
+            print(f"removed the prior correction from {path}")
+        return 0
+    entry = balance_entry(classifier, data, args.tau, trained_with_holdout(info.card))
+    entry["command"] = _command(args, "balance", [f"--tau {args.tau:g}", "--write-card"])
+    if args.json:
+        print(json.dumps({"model": info.name, **entry}, indent=1))
+    else:
+        print(format_balance(info.name, entry))
+    if args.write_card:
+        from .cardfile import merge_into_card
+
+        path = merge_into_card(info.path.with_suffix(".json"), {"prior_correction": entry})
+        print(f"wrote prior_correction into {path}")
     return 0
 
 
@@ -341,10 +396,11 @@ def _print_calibration(name: str, entry: dict, results: dict, n_test: int) -> No
         print("note: " + entry["note"])
 
 
-def _fer2013_ece(classifier, temperature: float) -> dict | None:
-    """ECE on FER2013 PublicTest with its own labels, one view, before and after ``T``, where
-    FER2013 is found (``$FER2013_DIR``)."""
+def _fer2013_ece(classifier, temperature: float, prior: tuple | None = None) -> dict | None:
+    """ECE on FER2013 PublicTest with its own labels, one view, before and after ``T`` (and
+    the card's prior correction, where it has one), where FER2013 is found (``$FER2013_DIR``)."""
     from ..errors import DatasetError
+    from ..serving.prior import apply_prior
     from ..serving.temperature import apply_temperature, uncalibrated
     from ..vision.preprocessing import to_model_input
     from .calibration import expected_calibration_error
@@ -356,9 +412,10 @@ def _fer2013_ece(classifier, temperature: float) -> dict | None:
         return None
     base = uncalibrated(classifier)
     probs = base.predict_batched(to_model_input(split.images, base.input_size))
+    after = apply_temperature(probs, temperature)
+    if prior:
+        after = apply_prior(after, *prior)
     return {
         "ece_before": round(expected_calibration_error(probs, split.labels), 4),
-        "ece_after": round(
-            expected_calibration_error(apply_temperature(probs, temperature), split.labels), 4
-        ),
+        "ece_after": round(expected_calibration_error(after, split.labels), 4),
     }

@@ -11,12 +11,15 @@ batch) loads its model there, so all of it shows calibrated ones.
 With test-time augmentation the views are averaged first and T is applied to the average; each
 TTA mode has its own T (averaging views already softens the probabilities, so one T would not
 fit all). The argmax, and so every accuracy, is unchanged by any T > 0. No card entry: T = 1.
+A card's ``prior_correction`` (:mod:`fer.serving.prior`) is applied after T, and that one does
+move the argmax.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .prior import apply_prior
 from .tta import TTA_MODES, tta_mode
 
 EPS = 1e-12
@@ -49,12 +52,19 @@ def temperatures_from_card(card: dict | None) -> dict[str, float]:
 
 class CalibratedClassifier:
     """A runtime classifier whose probabilities are temperature-scaled (per TTA mode, after the
-    views are averaged). Everything else (``input_size``, ``engine``, ``path``) is the wrapped
-    classifier's; ``base`` is the uncalibrated classifier itself."""
+    views are averaged), then, where ``prior`` (``(per-emotion prior, tau)``) is given, moved to
+    the balanced operating point. Everything else (``input_size``, ``engine``, ``path``) is the
+    wrapped classifier's; ``base`` is the uncalibrated classifier itself."""
 
-    def __init__(self, base, temperatures: dict[str, float] | None = None):
+    def __init__(
+        self,
+        base,
+        temperatures: dict[str, float] | None = None,
+        prior: tuple[tuple[float, ...], float] | None = None,
+    ):
         self.base = base
         self.temperatures = {m: 1.0 for m in TTA_MODES} | dict(temperatures or {})
+        self.prior = prior
 
     def __getattr__(self, name):
         return getattr(self.base, name)
@@ -63,16 +73,20 @@ class CalibratedClassifier:
     def calibrated(self) -> bool:
         return any(t != 1.0 for t in self.temperatures.values())
 
+    def adjust(self, probabilities: np.ndarray, tta: bool | str = False) -> np.ndarray:
+        """The runtime's (view-averaged) probabilities as this classifier serves them."""
+        probs = apply_temperature(probabilities, self.temperatures[tta_mode(tta)])
+        return apply_prior(probs, *self.prior) if self.prior else probs
+
     def __call__(self, batch: np.ndarray, tta: bool | str = False) -> np.ndarray:
         mode = tta_mode(tta)
-        return apply_temperature(self.base(batch, tta=mode), self.temperatures[mode])
+        return self.adjust(self.base(batch, tta=mode), mode)
 
     def predict_batched(
         self, images: np.ndarray, tta: bool | str = False, batch_size: int = 256
     ) -> np.ndarray:
         mode = tta_mode(tta)
-        probs = self.base.predict_batched(images, tta=mode, batch_size=batch_size)
-        return apply_temperature(probs, self.temperatures[mode])
+        return self.adjust(self.base.predict_batched(images, tta=mode, batch_size=batch_size), mode)
 
 
 def uncalibrated(classifier):

@@ -1,0 +1,111 @@
+"""``python -m fer balance``: measure a model's prior on FER+'s held-out faces and store the
+balanced operating point (:mod:`fer.serving.prior`) in its card, with what it does to the
+figures: accuracy and mean per-class recall on the held-out slice, FER+ Valid's majority
+accuracy and FER2013 PublicTest's accuracy, before and after."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..emotions import EMOTIONS
+from ..serving.prior import apply_prior
+from ..serving.temperature import CalibratedClassifier, uncalibrated
+
+METHOD = (
+    "post-hoc logit adjustment (Menon et al., ICLR 2021): each probability, after the "
+    "temperature, divided by the model's prior ** tau and renormalised (fer.serving.prior); "
+    "the prior is the model's mean probability over FER+'s held-out slice of FER2013Train"
+)
+
+
+def mean_class_recall(predicted: np.ndarray, labels: np.ndarray) -> float:
+    """The mean over the classes present in ``labels`` of the share of each predicted right."""
+    return float(np.mean([(predicted[labels == c] == c).mean() for c in np.unique(labels)]))
+
+
+def model_prior(classifier, images: np.ndarray) -> np.ndarray:
+    """The mean probability per emotion of ``classifier`` (its temperature applied, any prior
+    correction not) over ``images`` (``(N, 48, 48)`` uint8), one view."""
+    from ..vision.preprocessing import to_model_input
+
+    temperatures = getattr(classifier, "temperatures", None)
+    served = CalibratedClassifier(uncalibrated(classifier), temperatures)
+    probs = served.predict_batched(to_model_input(images, served.input_size))
+    return probs.mean(axis=0)
+
+
+def _figures(classifier, prior: np.ndarray, tau: float, split, modes=("off",)) -> dict:
+    """Before and after the correction, per TTA mode, on a FER+ or FER2013 split."""
+    from ..vision.preprocessing import to_model_input
+    from .ferplus import majority_report
+
+    served = CalibratedClassifier(uncalibrated(classifier), getattr(classifier, "temperatures", {}))
+    x = to_model_input(split.images, served.input_size)
+    out = {}
+    for mode in modes:
+        probs = served.predict_batched(x, tta=mode)
+        row = {}
+        for when, p in (("before", probs), ("after", apply_prior(probs, prior, tau))):
+            if split.is_ferplus:
+                row[when] = majority_report(p, split.votes)["majority_accuracy"]
+                scored = split.scored_mask()
+                predicted, labels = p[scored].argmax(1), split.scored().labels
+            else:
+                predicted, labels = p.argmax(1), split.labels
+                row[when] = round(float((predicted == labels).mean()), 4)
+            row[f"mean_class_recall_{when}"] = round(mean_class_recall(predicted, labels), 4)
+        out[mode] = row
+    return out
+
+
+def balance_entry(classifier, data: str, tau: float, held_out: bool) -> dict:
+    """The card's ``prior_correction`` for ``classifier`` with FER+ at ``data``."""
+    from ..errors import DatasetError
+    from .dataset import fer2013_dir, ferplus_holdout, load_split
+
+    holdout = ferplus_holdout(data)[1]
+    prior = model_prior(classifier, holdout.images)
+    entry = {
+        "method": METHOD,
+        "prior": {e: round(float(v), 5) for e, v in zip(EMOTIONS, prior)},
+        "tau": tau,
+        "fitted_on": f"{len(holdout):,} faces of FER+ Train's held-out slice"
+        + ("" if held_out else " (the model was trained on them: a frequency, not a fit)"),
+        "held_out": held_out,
+        "applied": True,
+        "holdout": _figures(classifier, prior, tau, holdout.scored())["off"],
+        "ferplus_valid": _figures(
+            classifier, prior, tau, load_split(data, "test"), ("off", "flip")
+        ),
+    }
+    try:
+        entry["fer2013_publictest"] = _figures(
+            classifier, prior, tau, load_split(str(fer2013_dir()), "test"), ("off", "flip")
+        )
+    except DatasetError:
+        pass
+    return entry
+
+
+def format_balance(name: str, entry: dict) -> str:
+    def pct(v: float) -> str:
+        return f"{100 * v:.1f} %"
+
+    prior = ", ".join(f"{e} {v:.3f}" for e, v in entry["prior"].items())
+    lines = [
+        f"model {name}: prior on {entry['fitted_on']}: {prior}; tau {entry['tau']:g}",
+        f"{'figure':<42}{'before':>9}{'after':>9}",
+    ]
+    rows = [("held-out slice, majority accuracy", entry["holdout"])]
+    rows += [
+        (f"FER+ Valid majority accuracy, tta {m}", r) for m, r in entry["ferplus_valid"].items()
+    ]
+    for m, r in (entry.get("fer2013_publictest") or {}).items():
+        rows.append((f"FER2013 PublicTest accuracy, tta {m}", r))
+    for label, r in rows:
+        lines.append(f"{label:<42}{pct(r['before']):>9}{pct(r['after']):>9}")
+        lines.append(
+            f"{'  mean per-class recall':<42}{pct(r['mean_class_recall_before']):>9}"
+            f"{pct(r['mean_class_recall_after']):>9}"
+        )
+    return "\n".join(lines)
