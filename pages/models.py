@@ -16,6 +16,7 @@ from fer.output.charts import (
     robustness_chart,
     training_history_chart,
 )
+from fer.quality.balance import operating_point_caption
 from fer.quality.calibration import calibration_caption, reliability_series
 from fer.quality.dataset import fer2013_dir, ferplus_dir
 from fer.quality.label_sets import LabelAgreement, compare_label_sets
@@ -102,6 +103,7 @@ def model_card(info: ModelInfo) -> None:
     if card.validation_split:
         st.caption(f"Validated on {card.validation_split}.")
     serving_summary(card.serving)
+    operating_point(card)
     per_class_and_confusion(card)
     robustness_and_calibration(card)
     training_and_members(card)
@@ -220,6 +222,15 @@ def robustness_and_calibration(card: ModelCard) -> None:
             st.code(calibration.get("command", ""), language="bash")
         else:
             st.caption(f"Calibration {NOT_RECORDED}.")
+
+
+def operating_point(card: ModelCard) -> None:
+    """The balanced operating point, where the card has one: what serving divides by and what
+    that does to the figures (the card's other accuracies are the network's, before it)."""
+    text = operating_point_caption(card.prior_correction)
+    if text:
+        st.caption(text)
+        st.code(card.prior_correction.get("command", ""), language="bash")
 
 
 def serving_summary(serving: Serving | None) -> None:

@@ -130,3 +130,23 @@ def test_balance_bad_input(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().err.strip()
     with pytest.raises(SystemExit):
         main([*args, "--tau", "x"])
+
+
+def test_operating_point_caption():
+    from fer.quality.balance import operating_point_caption
+
+    assert operating_point_caption(None) is None
+    assert operating_point_caption({"prior": {}, "applied": False}) is None
+    entry = _entry()["prior_correction"] | {
+        "ferplus_valid": {
+            "off": {
+                "before": 0.753,
+                "after": 0.699,
+                "mean_class_recall_before": 0.653,
+                "mean_class_recall_after": 0.69,
+            }
+        }
+    }
+    text = operating_point_caption(entry)
+    assert "(neutral 27 %)" in text and "from 75.3 % to 69.9 %" in text
+    assert "from 65.3 % to 69.0 %" in text

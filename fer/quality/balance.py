@@ -109,3 +109,27 @@ def format_balance(name: str, entry: dict) -> str:
             f"{pct(r['mean_class_recall_after']):>9}"
         )
     return "\n".join(lines)
+
+
+def operating_point_caption(entry: dict | None) -> str | None:
+    """One paragraph on a card's ``prior_correction`` for the Models page (None without one)."""
+    if not entry or not entry.get("applied", True) or not isinstance(entry.get("prior"), dict):
+        return None
+    valid = (entry.get("ferplus_valid") or {}).get("off") or {}
+    figures = ""
+    if "before" in valid and "after" in valid:
+        figures = (
+            f" On FER+ Valid it moves the majority accuracy from {100 * valid['before']:.1f} % "
+            f"to {100 * valid['after']:.1f} % and the mean per-class recall from "
+            f"{100 * valid['mean_class_recall_before']:.1f} % to "
+            f"{100 * valid['mean_class_recall_after']:.1f} %; the accuracies above are the "
+            "network's, before it."
+        )
+    neutral = entry["prior"].get("neutral")
+    share = f" (neutral {100 * neutral:.0f} %)" if isinstance(neutral, (int, float)) else ""
+    return (
+        f"**Balanced operating point**: each probability is divided by how often the model "
+        f"predicts that emotion on FER+'s held-out faces{share}, to the power "
+        f"{entry.get('tau', 1):g}, so that faces from outside FER+, which do not come in its "
+        f"proportions, are not pulled towards its commonest emotions.{figures}"
+    )

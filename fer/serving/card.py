@@ -165,6 +165,7 @@ class ModelCard:
     speed_command: str | None = None
     robustness: dict = field(default_factory=dict)  # fer.quality.robustness reads it
     calibration: dict = field(default_factory=dict)  # fer.serving.temperature reads it
+    prior_correction: dict = field(default_factory=dict)  # fer.serving.prior reads it
     evaluations: tuple[dict, ...] = ()  # `python -m fer evaluate --write-card`, with commands
 
     @classmethod
@@ -188,6 +189,7 @@ class ModelCard:
             speed_command=raw.get("speed_command"),
             robustness=_map(raw.get("robustness")),
             calibration=_map(raw.get("calibration")),
+            prior_correction=_map(raw.get("prior_correction")),
             evaluations=tuple(e for e in raw.get("evaluations") or () if isinstance(e, dict)),
         )
 
