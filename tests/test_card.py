@@ -43,6 +43,8 @@ def test_validation_split_says_which_labels_the_accuracy_is_against():
     deep = ModelCard.read(json.loads((PROJECT_ROOT / "models" / "deep.json").read_text()))
     shallow = ModelCard.read(json.loads((PROJECT_ROOT / "models" / "shallow.json").read_text()))
     assert deep.validated_on_ferplus and deep.validation_split_short == "FER+ Valid"
-    assert not shallow.validated_on_ferplus and shallow.validation_split_short == "PublicTest"
+    assert shallow.validated_on_ferplus and shallow.validation_split_short == "FER+ Valid"
+    older = ModelCard.read({"validation_split": "PublicTest (3589 images)"})  # FER2013-only
+    assert not older.validated_on_ferplus and older.validation_split_short == "PublicTest"
     assert ModelCard.read({}).validation_split_short is None
     assert not ModelCard.read({}).validated_on_ferplus

@@ -60,7 +60,9 @@ def test_publictest_accuracy_matches_card(name, tta):
     report = classification_report(test.labels, probs.argmax(1))
     assert report["n"] == 3589
     assert report["accuracy"] >= stored_accuracy(info.card, "PublicTest", tta) - 0.003
-    assert report["accuracy"] > 0.6  # far above the 25 % of always answering "happy"
+    # far above the 25 % of always answering "happy" (a FER+ model at its balanced operating
+    # point gives up some of FER2013's own labels, docs/figures.md)
+    assert report["accuracy"] > 0.55
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
