@@ -23,39 +23,46 @@ def mean_class_recall(predicted: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean([(predicted[labels == c] == c).mean() for c in np.unique(labels)]))
 
 
+def _without_prior(classifier) -> CalibratedClassifier:
+    """``classifier`` as served, its temperature applied, any prior correction not."""
+    return CalibratedClassifier(uncalibrated(classifier), getattr(classifier, "temperatures", None))
+
+
+def _predict(served, images: np.ndarray, mode: str = "off") -> np.ndarray:
+    from ..vision.preprocessing import to_model_input
+
+    return served.predict_batched(to_model_input(images, served.input_size), tta=mode)
+
+
 def model_prior(classifier, images: np.ndarray) -> np.ndarray:
     """The mean probability per emotion of ``classifier`` (its temperature applied, any prior
     correction not) over ``images`` (``(N, 48, 48)`` uint8), one view."""
-    from ..vision.preprocessing import to_model_input
-
-    temperatures = getattr(classifier, "temperatures", None)
-    served = CalibratedClassifier(uncalibrated(classifier), temperatures)
-    probs = served.predict_batched(to_model_input(images, served.input_size))
-    return probs.mean(axis=0)
+    return _predict(_without_prior(classifier), images).mean(axis=0)
 
 
-def _figures(classifier, prior: np.ndarray, tau: float, split, modes=("off",)) -> dict:
-    """Before and after the correction, per TTA mode, on a FER+ or FER2013 split."""
-    from ..vision.preprocessing import to_model_input
+def _row(probs: np.ndarray, prior: np.ndarray, tau: float, split) -> dict:
+    """Accuracy (FER+: majority accuracy) and mean per-class recall of ``probs`` on ``split``,
+    before and after the correction."""
     from .ferplus import majority_report
 
-    served = CalibratedClassifier(uncalibrated(classifier), getattr(classifier, "temperatures", {}))
-    x = to_model_input(split.images, served.input_size)
-    out = {}
-    for mode in modes:
-        probs = served.predict_batched(x, tta=mode)
-        row = {}
-        for when, p in (("before", probs), ("after", apply_prior(probs, prior, tau))):
-            if split.is_ferplus:
-                row[when] = majority_report(p, split.votes)["majority_accuracy"]
-                scored = split.scored_mask()
-                predicted, labels = p[scored].argmax(1), split.scored().labels
-            else:
-                predicted, labels = p.argmax(1), split.labels
-                row[when] = round(float((predicted == labels).mean()), 4)
-            row[f"mean_class_recall_{when}"] = round(mean_class_recall(predicted, labels), 4)
-        out[mode] = row
-    return out
+    if split.is_ferplus:
+        scored, labels = split.scored_mask(), split.scored().labels
+    else:
+        scored, labels = np.ones(len(split), bool), split.labels
+    row = {}
+    for when, p in (("before", probs), ("after", apply_prior(probs, prior, tau))):
+        predicted = p[scored].argmax(1)
+        if split.is_ferplus:
+            row[when] = majority_report(p, split.votes)["majority_accuracy"]
+        else:
+            row[when] = round(float((predicted == labels).mean()), 4)
+        row[f"mean_class_recall_{when}"] = round(mean_class_recall(predicted, labels), 4)
+    return row
+
+
+def _figures(served, prior: np.ndarray, tau: float, split, modes=("off", "flip")) -> dict:
+    """:func:`_row` per TTA mode on a FER+ or FER2013 split."""
+    return {mode: _row(_predict(served, split.images, mode), prior, tau, split) for mode in modes}
 
 
 def balance_entry(classifier, data: str, tau: float, held_out: bool) -> dict:
@@ -63,8 +70,10 @@ def balance_entry(classifier, data: str, tau: float, held_out: bool) -> dict:
     from ..errors import DatasetError
     from .dataset import fer2013_dir, ferplus_holdout, load_split
 
+    served = _without_prior(classifier)
     holdout = ferplus_holdout(data)[1]
-    prior = model_prior(classifier, holdout.images)
+    held_out_probs = _predict(served, holdout.images)  # the prior and the slice's figures
+    prior = held_out_probs.mean(axis=0)
     entry = {
         "method": METHOD,
         "prior": {e: round(float(v), 5) for e, v in zip(EMOTIONS, prior)},
@@ -73,17 +82,14 @@ def balance_entry(classifier, data: str, tau: float, held_out: bool) -> dict:
         + ("" if held_out else " (the model was trained on them: a frequency, not a fit)"),
         "held_out": held_out,
         "applied": True,
-        "holdout": _figures(classifier, prior, tau, holdout.scored())["off"],
-        "ferplus_valid": _figures(
-            classifier, prior, tau, load_split(data, "test"), ("off", "flip")
-        ),
+        "holdout": _row(held_out_probs[holdout.scored_mask()], prior, tau, holdout.scored()),
+        "ferplus_valid": _figures(served, prior, tau, load_split(data, "test")),
     }
     try:
-        entry["fer2013_publictest"] = _figures(
-            classifier, prior, tau, load_split(str(fer2013_dir()), "test"), ("off", "flip")
-        )
+        fer2013 = load_split(str(fer2013_dir()), "test")
     except DatasetError:
-        pass
+        return entry
+    entry["fer2013_publictest"] = _figures(served, prior, tau, fer2013)
     return entry
 
 

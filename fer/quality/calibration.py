@@ -17,8 +17,7 @@ import math
 
 import numpy as np
 
-from ..serving.prior import apply_prior
-from ..serving.temperature import EPS, apply_temperature, uncalibrated
+from ..serving.temperature import EPS, apply_temperature, serve, uncalibrated
 from ..serving.tta import TTA_MODES
 
 ECE_BINS = 15
@@ -149,9 +148,7 @@ def calibrate(
         }
         if test_x is not None:
             before = base.predict_batched(test_x, tta=mode)
-            after = apply_temperature(before, t)
-            if prior:
-                after = apply_prior(after, *prior)
+            after = serve(before, t, prior)
             row |= {
                 "ece_before": round(expected_calibration_error(before, test_labels), 4),
                 "ece_after": round(expected_calibration_error(after, test_labels), 4),

@@ -271,6 +271,7 @@ def cmd_calibrate(args) -> int:
 def cmd_balance(args) -> int:
     from ..serving.models import load_model
     from .balance import balance_entry, format_balance
+    from .cardfile import merge_into_card
     from .dataset import fer2013_dir, load_split
 
     if not 0 <= args.tau <= 4:
@@ -281,8 +282,6 @@ def cmd_balance(args) -> int:
     info, classifier = load_model(args.model)
     if args.tau == 0:
         if args.write_card:
-            from .cardfile import merge_into_card
-
             path = merge_into_card(info.path.with_suffix(".json"), {"prior_correction": None})
             print(f"removed the prior correction from {path}")
         return 0
@@ -293,8 +292,6 @@ def cmd_balance(args) -> int:
     else:
         print(format_balance(info.name, entry))
     if args.write_card:
-        from .cardfile import merge_into_card
-
         path = merge_into_card(info.path.with_suffix(".json"), {"prior_correction": entry})
         print(f"wrote prior_correction into {path}")
     return 0
@@ -400,8 +397,7 @@ def _fer2013_ece(classifier, temperature: float, prior: tuple | None = None) -> 
     """ECE on FER2013 PublicTest with its own labels, one view, before and after ``T`` (and
     the card's prior correction, where it has one), where FER2013 is found (``$FER2013_DIR``)."""
     from ..errors import DatasetError
-    from ..serving.prior import apply_prior
-    from ..serving.temperature import apply_temperature, uncalibrated
+    from ..serving.temperature import serve, uncalibrated
     from ..vision.preprocessing import to_model_input
     from .calibration import expected_calibration_error
     from .dataset import fer2013_dir, load_split
@@ -412,9 +408,7 @@ def _fer2013_ece(classifier, temperature: float, prior: tuple | None = None) -> 
         return None
     base = uncalibrated(classifier)
     probs = base.predict_batched(to_model_input(split.images, base.input_size))
-    after = apply_temperature(probs, temperature)
-    if prior:
-        after = apply_prior(after, *prior)
+    after = serve(probs, temperature, prior)
     return {
         "ece_before": round(expected_calibration_error(probs, split.labels), 4),
         "ece_after": round(expected_calibration_error(after, split.labels), 4),

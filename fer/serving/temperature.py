@@ -50,6 +50,13 @@ def temperatures_from_card(card: dict | None) -> dict[str, float]:
     return temps
 
 
+def serve(probabilities: np.ndarray, temperature: float, prior: tuple | None = None) -> np.ndarray:
+    """View-averaged runtime probabilities as served: T applied, then the prior correction
+    (``(per-emotion prior, tau)``), where there is one."""
+    probs = apply_temperature(probabilities, temperature)
+    return apply_prior(probs, *prior) if prior else probs
+
+
 class CalibratedClassifier:
     """A runtime classifier whose probabilities are temperature-scaled (per TTA mode, after the
     views are averaged), then, where ``prior`` (``(per-emotion prior, tau)``) is given, moved to
@@ -75,8 +82,7 @@ class CalibratedClassifier:
 
     def adjust(self, probabilities: np.ndarray, tta: bool | str = False) -> np.ndarray:
         """The runtime's (view-averaged) probabilities as this classifier serves them."""
-        probs = apply_temperature(probabilities, self.temperatures[tta_mode(tta)])
-        return apply_prior(probs, *self.prior) if self.prior else probs
+        return serve(probabilities, self.temperatures[tta_mode(tta)], self.prior)
 
     def __call__(self, batch: np.ndarray, tta: bool | str = False) -> np.ndarray:
         mode = tta_mode(tta)

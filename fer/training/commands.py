@@ -22,6 +22,12 @@ def add_training_commands(sub, helps: dict[str, str]) -> None:
         add(sub.add_parser(name, help=helps[name]))
 
 
+def _require_model_files(paths: list[str]) -> None:
+    missing = [m for m in paths if not Path(m).is_file()]
+    if missing:
+        raise FerError(f"model file(s) not found: {', '.join(missing)}")
+
+
 def _add_data(p) -> None:
     add_option(p, "data")
 
@@ -85,9 +91,7 @@ def _cmd_ensemble(args) -> int:
     from .ensemble import write_ensemble
     from .model_card import accuracy_summary
 
-    missing = [m for m in args.members if not Path(m).is_file()]
-    if missing:
-        raise FerError(f"model file(s) not found: {', '.join(missing)}")
+    _require_model_files(args.members)
     if len(args.members) < 2:
         raise FerError("an ensemble needs two or more models")
     try:
@@ -190,9 +194,7 @@ def _cmd_interpolate(args) -> int:
     from .interpolation import write_interpolation
     from .model_card import accuracy_summary
 
-    missing = [m for m in (args.base, args.tuned) if not Path(m).is_file()]
-    if missing:
-        raise FerError(f"model file(s) not found: {', '.join(missing)}")
+    _require_model_files([args.base, args.tuned])
     if not 0.0 <= args.alpha <= 1.0:
         raise FerError(f"--alpha must be between 0 and 1, not {args.alpha:g}")
     try:

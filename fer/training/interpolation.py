@@ -15,7 +15,6 @@ the variances), so they are re-estimated on the clean training images afterwards
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 
@@ -73,15 +72,9 @@ def write_interpolation(
     out.mkdir(parents=True, exist_ok=True)
     model_path = out / f"{name}.keras"
     model.save(model_path)
-    card_path = model_path.with_suffix(".json")
     tuned_card = tuned_path.with_suffix(".json")
-    if tuned_card.exists():
-        shutil.copyfile(tuned_card, card_path)
-    else:
-        card_path.write_text(json.dumps({"name": name, "training": {}}))
-    card = json.loads(card_path.read_text())
-    card["name"] = name
-    card_path.write_text(json.dumps(card, indent=1))
+    card = json.loads(tuned_card.read_text()) if tuned_card.exists() else {"training": {}}
+    model_path.with_suffix(".json").write_text(json.dumps({**card, "name": name}, indent=1))
     command = (
         f"python -m fer interpolate {base_path} {tuned_path} --alpha {alpha:g} "
         f"--name {name} --out {out}"
