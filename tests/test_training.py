@@ -272,3 +272,14 @@ def test_train_options_defaults_and_switches_match_the_config():
     cfg = config_from_args(args, data="d")
     assert (cfg.precise_bn, cfg.resume, cfg.quantization) == (False, True, "int8")
     assert (cfg.learning_rate, cfg.mix_probability, cfg.limit) == (0.1, 1.0, 5)
+
+
+def test_roll_min_without_a_roll_is_refused_before_training(tmp_path, capsys):
+    """--roll-min only sizes the roll: with the roll off it would change nothing, so the CLI
+    says so instead of training a model whose command claims large rolls."""
+    from fer.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", "--arch", "shallow", "--roll-min", "15", "--out", str(out)]) != 0
+    assert "--roll-min" in capsys.readouterr().err
+    assert not out.exists()

@@ -68,6 +68,17 @@ def precise_bn_note(n_images: int) -> str:
     )
 
 
+def recalibrate_on_training_split(model, data) -> int:
+    """Precise batch-norm statistics for ``model`` from the clean images of ``data``'s
+    training split, preprocessed as served; returns how many images were used."""
+    from ..quality.dataset import load_split
+    from ..vision.preprocessing import to_model_input
+
+    train = load_split(data, "train")
+    recalibrate_batch_norm(model, to_model_input(train.images, int(model.input_shape[1])))
+    return len(train)
+
+
 def recalibrate_model_file(
     path, data, out=None, speed_seconds: float = 2.0, quantization: str = "auto"
 ) -> dict | None:
@@ -80,8 +91,6 @@ def recalibrate_model_file(
 
     import keras
 
-    from ..quality.dataset import load_split
-    from ..vision.preprocessing import to_model_input
     from .model_card import refresh_card
     from .tf_runtime import import_tensorflow
 
@@ -89,8 +98,7 @@ def recalibrate_model_file(
     path = Path(path)
     out = Path(out) if out else path
     model = keras.models.load_model(path, compile=False)
-    train = load_split(data, "train")
-    recalibrate_batch_norm(model, to_model_input(train.images, int(model.input_shape[1])))
+    n_images = recalibrate_on_training_split(model, data)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.stem + ".tmp.keras")
     model.save(tmp)
@@ -104,6 +112,6 @@ def recalibrate_model_file(
         data,
         speed_seconds,
         quantization,
-        note=precise_bn_note(len(train)),
+        note=precise_bn_note(n_images),
         command=command,
     )

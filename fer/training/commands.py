@@ -47,7 +47,10 @@ def _cmd_train(args) -> int:
 
     if args.teacher and not Path(args.teacher).is_file():
         raise FerError(f"teacher model {args.teacher} not found")
-    train(config_from_args(args, data=str(args.data or fer2013_dir())))
+    cfg = config_from_args(args, data=str(args.data or fer2013_dir()))
+    if cfg.roll_min > 0 and not cfg.shift_probabilities.get("roll"):
+        raise FerError("--roll-min sizes the roll, which is off: give --roll-prob or --shift-prob")
+    train(cfg)
     return 0
 
 

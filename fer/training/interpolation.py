@@ -56,9 +56,7 @@ def write_interpolation(
     the measured part re-measured."""
     import keras
 
-    from ..quality.dataset import load_split
-    from ..vision.preprocessing import to_model_input
-    from .batchnorm import precise_bn_note, recalibrate_batch_norm
+    from .batchnorm import precise_bn_note, recalibrate_on_training_split
     from .model_card import refresh_card
     from .tf_runtime import import_tensorflow
 
@@ -67,8 +65,7 @@ def write_interpolation(
     model = keras.models.load_model(base_path, compile=False)
     tuned = keras.models.load_model(tuned_path, compile=False)
     interpolate_weights(model, tuned, alpha)
-    train = load_split(data, "train")
-    recalibrate_batch_norm(model, to_model_input(train.images, int(model.input_shape[1])))
+    n_images = recalibrate_on_training_split(model, data)
     out.mkdir(parents=True, exist_ok=True)
     model_path = out / f"{name}.keras"
     model.save(model_path)
@@ -80,6 +77,6 @@ def write_interpolation(
         f"--name {name} --out {out}"
     )
     note = f"{interpolation_note(str(base_path), str(tuned_path), alpha)}; " + precise_bn_note(
-        len(train)
+        n_images
     )
     return refresh_card(model, model_path, str(data), speed_seconds, quantization, note, command)
