@@ -12,6 +12,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# how far two measurements of one model's serving file on FER+ Valid may differ across machines:
+# its dynamic-range weights fold the batch-norm statistics in, so float-level differences between
+# CPUs move a few faces (a re-estimation of the shipped shallow's statistics read 0.7501 on an
+# Intel Xeon against its card's 0.7528 from an AMD EPYC)
+SAME_MODEL = 0.005  # 17 of FER+ Valid's 3,370 majority-scored faces
 
 
 def _require(path: Path, what: str) -> Path:

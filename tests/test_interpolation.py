@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from fer.settings import PROJECT_ROOT
-from tests.shared_data import fer2013_or_synthetic, ferplus_root
+from tests.shared_data import SAME_MODEL, fer2013_or_synthetic, ferplus_root
 
 SHALLOW = PROJECT_ROOT / "models" / "shallow.keras"
 
@@ -68,9 +68,10 @@ def test_cli_interpolate_writes_the_model_and_its_card(tmp_path, capsys):
         )
         assert card["training"]["history"] == shipped["training"]["history"]
         accuracy[alpha] = card["validation"]["accuracy"]
-    # alpha 0 is the shipped model (its statistics re-estimated as they already were); half
+    # alpha 0 is the shipped model (its statistics re-estimated as they already were, so within
+    # what machines differ by; see test_batchnorm); half
     # way to an untrained network is far worse
-    assert abs(accuracy[0.0] - shipped["validation"]["accuracy"]) <= 0.002
+    assert abs(accuracy[0.0] - shipped["validation"]["accuracy"]) <= SAME_MODEL
     assert accuracy[0.5] < accuracy[0.0] - 0.1
 
 
