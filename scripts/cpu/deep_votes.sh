@@ -15,13 +15,7 @@ fer2013=${FER2013_DIR:-../shared/datasets/fer2013}
 posed=${POSED_DIR:-/tmp/posed}
 mkdir -p "$runs"
 
-step() {  # step NAME OUT_FILE COMMAND...: run unless OUT_FILE exists, log to RUNS_DIR/NAME.log
-  local name=$1 out=$2
-  shift 2
-  if [ -f "$out" ]; then echo "$name: $out exists, skipped"; return; fi
-  echo "$name: $(date -u +%H:%M) $*"
-  "$@" >"$runs/$name.log" 2>&1
-}
+source scripts/cpu/step.sh
 
 for member in 1 2; do
   geometry=$([ $member = 1 ] && echo 0.1 || echo 0.2)

@@ -18,13 +18,7 @@ weight=${FER2013_LABEL_WEIGHT:-0.5}
 common=(--data "$ferplus" --fer2013-weight "$weight" --fer2013-neutral --fer2013-pixels 0.5
   --fer2013-data "$fer2013" --shift-prob 0.15 --resume)
 
-step() {  # step NAME OUT_MODEL COMMAND...: run unless OUT_MODEL exists, log to RUNS_DIR/NAME.log
-  local name=$1 out=$2
-  shift 2
-  if [ -f "$out" ]; then echo "$name: $out exists, skipped"; return; fi
-  echo "$name: $(date -u +%H:%M) $*"
-  "$@" >"$runs/$name.log" 2>&1
-}
+source scripts/cpu/step.sh
 
 for member in 1 2; do
   geometry=$([ $member = 1 ] && echo 0.1 || echo 0.2)
