@@ -69,8 +69,7 @@ def test_cli_interpolate_writes_the_model_and_its_card(tmp_path, capsys):
         assert card["training"]["history"] == shipped["training"]["history"]
         accuracy[alpha] = card["validation"]["accuracy"]
     # alpha 0 is the shipped model (its statistics re-estimated as they already were, so within
-    # what machines differ by; see test_batchnorm); half
-    # way to an untrained network is far worse
+    # what machines differ by: SAME_MODEL); half way to an untrained network is far worse
     assert abs(accuracy[0.0] - shipped["validation"]["accuracy"]) <= SAME_MODEL
     assert accuracy[0.5] < accuracy[0.0] - 0.1
 

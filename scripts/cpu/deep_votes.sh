@@ -29,15 +29,21 @@ step ensemble "$runs/ensemble/deep.keras" python3 -m fer ensemble "$runs/m1/deep
 step interp "$runs/interp/deep.keras" python3 -m fer interpolate models/deep.keras \
   "$runs/ensemble/deep.keras" --alpha 0.5 --name deep --out "$runs/interp" --data "$ferplus" \
   --quantize dynamic
-# the ensemble's serving file is float (the members' form); serve it as shipped deep is served
-step ensemble_export "$runs/ensemble/exported" python3 -m fer export \
-  "$runs/ensemble/deep.keras" --data "$ferplus" --quantize dynamic
-touch "$runs/ensemble/exported"
+# step needs a file the command writes: these two write into cards, so they leave a marker
+export_dynamic() {  # the ensemble's serving file is float (the members' form); serve it as deep is
+  python3 -m fer export "$runs/ensemble/deep.keras" --data "$ferplus" --quantize dynamic
+  touch "$runs/ensemble/exported"
+}
+fit() {  # fit DIR: the temperature, the balanced prior, then the temperature again under it
+  for c in calibrate balance calibrate; do
+    FER_MODELS_DIR="$1" python3 -m fer $c --model deep --data "$ferplus" --write-card
+  done
+  touch "$1/fitted"
+}
+step ensemble_export "$runs/ensemble/exported" export_dynamic
 for candidate in ensemble interp; do
   dir="$runs/$candidate"
-  step "${candidate}_fit" "$dir/fitted" bash -c "for c in calibrate balance calibrate; do
-    FER_MODELS_DIR='$dir' python3 -m fer \$c --model deep --data '$ferplus' --write-card; done"
-  touch "$dir/fitted"
+  step "${candidate}_fit" "$dir/fitted" fit "$dir"
   FER_MODELS_DIR="$dir" python3 -m fer robustness --model deep --write-card \
     >"$runs/${candidate}_robustness.log" 2>&1
   if [ -d "$posed" ]; then
